@@ -1,0 +1,253 @@
+"""Occupation taxonomies: an ordered, validated mapping between occupation codes and titles."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Iterator, Mapping
+from os import PathLike
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Taxonomy", "TaxonomyError"]
+
+
+class TaxonomyError(ValueError):
+    """Raised when a taxonomy is malformed or a code/title is not in it."""
+
+
+def _normalize_code(code: Any, where: str) -> Hashable:
+    """Return ``code`` as a plain Python int or str; reject anything else.
+
+    Integer-valued floats (as read from CSV/Stata files with missing values) become ints;
+    any other float is an error, since silently truncating a code would recode it.
+    """
+    if isinstance(code, bool | np.bool_):
+        raise TaxonomyError(f"{where}: occupation code {code!r} is a boolean, not a code")
+    if isinstance(code, int | np.integer):
+        return int(code)
+    if isinstance(code, float | np.floating):
+        if np.isfinite(code) and float(code).is_integer():
+            return int(code)
+        raise TaxonomyError(f"{where}: occupation code {code!r} is not an integer")
+    if isinstance(code, str):
+        if not code.strip():
+            raise TaxonomyError(f"{where}: occupation code is an empty string")
+        return code
+    raise TaxonomyError(
+        f"{where}: occupation code {code!r} has type {type(code).__name__}; use int or str"
+    )
+
+
+def _preview(items: Iterable[Any], limit: int = 5) -> str:
+    items = list(items)
+    shown = ", ".join(repr(x) for x in items[:limit])
+    return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+
+class Taxonomy:
+    """An ordered list of occupations, each with a unique code and a unique title.
+
+    The order is the column order of every prediction matrix. Titles are the text a
+    language model reads and writes, so they must be non-empty single-line strings
+    without surrounding whitespace.
+
+    Parameters
+    ----------
+    codes : iterable of int or str
+        Occupation codes, unique. Integer-valued floats are accepted and stored as int.
+    titles : iterable of str
+        Titles in the same order as ``codes``, unique and non-empty.
+    name : str, optional
+        A short name shown in summaries (e.g. ``"occ1990"``).
+    special : iterable, optional
+        Codes that are states rather than jobs (unemployed, not in the labor force, ...).
+        They must be among ``codes``.
+
+    Raises
+    ------
+    TaxonomyError
+        If the lists differ in length, a code or title is duplicated or empty, or a
+        special code is not among the codes.
+
+    Examples
+    --------
+    >>> tax = Taxonomy([1, 2], ["Cashiers", "Retail sales clerks"], name="toy")
+    >>> tax.title(2)
+    'Retail sales clerks'
+    >>> tax.code("Cashiers")
+    1
+    """
+
+    def __init__(
+        self,
+        codes: Iterable[Any],
+        titles: Iterable[str],
+        *,
+        name: str | None = None,
+        special: Iterable[Any] = (),
+    ) -> None:
+        codes = list(codes)
+        titles = list(titles)
+        if len(codes) != len(titles):
+            raise TaxonomyError(f"{len(codes)} codes but {len(titles)} titles; they must pair up")
+        if not codes:
+            raise TaxonomyError("a taxonomy needs at least one occupation")
+        codes = [_normalize_code(c, f"entry {i}") for i, c in enumerate(codes)]
+        for i, (code, title) in enumerate(zip(codes, titles, strict=True)):
+            if not isinstance(title, str) or not title.strip():
+                raise TaxonomyError(f"entry {i} (code {code!r}): title {title!r} is empty")
+            if title != title.strip() or "\n" in title or "\r" in title:
+                raise TaxonomyError(
+                    f"entry {i} (code {code!r}): title {title!r} has surrounding whitespace or a "
+                    "line break; titles are written into one-line resume entries"
+                )
+        for label, values in (("codes", codes), ("titles", titles)):
+            dup = pd.Index(values)[pd.Index(values).duplicated()].unique().tolist()
+            if dup:
+                raise TaxonomyError(f"duplicate {label}: {_preview(dup)}")
+        if len({type(c) for c in codes}) > 1:
+            raise TaxonomyError("codes mix integers and strings; use one type")
+        self._codes: tuple[Hashable, ...] = tuple(codes)
+        self._titles: tuple[str, ...] = tuple(titles)
+        self._index = {c: i for i, c in enumerate(self._codes)}
+        self._by_title = {t: c for c, t in zip(self._codes, self._titles, strict=True)}
+        special = [_normalize_code(c, "special") for c in special]
+        unknown = [c for c in special if c not in self._index]
+        if unknown:
+            raise TaxonomyError(f"special codes not in the taxonomy: {_preview(unknown)}")
+        self._special = tuple(special)
+        self.name = name
+
+    # -- constructors -------------------------------------------------------------------------
+    @classmethod
+    def from_csv(
+        cls,
+        path: str | PathLike[str],
+        *,
+        code: str = "code",
+        title: str = "title",
+        name: str | None = None,
+        special: Iterable[Any] = (),
+    ) -> Taxonomy:
+        """Read a taxonomy from a CSV file with a code column and a title column.
+
+        Parameters
+        ----------
+        path : path-like
+            The CSV file.
+        code, title : str
+            Column names of the codes and titles.
+        name : str, optional
+            Name of the taxonomy; defaults to the file's stem.
+        special : iterable, optional
+            Codes that are states rather than jobs.
+        """
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        missing = [c for c in (code, title) if c not in frame.columns]
+        if missing:
+            raise TaxonomyError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
+        if frame[[code, title]].isna().any().any():
+            rows = frame.index[frame[[code, title]].isna().any(axis=1)] + 2
+            raise TaxonomyError(f"{path}: empty code or title on line(s) {_preview(rows)}")
+        if name is None:
+            from pathlib import Path
+
+            name = Path(path).stem
+        return cls(frame[code].tolist(), frame[title].tolist(), name=name, special=special)
+
+    @classmethod
+    def from_stata_labels(
+        cls, labels: Mapping[Any, str], *, name: str | None = None, special: Iterable[Any] = ()
+    ) -> Taxonomy:
+        """Build a taxonomy from a Stata value-label mapping ``{code: title}``.
+
+        Codes are sorted; titles are kept exactly as labelled.
+        """
+        items = sorted(labels.items(), key=lambda kv: kv[0])
+        return cls([k for k, _ in items], [v for _, v in items], name=name, special=special)
+
+    # -- lookups ------------------------------------------------------------------------------
+    @property
+    def codes(self) -> tuple[Hashable, ...]:
+        """Codes in taxonomy order."""
+        return self._codes
+
+    @property
+    def titles(self) -> tuple[str, ...]:
+        """Titles in taxonomy order."""
+        return self._titles
+
+    @property
+    def special(self) -> tuple[Hashable, ...]:
+        """Codes that are states rather than jobs."""
+        return self._special
+
+    def title(self, code: Any) -> str:
+        """Title of ``code``; raises :class:`TaxonomyError` if the code is unknown."""
+        return self._titles[self.index(code)]
+
+    def code(self, title: str) -> Hashable:
+        """Code of ``title`` (exact match); raises :class:`TaxonomyError` if unknown."""
+        try:
+            return self._by_title[title]
+        except KeyError:
+            raise TaxonomyError(f"title {title!r} is not in taxonomy {self.name!r}") from None
+
+    def index(self, code: Any) -> int:
+        """Position of ``code`` in taxonomy order (the column of prediction matrices)."""
+        try:
+            return self._index[code]
+        except (KeyError, TypeError):
+            raise TaxonomyError(f"code {code!r} is not in taxonomy {self.name!r}") from None
+
+    def positions(self, codes: Iterable[Any]) -> np.ndarray:
+        """Positions of many codes at once, as an int array; unknown codes raise."""
+        codes = list(codes)
+        out = np.fromiter((self._index.get(c, -1) for c in codes), dtype=np.int64, count=len(codes))
+        if (out < 0).any():
+            bad = pd.unique(pd.Series(codes, dtype=object)[out < 0])
+            raise TaxonomyError(f"codes not in taxonomy {self.name!r}: {_preview(bad)}")
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """The taxonomy as a DataFrame with columns ``code``, ``title``, ``special``."""
+        return pd.DataFrame(
+            {
+                "code": list(self._codes),
+                "title": list(self._titles),
+                "special": [c in self._special for c in self._codes],
+            }
+        )
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def __iter__(self) -> Iterator[Hashable]:
+        return iter(self._codes)
+
+    def __contains__(self, code: object) -> bool:
+        try:
+            return code in self._index
+        except TypeError:
+            return False
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Taxonomy):
+            return NotImplemented
+        return (self._codes, self._titles, self._special) == (
+            other._codes,
+            other._titles,
+            other._special,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._codes, self._titles, self._special))
+
+    def __repr__(self) -> str:
+        label = f" {self.name!r}" if self.name else ""
+        head = ", ".join(
+            f"{c}: {t!r}" for c, t in zip(self._codes[:3], self._titles[:3], strict=False)
+        )
+        more = ", ..." if len(self) > 3 else ""
+        return f"<Taxonomy{label}: {len(self)} occupations {{{head}{more}}}>"

@@ -1,0 +1,157 @@
+"""Resume templates: prompts, continuations and the prefix invariant (property-tested)."""
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from labor_econ import CareerPanel, ResumeTemplate, TemplateError
+from labor_econ.datasets import simulate_panel
+from labor_econ.taxonomies import occ1990, wage_panel_1970
+
+PRESET_NAMES = ["labor_llm", "labor_llm_numeric", "plain"]
+
+
+def test_continuations_include_terminator(toy_panel):
+    t = ResumeTemplate.preset("labor_llm")
+    cont = t.continuations(toy_panel.taxonomy)
+    assert cont == [" Cashiers\n", " Cashiers and clerks\n", " Cooks\n"]
+    numeric = ResumeTemplate.preset("labor_llm_numeric").continuations(toy_panel.taxonomy)
+    assert numeric == [" 1\n", " 2\n", " 3\n"]
+
+
+def test_labor_llm_resume_text(toy_panel):
+    text = ResumeTemplate.preset("labor_llm").render(toy_panel, 7)
+    assert text == (
+        "The following information is available about the work history of a US worker.\n"
+        "The worker was born in 1960.\n"
+        "Characteristics: female 1.\n"
+        "The worker has the following records of work experience, one entry per line, with "
+        "the year and the job title:\n"
+        "1990: Cashiers\n1991: Cashiers and clerks\n1993: Cashiers and clerks\n<END OF DATA>\n"
+    )
+
+
+def test_prompts_align_with_transitions(toy_panel):
+    t = ResumeTemplate.preset("plain")
+    prompts = t.prompts(toy_panel)
+    assert prompts.index.equals(toy_panel.transitions().index)
+    assert prompts.loc[(7, 1993)] == "1990: Cashiers\n1991: Cashiers and clerks\n1993:"
+    first = t.prompts(toy_panel, include_first=True)
+    assert first.loc[(9, 1990)] == "1990:"
+    assert first.index.equals(toy_panel.transitions(include_first=True).index)
+
+
+def test_fields_left_out_when_panel_lacks_them(wage):
+    text = ResumeTemplate.preset("labor_llm").render(wage, 13)
+    assert "born" not in text
+    assert "Characteristics: black 0, hisp 0, educ 14.\n" in text
+
+
+def test_custom_template_with_covariates(toy_panel):
+    t = ResumeTemplate(
+        header=("Female: {female}.",),
+        line="{year} (age {age}, {hours} hours/week):  {title}.\n",
+        footer="END\n",
+    )
+    text = t.render(toy_panel, 9)
+    assert text == (
+        "Female: 0.\n1990 (age 25, 50 hours/week):  Cooks.\n"
+        "1992 (age 27, 45 hours/week):  Cashiers.\nEND\n"
+    )
+    assert t.continuation(1, toy_panel.taxonomy) == "  Cashiers.\n"
+    assert t.prompts(toy_panel).loc[(9, 1992)].endswith("1992 (age 27, 45 hours/week):")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"line": "{year}: \n"}, "exactly one of"),
+        ({"line": "{year}: {title} {code}\n"}, "exactly one of"),
+        ({"line": "{year}: {title}"}, "must end with a line break"),
+        ({"line": "{year}: {title} {hours}\n"}, "no fields may follow"),
+        ({"line": "{year}:\n {title}\n"}, "single line"),
+        ({"line": "{0}: {title}\n"}, "plain name"),
+        ({"header": "one string"}, "sequence of lines"),
+        ({"header": ("a\nb",)}, "line break"),
+    ],
+)
+def test_malformed_templates(kwargs, message):
+    with pytest.raises(TemplateError, match=message):
+        ResumeTemplate(**kwargs)
+
+
+def test_unavailable_fields(wage, toy_panel):
+    with pytest.raises(TemplateError, match=r"\['age'\].*needs a birth_year"):
+        ResumeTemplate(line="{year} {age}: {title}\n").prompts(wage)
+    with pytest.raises(TemplateError, match=r"header line 0: field\(s\) \['region'\]"):
+        ResumeTemplate(header=("Region {region}",)).render(toy_panel, 7)
+    with pytest.raises(TemplateError, match="unknown preset"):
+        ResumeTemplate.preset("llama")
+
+
+@st.composite
+def panels(draw):
+    tax = draw(st.sampled_from([wage_panel_1970(), occ1990()]))
+    n = draw(st.integers(1, 4))
+    rows = []
+    for pid in range(n):
+        years = sorted(draw(st.sets(st.integers(1970, 2020), min_size=1, max_size=6)))
+        born = draw(st.integers(1940, 1960))
+        educ = draw(st.integers(8, 20))
+        for y in years:
+            code = draw(st.sampled_from(tax.codes))
+            rows.append(
+                {
+                    "id": f"p{pid}",
+                    "t": y,
+                    "occ": code,
+                    "born": born,
+                    "educ": educ,
+                    "hrs": draw(st.integers(0, 80)),
+                }
+            )
+    frame = pd.DataFrame(rows)
+    with_birth = draw(st.booleans())
+    with_static = draw(st.booleans())
+    return CareerPanel(
+        frame,
+        id="id",
+        time="t",
+        occupation="occ",
+        taxonomy=tax,
+        birth_year="born" if with_birth else None,
+        static=["educ"] if with_static else [],
+        varying=["hrs"],
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(panel=panels(), preset=st.sampled_from(PRESET_NAMES), include_first=st.booleans())
+def test_prompt_plus_observed_continuation_is_prefix_of_resume(panel, preset, include_first):
+    t = ResumeTemplate.preset(preset)
+    resumes = t.resumes(panel)
+    prompts = t.prompts(panel, include_first=include_first)
+    tr = panel.transitions(include_first=include_first)
+    assert prompts.index.equals(tr.index)
+    for (pid, year), prompt in prompts.items():
+        cont = t.continuation(tr.loc[(pid, year), "occupation"], panel.taxonomy)
+        assert resumes[pid].startswith(prompt + cont)
+        assert cont in t.continuations(panel.taxonomy)
+    for _, group in prompts.groupby(level=0):
+        texts = group.tolist()  # prompts are monotone in time: each extends the previous
+        assert all(
+            b.startswith(a.rsplit("\n", 1)[0]) for a, b in zip(texts, texts[1:], strict=False)
+        )
+        assert all(len(a) < len(b) for a, b in zip(texts, texts[1:], strict=False))
+    if panel.birth_year is None:
+        assert "born" not in "".join(resumes)
+
+
+@pytest.mark.parametrize("preset", PRESET_NAMES)
+def test_every_preset_renders_every_builtin_taxonomy(preset):
+    for tax in (wage_panel_1970(), occ1990()):
+        panel = simulate_panel(3, taxonomy=tax, years=[2000, 2001, 2003], seed=2)
+        cont = ResumeTemplate.preset(preset).continuations(tax)
+        assert len(cont) == len(tax) and all(c.endswith("\n") for c in cont)
+        assert len(ResumeTemplate.preset(preset).prompts(panel)) == panel.n_transitions
