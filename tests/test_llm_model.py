@@ -1,0 +1,166 @@
+"""LLMTransitionModel: likelihood, analytic derivatives, calibration, results protocol."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import log_softmax
+from statsmodels.iolib.summary2 import summary_col
+from statsmodels.tools.numdiff import approx_fprime, approx_hess
+
+from labor_econ import PanelError
+from labor_econ.datasets import simulate_panel
+from labor_econ.models.llm import LLMTransitionModel
+from labor_econ.taxonomies import occ1990
+
+
+def scores_from_truth(panel, process, scale, stay, leak=0.3):
+    """log q such that the true log p = scale * log q + stay * 1[k = prev] + const, with a
+    fraction 1 - exp(-leak) of the LM's mass on text that is no occupation."""
+    logp = process.log_probabilities(panel).to_numpy(copy=True)
+    prev = panel.taxonomy.positions(panel.transitions()["prev_occupation"])
+    logp[np.arange(len(prev)), prev] -= stay
+    return log_softmax(logp / scale, axis=1) - leak
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    panel, process = simulate_panel(1500, seed=4, years=range(1990, 1998), return_process=True)
+    return panel, process
+
+
+@pytest.fixture(scope="module")
+def model(simulated):
+    panel, process = simulated
+    return LLMTransitionModel.from_scores(panel, scores_from_truth(panel, process, 0.5, 0.7))
+
+
+def test_uncalibrated_fit_is_renormalized_lm(model):
+    res = model.fit()
+    assert res.params.tolist() == [1.0, 0.0] and res.df_model == 0 and res.k_params == 0
+    assert res.bse.isna().all()
+    probs = res.predict()
+    q = np.exp(model.logq)
+    np.testing.assert_allclose(probs.to_numpy(), q / q.sum(axis=1, keepdims=True))
+    assert res.llf == model.loglike(res.params)
+    np.testing.assert_allclose(res.valid_mass, np.exp(-0.3))
+    obs = model.panel.taxonomy.positions(model.transitions["occupation"])
+    assert res.raw_llf == pytest.approx(model.logq[np.arange(len(obs)), obs].sum())
+    assert res.raw_llf < res.llf  # renormalizing over real titles raises every probability
+
+
+@pytest.mark.parametrize("params", [(1.0, 0.0), (0.4, 1.3), (2.0, -0.5)])
+def test_analytic_derivatives_match_numerical(model, params):
+    params = np.array(params)
+    np.testing.assert_allclose(
+        model.score(params), approx_fprime(params, model.loglike, centered=True), rtol=1e-5
+    )
+    np.testing.assert_allclose(model.hessian(params), approx_hess(params, model.loglike), rtol=1e-5)
+    np.testing.assert_allclose(model.score_obs(params).sum(axis=0), model.score(params))
+
+
+def test_calibration_recovers_known_parameters(model):
+    res = model.fit(calibrate=True)
+    truth = np.array([0.5, 0.7])
+    assert np.all(np.abs(res.params.to_numpy() - truth) < 3 * res.bse.to_numpy())
+    assert res.llf == model.loglike(res.params) and res.llf >= model.fit().llf
+    assert np.abs(model.score(res.params)).max() / res.nobs < 1e-6
+    assert res.k_params == 2 and res.aic == pytest.approx(-2 * res.llf + 4)
+    assert res.bic == pytest.approx(-2 * res.llf + 2 * np.log(res.nobs))
+
+
+def test_covariance_types(model, simulated):
+    res = {c: model.fit(calibrate=True, cov_type=c) for c in ("nonrobust", "HC0", "cluster")}
+    params = res["cluster"].params.to_numpy()
+    inv_info = np.linalg.inv(-model.hessian(params))
+    np.testing.assert_allclose(res["nonrobust"].cov_params().to_numpy(), inv_info)
+    s = model.score_obs(params)
+    np.testing.assert_allclose(res["HC0"].cov_params().to_numpy(), inv_info @ s.T @ s @ inv_info)
+    persons = model.transitions.index.get_level_values(0)
+    g = pd.DataFrame(s).groupby(np.asarray(persons)).sum().to_numpy()
+    n_g = len(g)
+    expected = n_g / (n_g - 1) * inv_info @ g.T @ g @ inv_info
+    np.testing.assert_allclose(res["cluster"].cov_params().to_numpy(), expected)
+    with pytest.raises(ValueError, match="cov_type"):
+        model.fit(calibrate=True, cov_type="HC3")
+
+
+def test_results_protocol(model):
+    res = model.fit(calibrate=True)
+    probs = res.predict()
+    assert probs.index.equals(model.panel.transitions().index)
+    assert list(probs.columns) == list(model.panel.taxonomy.codes)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+    ev = res.evaluate()
+    assert ev.llf == pytest.approx(res.llf) and ev.nobs == res.nobs
+    assert res.perplexity == pytest.approx(np.exp(-res.llf / res.nobs))
+    assert 0 < res.accuracy(1) <= res.accuracy(5) <= 1
+    assert res.llnull < res.llf and 0 < res.prsquared < 1
+    assert list(res.params.index) == ["scale", "stay"]
+
+
+def test_summary_text(model):
+    res = model.fit(calibrate=True)
+    text = res.summary().as_text()
+    assert "LLM Transition Model Results" in text
+    assert "Checkpoint:         precomputed scores" in text
+    assert re.search(rf"No. Transitions: +{res.nobs}\n", text)
+    assert "No. Persons:" in text and "Mean valid mass:                0.7408" in text
+    assert "Perplexity:" in text and "Covariance Type:               cluster" in text
+    assert "scale " in text and "stay " in text
+    assert "clustered by person" in text
+    assert "not estimated" in model.fit().summary().as_text()
+    assert "Coef." in res.summary2().as_text()
+    col = summary_col([model.fit(), res], model_names=["LM", "calibrated"]).as_text()
+    assert "scale" in col and "(0.01" in col
+    assert res.summary().as_latex() and res.summary().as_html()
+
+
+def test_include_first_models_first_waves(simulated):
+    panel, process = simulated
+    logp = process.log_probabilities(panel, include_first=True)
+    model = LLMTransitionModel.from_scores(panel, logp, include_first=True)
+    assert model.fit().nobs == panel.n_obs
+    np.testing.assert_allclose(model.fit().predict().to_numpy(), np.exp(logp.to_numpy()))
+
+
+def test_bad_scores_are_rejected(simulated):
+    panel, process = simulated
+    good = process.log_probabilities(panel).to_numpy(copy=True)
+    with pytest.raises(ValueError, match="shape"):
+        LLMTransitionModel.from_scores(panel, good[:, :3])
+    bad = good.copy()
+    bad[5, 2] = np.nan
+    pid, year = panel.transitions().index[5]
+    with pytest.raises(ValueError, match=f"person {pid}, year {year}, code 3"):
+        LLMTransitionModel.from_scores(panel, bad)
+    bad = good.copy()
+    bad[7] = -np.inf
+    with pytest.raises(ValueError, match="probability 0 to every occupation"):
+        LLMTransitionModel.from_scores(panel, bad)
+    frame = process.log_probabilities(panel)
+    with pytest.raises(ValueError, match="columns"):
+        LLMTransitionModel.from_scores(panel, frame[frame.columns[::-1]])
+
+
+def test_zero_probability_outcome_stays_impossible(simulated):
+    panel, process = simulated
+    logq = process.log_probabilities(panel).to_numpy(copy=True)
+    logq[:, 7] = -np.inf  # an occupation the LM never writes
+    model = LLMTransitionModel.from_scores(panel, logq)
+    for params in ([1.0, 0.0], [0.5, 2.0]):
+        probs = model.predict(params)
+        assert (probs[:, 7] == 0).all()
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+    assert np.isfinite(model.hessian([0.5, 2.0])).all()
+
+
+def test_predict_on_new_panel_needs_lm_and_same_taxonomy(model):
+    res = model.fit()
+    other = simulate_panel(5, taxonomy=occ1990(), seed=1)
+    with pytest.raises(PanelError, match="same taxonomy"):
+        res.predict(other)
+    same_tax = simulate_panel(5, seed=9)
+    with pytest.raises(ValueError, match="no LM to score"):
+        res.predict(same_tax)
