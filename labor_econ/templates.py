@@ -236,11 +236,30 @@ class ResumeTemplate:
 
     def resumes(self, panel: CareerPanel) -> pd.Series:
         """Full resumes of every person, indexed by person id."""
-        out = {}
+        return self.annotated_resumes(panel)["resume"]
+
+    def annotated_resumes(self, panel: CareerPanel) -> pd.DataFrame:
+        """Full resumes with the character spans of every wave's continuation.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by person id; ``resume`` (str) and ``spans`` (list of ``(start, end)``
+            character offsets of each wave's continuation: what fine-tuning on titles only
+            trains on and what scoring evaluates).
+        """
+        texts, spans, ids = [], [], []
         for pid, rows in panel.data.groupby(panel.id, sort=False):
-            header, _, lines = self._person_parts(panel, rows)
-            out[pid] = header + "".join(lines) + self.footer
-        return pd.Series(out, name="resume", dtype=object).rename_axis(panel.id)
+            header, prefixes, lines = self._person_parts(panel, rows)
+            offset, person_spans = len(header), []
+            for prefix, line in zip(prefixes, lines, strict=True):
+                person_spans.append((offset + len(prefix), offset + len(line)))
+                offset += len(line)
+            ids.append(pid)
+            texts.append(header + "".join(lines) + self.footer)
+            spans.append(person_spans)
+        index = pd.Index(ids, name=panel.id)
+        return pd.DataFrame({"resume": texts, "spans": spans}, index=index)
 
     def prompts(self, panel: CareerPanel, include_first: bool = False) -> pd.Series:
         """The prompt of every transition, aligned with ``panel.transitions(include_first)``.

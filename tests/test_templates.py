@@ -144,6 +144,11 @@ def test_prompt_plus_observed_continuation_is_prefix_of_resume(panel, preset, in
             b.startswith(a.rsplit("\n", 1)[0]) for a, b in zip(texts, texts[1:], strict=False)
         )
         assert all(len(a) < len(b) for a, b in zip(texts, texts[1:], strict=False))
+    annotated = t.annotated_resumes(panel)
+    for pid, row in annotated.iterrows():
+        observed = panel.history(pid)["occ"]
+        pieces = [row["resume"][a:b] for a, b in row["spans"]]
+        assert pieces == [t.continuation(c, panel.taxonomy) for c in observed]
     if panel.birth_year is None:
         assert "born" not in "".join(resumes)
 

@@ -165,15 +165,18 @@ class LLMTransitionModel(LikelihoodModel):
         """The checkpoint's name (or ``from_scores``' name)."""
         return getattr(self, "_name", None) or (self.lm.name if self.lm else "LLM")
 
+    def _require_lm(self) -> None:
+        if self.lm is None:
+            raise ValueError(
+                "this model was built from precomputed scores and has no LM to score new "
+                "transitions; build it with LLMTransitionModel(panel, lm, ...)"
+            )
+
     @property
     def scorer(self) -> CandidateScorer:
         """The candidate scorer (built on first use)."""
         if self._scorer is None:
-            if self.lm is None:
-                raise ValueError(
-                    "this model was built from precomputed scores and has no LM to score new "
-                    "transitions; build it with LLMTransitionModel(panel, lm, ...)"
-                )
+            self._require_lm()
             from ..lm.scoring import CandidateScorer
 
             self._scorer = CandidateScorer(self.lm)
@@ -200,8 +203,7 @@ class LLMTransitionModel(LikelihoodModel):
         check_taxonomy(panel, self.taxonomy, f"model {self.name!r}")
         if panel is self.panel:
             return self
-        if self.lm is None:
-            self.scorer  # raises the explanatory error
+        self._require_lm()
         return type(self)(
             panel,
             self.lm,
@@ -545,8 +547,9 @@ class LLMTransitionResults(TransitionResults, LikelihoodModelResults):
             xname=list(PARAM_NAMES),
             title="LLM Transition Model Results",
         )
-        smry.add_table_params(self, yname="occupation", xname=list(PARAM_NAMES), alpha=alpha,
-                              use_t=False)
+        smry.add_table_params(
+            self, yname="occupation", xname=list(PARAM_NAMES), alpha=alpha, use_t=False
+        )
         smry.add_extra_txt([f"[{i + 1}] {n}" for i, n in enumerate(self._notes())])
         return smry
 
