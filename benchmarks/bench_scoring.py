@@ -1,0 +1,234 @@
+"""Time K-candidate scoring: naive rows, the prompt's KV cache copied K times, and the token trie.
+
+Run ``python benchmarks/bench_scoring.py`` for the tiny Llama on CPU; add ``--gpu`` (and
+``--13b``) for a random-init Llama-2-7B (13B) shape in bfloat16 on CUDA, with plain prefill
+throughput and the floor (prompt tokens + trie nodes) / prefill rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import random
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from labor_econ.lm import CandidateScorer, CausalLM, naive_score
+from labor_econ.lm.testing import tiny_lm
+
+__all__ = ["kv_copy_score", "main", "synthetic_candidates", "synthetic_prompts"]
+
+_HEADS = [
+    "Sales", "Managers of", "Supervisors of", "Operators of", "Assemblers of", "Inspectors of",
+    "Teachers of", "Repairers of", "Clerks in", "Technicians in", "Workers in", "Engineers of",
+]  # fmt: skip
+_NOUNS = [
+    "machines", "motor vehicles", "food services", "retail stores", "office equipment",
+    "textile mills", "printing presses", "farm products", "electrical equipment", "metal work",
+    "health services", "public schools", "construction", "wood products", "chemical plants",
+    "transportation", "financial records", "mail and messages", "precision tools", "aircraft",
+    "household appliances", "heavy equipment", "paper products", "photographic processes",
+    "rubber products",
+]  # fmt: skip
+_SHAPES = {
+    "7b": {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+           "num_attention_heads": 32},
+    "13b": {"hidden_size": 5120, "intermediate_size": 13824, "num_hidden_layers": 40,
+            "num_attention_heads": 40},
+}  # fmt: skip
+
+
+def synthetic_candidates(k: int = 300) -> list[str]:
+    """`k` distinct occupation-like titles sharing prefixes, as candidates ``" title\\n"``."""
+    titles = [f"{h} {n}" for h in _HEADS for n in _NOUNS]
+    titles += [f"{t}, n.e.c." for t in titles]
+    if k > len(titles):
+        raise ValueError(f"at most {len(titles)} synthetic titles")
+    return [f" {t}\n" for t in titles[:k]]
+
+
+def synthetic_prompts(
+    n: int, candidates: Sequence[str], *, lines: int = 30, seed: int = 0
+) -> list[str]:
+    """`n` resume-like prompts of `lines` past years each, ending at the year to predict."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        born = rng.randint(1940, 1970)
+        start = born + rng.randint(16, 22)
+        text = [f"A worker born in {born}, who lives in the {rng.choice(['north', 'south'])}."]
+        for j in range(lines):
+            text.append(f"{start + j} (age {start + j - born}):{rng.choice(candidates)[:-1]}")
+        text.append(f"{start + lines} (age {start + lines - born}):")
+        out.append("\n".join(text))
+    return out
+
+
+def kv_copy_score(
+    lm: CausalLM, prompt: str, candidates: Sequence[str], *, chunk: int = 300
+) -> np.ndarray:
+    """log q for one prompt: one prompt forward, then its KV cache copied for each candidate.
+
+    Assumes the prompt's tokens are a prefix of every prompt + candidate tokenization.
+    """
+    tok, model, device = lm.tokenizer, lm.model, lm.device
+    prompt_ids = tok(prompt)["input_ids"]
+    conts = []
+    for c in candidates:
+        joint = tok(prompt + c)["input_ids"]
+        if joint[: len(prompt_ids)] != prompt_ids:
+            raise ValueError(f"boundary merge for {c!r}: kv_copy_score does not handle it")
+        conts.append(joint[len(prompt_ids) :])
+    p = len(prompt_ids)
+    out = np.empty(len(candidates))
+    with torch.inference_mode():
+        first = model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
+        first_lp = torch.log_softmax(first.logits[0, -1].float(), -1).cpu()
+        for s in range(0, len(conts), chunk):
+            rows = conts[s : s + chunk]
+            width = max(map(len, rows))
+            ids = torch.zeros((len(rows), width), dtype=torch.long)
+            mask = torch.zeros((len(rows), p + width), dtype=torch.long)
+            mask[:, :p] = 1
+            for b, r in enumerate(rows):
+                ids[b, : len(r)] = torch.tensor(r)
+                mask[b, p : p + len(r)] = 1
+            cache = copy.deepcopy(first.cache)
+            cache.batch_repeat_interleave(len(rows))
+            logits = model(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                position_ids=(p + torch.arange(width, device=device)).expand(len(rows), -1),
+                cache=cache,
+                use_cache=True,
+            ).logits
+            lp = torch.log_softmax(logits.float(), -1).cpu()
+            del cache, logits
+            for b, r in enumerate(rows):
+                picked = lp[b, torch.arange(len(r) - 1), torch.tensor(r[1:])]
+                out[s + b] = first_lp[r[0]].item() + picked.double().sum().item()
+    return out
+
+
+def _time(fn: Callable[[], object], repeat: int = 1) -> float:
+    """Seconds per call, after one warm-up call."""
+    fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / repeat
+
+
+def _report(name: str, seconds: float, naive: float, note: str = "") -> None:
+    print(f"  {name:<26} {1e3 * seconds:9.1f} ms/transition  {naive / seconds:6.1f}x  {note}")
+
+
+def _compare(
+    lm: CausalLM, prompts: list[str], cands: list[str], *, naive_batch: int, kv_chunk: int,
+    repeat: int,
+) -> None:  # fmt: skip
+    scorer = CandidateScorer(lm, progress=False)
+    whole = CandidateScorer(lm, progress=False, max_trie_nodes=None)
+    plan = whole._plan(prompts, cands)
+    lens = [len(ids) for ids, _ in plan]
+    nodes = [len(parts[0][0].tokens) for _, parts in plan]
+    rows = np.mean([len(parts) for _, parts in scorer._plan(prompts, cands)])
+    print(
+        f"K={len(cands)} candidates, {len(prompts)} prompts of {min(lens)}-{max(lens)} tokens, "
+        f"tries of {min(nodes)}-{max(nodes)} nodes"
+    )
+    ref = naive_score(lm, prompts[:1], cands, batch_size=naive_batch)[0]
+    t_naive = _time(lambda: naive_score(lm, prompts[:1], cands, batch_size=naive_batch))
+    t_kv = _time(lambda: kv_copy_score(lm, prompts[0], cands, chunk=kv_chunk))
+    err_kv = np.abs(kv_copy_score(lm, prompts[0], cands, chunk=kv_chunk) - ref).max()
+    rows_p, rows_c = [prompts[0]] * len(cands), list(cands)
+    t_rows = _time(lambda: scorer.score_observed(rows_p, rows_c))
+    _report("naive (one row each)", t_naive, t_naive, "naive_score: full logits")
+    _report("naive rows, head on cont.", t_rows, t_naive, "score_observed on K rows")
+    _report("KV cache copied K times", t_kv, t_naive, f"max|diff| vs naive {err_kv:.1e}")
+    for label, s in [(f"trie, auto cut ({rows:.1f} rows)", scorer), ("trie, whole", whole)]:
+        t = _time(lambda s=s: s.score(prompts, cands), repeat) / len(prompts)
+        err = np.abs(s.score(prompts[:1], cands)[0] - ref).max()
+        _report(label, t, t_naive, f"max|diff| vs naive {err:.1e}")
+    t = _time(lambda: CandidateScorer(lm, progress=False).score(prompts, cands)) / len(prompts)
+    _report("trie, cold tokenizer cache", t, t_naive, "a new scorer: tokenization included")
+    one = CandidateScorer(lm, progress=False, batch_tokens=1)
+    t = _time(lambda: one.score(prompts, cands), repeat) / len(prompts)
+    _report("trie, one prompt/forward", t, t_naive)
+    if lm.device.type != "cpu" or lm.dtype != torch.float32:
+        _prefill(lm, float(np.mean(lens)) + float(np.mean(nodes)), t)
+
+
+def _prefill(lm: CausalLM, tokens_per_transition: float, t_trie: float) -> None:
+    ids = torch.randint(3, 2048, (4, 2048), device=lm.device)
+    with torch.inference_mode():
+        seconds = _time(lambda: lm.model.model(input_ids=ids, use_cache=False), repeat=3)
+    rate = ids.numel() / seconds
+    floor = tokens_per_transition / rate
+    print(
+        f"  plain prefill {rate:,.0f} tokens/s; floor (prompt + trie nodes) / rate = "
+        f"{1e3 * floor:.1f} ms/transition; trie at {100 * floor / t_trie:.0f}% of it"
+    )
+
+
+def bench_cpu(k: int, n_prompts: int) -> None:
+    """Tiny Llama (2 layers, hidden 64) and a locally trained tokenizer, on CPU."""
+    cands = synthetic_candidates(k)
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = synthetic_prompts(2000, cands, lines=8, seed=1)
+        lm = tiny_lm(tmp, corpus, initializer_range=0.2, device="cpu")
+    print(f"tiny Llama on CPU, {torch.get_num_threads()} threads, float32")
+    prompts = synthetic_prompts(n_prompts, cands, lines=34)
+    _compare(lm, prompts, cands, naive_batch=100, kv_chunk=300, repeat=1)
+
+
+def bench_gpu(shape: str | dict, k: int, n_prompts: int, device: str = "cuda") -> None:
+    """Random-init Llama-2 shape (a name in _SHAPES, or LlamaConfig sizes) in bfloat16.
+
+    The tokenizer is the tiny one; the model's vocabulary has Llama-2's 32000 entries.
+    """
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cands = synthetic_candidates(k)
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = synthetic_prompts(2000, cands, lines=8, seed=1)
+        tokenizer = tiny_lm(tmp, corpus, device="cpu").tokenizer
+    shape_kwargs = _SHAPES[shape] if isinstance(shape, str) else shape
+    config = LlamaConfig(vocab_size=32000, max_position_embeddings=4096, **shape_kwargs)
+    with torch.device(device):
+        model = LlamaForCausalLM._from_config(config, dtype=torch.bfloat16)
+    model.eval()
+    lm = CausalLM(model, tokenizer, torch.device(device), name=f"random Llama-2-{shape}")
+    where = torch.cuda.get_device_name() if lm.device.type == "cuda" else "CPU"
+    print(f"{lm.name} on {where}, bfloat16, sdpa")
+    prompts = synthetic_prompts(n_prompts, cands, lines=34)
+    _compare(lm, prompts, cands, naive_batch=32, kv_chunk=100, repeat=2)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--k", type=int, default=300, help="number of candidates")
+    parser.add_argument("--prompts", type=int, default=16, help="transitions to time")
+    parser.add_argument("--gpu", action="store_true", help="also time a 7B shape on CUDA")
+    parser.add_argument("--13b", dest="b13", action="store_true", help="and a 13B shape")
+    args = parser.parse_args(argv)
+    bench_cpu(args.k, args.prompts)
+    if args.gpu or args.b13:
+        if not torch.cuda.is_available():
+            raise SystemExit("--gpu needs a CUDA device")
+        for shape in ["7b"] + ["13b"] * args.b13:
+            bench_gpu(shape, args.k, args.prompts)
+            torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,320 @@
+"""Load causal-LM checkpoints (Hugging Face Hub ids or local directories) with their tokenizers."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["CausalLM", "LMLoadError", "load_lm", "resolve_device", "resolve_dtype"]
+
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer.model",
+    "vocab.json",
+    "vocab.txt",
+    "tiktoken.model",
+)
+_CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
+
+
+class LMLoadError(ValueError):
+    """A checkpoint could not be loaded as a causal language model; the message says what to do."""
+
+
+@dataclass
+class CausalLM:
+    """A causal language model in evaluation mode, with its tokenizer.
+
+    Attributes
+    ----------
+    model : transformers.PreTrainedModel
+        The model (``AutoModelForCausalLM``), in ``eval()`` mode on `device`.
+    tokenizer : transformers.PreTrainedTokenizerBase
+        The tokenizer saved with the checkpoint.
+    device : torch.device
+        Where the model's parameters live.
+    name : str
+        The hub id, with the subfolder appended when there is one
+        (``"tianyudu/LABOR_LLM/ft_7b_NLSY79_with_birth_year_ckpt_bo5"``), or the local directory.
+    """
+
+    model: Any
+    tokenizer: Any
+    device: torch.device
+    name: str
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Data type of the model's parameters."""
+        return self.model.dtype
+
+    def __repr__(self) -> str:
+        n_params = sum(p.numel() for p in self.model.parameters())
+        return (
+            f"CausalLM(name={self.name!r}, architecture={type(self.model).__name__}, "
+            f"parameters={n_params:,}, dtype={self.dtype}, device={self.device})"
+        )
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Turn ``"auto"`` (CUDA when available, else CPU) or a device spec into a ``torch.device``.
+
+    Parameters
+    ----------
+    device : str or torch.device, default "auto"
+        ``"auto"``, or anything ``torch.device`` accepts (``"cpu"``, ``"cuda:1"``).
+
+    Returns
+    -------
+    torch.device
+    """
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(
+    dtype: str | torch.dtype = "auto", device: torch.device | None = None
+) -> torch.dtype:
+    """Turn a dtype spec into a ``torch.dtype``.
+
+    Parameters
+    ----------
+    dtype : str or torch.dtype, default "auto"
+        ``"auto"`` (bfloat16 on CUDA GPUs that support it, float16 on older GPUs, float32
+        elsewhere), ``"float32"``, ``"bfloat16"``, ``"float16"``, or a ``torch.dtype``.
+    device : torch.device, optional
+        The device the model will run on; used by ``"auto"``.
+
+    Returns
+    -------
+    torch.dtype
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    """
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        if device is not None and device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    try:
+        return _DTYPES[str(dtype).lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown dtype {dtype!r}: use 'auto', 'float32', 'bfloat16', 'float16' or a "
+            "torch.dtype"
+        ) from None
+
+
+def _looks_like_path(name: str) -> bool:
+    return (
+        os.path.isabs(name)
+        or name.startswith((".", "~"))
+        or "\\" in name
+        or name.endswith("/")
+        or os.path.exists(name)
+    )
+
+
+def _check_local_dir(directory: Path, allow_pickle: bool) -> None:
+    """Fail early, with advice, on the usual problems of a local checkpoint directory."""
+    if not directory.is_dir():
+        raise LMLoadError(
+            f"no checkpoint directory at {str(directory)!r}: pass an existing directory written by "
+            "save_pretrained(), or a Hugging Face Hub id such as 'owner/name'"
+        )
+    files = {p.name for p in directory.iterdir() if p.is_file()}
+    if "config.json" not in files:
+        raise LMLoadError(
+            f"{str(directory)!r} has no config.json, so it is not a transformers checkpoint; "
+            "save the model there with model.save_pretrained(directory)"
+        )
+    has_safetensors = any(f.endswith(".safetensors") for f in files) or (
+        "model.safetensors.index.json" in files
+    )
+    pickles = sorted(f for f in files if f.endswith((".bin", ".pt", ".pth", ".ckpt")))
+    if not has_safetensors and pickles and not allow_pickle:
+        raise LMLoadError(
+            f"{str(directory)!r} holds only pickle weights ({', '.join(pickles)}), which can run "
+            "arbitrary code when loaded: convert them to safetensors (load once in a trusted "
+            "session and save_pretrained(..., safe_serialization=True)), or pass "
+            "allow_pickle=True if you trust the source"
+        )
+    if not has_safetensors and not pickles:
+        raise LMLoadError(
+            f"{str(directory)!r} has a config.json but no weights (*.safetensors): save the model "
+            "there with model.save_pretrained(directory)"
+        )
+    if not any(f in files for f in _TOKENIZER_FILES):
+        raise LMLoadError(
+            f"{str(directory)!r} has no tokenizer files (expected one of "
+            f"{', '.join(_TOKENIZER_FILES)}): save the tokenizer next to the model with "
+            "tokenizer.save_pretrained(directory)"
+        )
+
+
+def _check_causal_config(config: Any, name: str) -> None:
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING,
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+    )
+
+    architectures = list(getattr(config, "architectures", None) or [])
+    causal_classes = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
+    reason = None
+    if getattr(config, "is_encoder_decoder", False):
+        reason = "it is an encoder-decoder model"
+    elif type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING:
+        reason = f"transformers has no causal-LM class for model_type {config.model_type!r}"
+    elif architectures and not any(
+        a in causal_classes or a.endswith(_CAUSAL_SUFFIXES) for a in architectures
+    ):
+        reason = f"it was saved as {', '.join(architectures)}, not as a causal LM"
+    if reason is not None:
+        raise LMLoadError(
+            f"{name!r} is not a causal language model: {reason}. Pass a decoder-only checkpoint "
+            "(e.g. a Llama fine-tune) saved with AutoModelForCausalLM"
+        )
+
+
+def _hub_error(name: str, what: str, err: Exception, allow_pickle: bool) -> LMLoadError:
+    from huggingface_hub import constants
+
+    text = str(err).strip().splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
+    advice = (
+        "The weights must be reachable: check the network and the id/subfolder/revision, or "
+        "download the checkpoint once and set HF_HUB_OFFLINE=1 to load it from the local cache, "
+        "or pass a local directory written by save_pretrained()"
+    )
+    if constants.HF_HUB_OFFLINE:
+        advice = (
+            "HF_HUB_OFFLINE is set and the files are not in the local Hugging Face cache: download "
+            "them once with the network on, or pass a local directory written by save_pretrained()"
+        )
+    if "safetensors" in str(err) and not allow_pickle:
+        advice += (
+            ". If the repository only has pickle weights (pytorch_model.bin), pass "
+            "allow_pickle=True if you trust the source"
+        )
+    if not os.path.isabs(name) and not os.path.exists(name):
+        advice += f" (there is no local directory {name!r} either)"
+    return LMLoadError(f"could not load the {what} of {name!r}: {text}. {advice}")
+
+
+def load_lm(
+    name_or_path: str | os.PathLike,
+    *,
+    subfolder: str | None = None,
+    revision: str | None = None,
+    dtype: str | torch.dtype = "auto",
+    device: str | torch.device = "auto",
+    allow_pickle: bool = False,
+) -> CausalLM:
+    """Load a causal language model and its tokenizer.
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        A local directory written by ``save_pretrained``, or a Hugging Face Hub id
+        (``"tianyudu/LABOR_LLM"``). A hub id followed by a path
+        (``"tianyudu/LABOR_LLM/ft_7b_NLSY79_with_birth_year_ckpt_bo5"``, the form of
+        ``CausalLM.name``) is read as id plus `subfolder`.
+    subfolder : str, optional
+        Folder of the checkpoint inside the repository or directory.
+    revision : str, optional
+        Branch, tag or commit of a hub repository.
+    dtype : str or torch.dtype, default "auto"
+        See `resolve_dtype`: bfloat16 on CUDA GPUs that support it, float32 on CPU.
+    device : str or torch.device, default "auto"
+        CUDA when available, else CPU.
+    allow_pickle : bool, default False
+        Accept pickle weights (``pytorch_model.bin``), which can execute code when loaded.
+        By default only safetensors are read. Remote code is never trusted.
+
+    Returns
+    -------
+    CausalLM
+        The model in ``eval()`` mode on `device`, with its tokenizer.
+
+    Raises
+    ------
+    LMLoadError
+        With what went wrong and what to do: missing directory, missing tokenizer files, a
+        config that is not a causal LM, only pickle weights while ``allow_pickle=False``, or
+        an unreachable hub.
+
+    See Also
+    --------
+    labor_econ.lm.testing.tiny_lm : build a small local checkpoint for tests.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    name = os.fspath(name_or_path)
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    local = _looks_like_path(name)
+    if local:
+        directory = Path(name).expanduser()
+        _check_local_dir(directory / subfolder if subfolder else directory, allow_pickle)
+        source, display = str(directory), str(directory / subfolder) if subfolder else name
+    else:
+        parts = name.strip("/").split("/")
+        if len(parts) > 2 and subfolder is None:
+            name, subfolder = "/".join(parts[:2]), "/".join(parts[2:])
+        source, display = name, f"{name}/{subfolder}" if subfolder else name
+
+    kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": False}
+    if subfolder:
+        kwargs["subfolder"] = subfolder
+    try:
+        config = AutoConfig.from_pretrained(source, **kwargs)
+    except OSError as err:
+        if local:
+            raise LMLoadError(f"could not read the config of {display!r}: {err}") from err
+        raise _hub_error(display, "config", err, allow_pickle) from err
+    except (ValueError, KeyError) as err:
+        raise LMLoadError(
+            f"{display!r} has a config transformers cannot read ({err}); upgrade transformers or "
+            "pass a checkpoint of a supported architecture"
+        ) from err
+    _check_causal_config(config, display)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+    except (OSError, ValueError, TypeError) as err:
+        if local or not isinstance(err, OSError):
+            raise LMLoadError(
+                f"could not load the tokenizer of {display!r}: {err}. Save the tokenizer next to "
+                "the model with tokenizer.save_pretrained(directory)"
+            ) from err
+        raise _hub_error(display, "tokenizer", err, allow_pickle) from err
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            source,
+            config=config,
+            dtype=torch_dtype,
+            use_safetensors=None if allow_pickle else True,
+            **kwargs,
+        )
+    except OSError as err:
+        if local:
+            raise LMLoadError(f"could not load the weights of {display!r}: {err}") from err
+        raise _hub_error(display, "weights", err, allow_pickle) from err
+    model.to(torch_device)
+    model.eval()
+    return CausalLM(model=model, tokenizer=tokenizer, device=torch_device, name=display)

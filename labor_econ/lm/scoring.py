@@ -1,0 +1,741 @@
+"""Log-probabilities of K candidate continuations per prompt under a causal LM, via a token trie."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from labor_econ.lm.loading import CausalLM, resolve_dtype
+
+__all__ = ["CandidateScorer", "naive_score"]
+
+_SUPPORTED_ATTENTION = ("sdpa", "eager")
+_HEAD_CHUNK_ROWS = 2048
+
+
+def _check_texts(values: Any, what: str) -> list[str]:
+    if isinstance(values, str):
+        raise TypeError(f"{what} must be a sequence of strings, not a single string")
+    values = list(values)
+    bad = [i for i, v in enumerate(values) if not isinstance(v, str)]
+    if bad:
+        raise TypeError(f"{what} must be strings; entries {bad[:5]} are not")
+    empty = [i for i, v in enumerate(values) if v == ""]
+    if empty:
+        raise ValueError(
+            f"{what} contain {len(empty)} empty strings (positions {empty[:10]}); every entry "
+            "needs text"
+        )
+    return values
+
+
+def _check_candidates(candidates: Any) -> list[str]:
+    candidates = _check_texts(candidates, "candidates")
+    if not candidates:
+        raise ValueError("candidates is empty: pass at least one candidate continuation")
+    seen: dict[str, int] = {}
+    duplicates = []
+    for c in candidates:
+        seen[c] = seen.get(c, 0) + 1
+        if seen[c] == 2:
+            duplicates.append(c)
+    if duplicates:
+        raise ValueError(
+            f"candidates contain duplicates: {duplicates[:10]!r}; each outcome must appear once"
+        )
+    return candidates
+
+
+@contextlib.contextmanager
+def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """Run with dropout off, restoring the model's training flag afterwards."""
+    training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(training)
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+@dataclass(frozen=True)
+class _Trie:
+    """The candidates' token paths after a shared prompt part, as a trie in DFS preorder.
+
+    A node's subtree is the index range ``[v, end[v])``, so node ``q`` may attend to node ``k``
+    exactly when ``k <= q < end[k]`` (``k`` is ``q`` or one of its ancestors).
+    """
+
+    tokens: np.ndarray
+    parent: np.ndarray  # -1 for children of the root
+    depth: np.ndarray  # 1 for children of the root
+    end: np.ndarray
+    inner: np.ndarray  # nodes with children, ascending
+    head_slot: np.ndarray  # 0: logits at the last prompt token; 1 + j: at inner[j]
+    levels: tuple[np.ndarray, ...]  # nodes of depth 2, 3, ... for the cumulative sums
+    leaf: np.ndarray  # node where each candidate's path ends
+    anchor: np.ndarray  # last unscored (prompt) node on each path, -1 if none
+
+    @classmethod
+    def build(cls, paths: Sequence[Sequence[int]], unscored: Sequence[int]) -> _Trie:
+        children: list[dict[int, int]] = [{}]
+        token, parent = [-1], [-1]
+        leaf_raw = []
+        for path in paths:
+            v = 0
+            for t in path:
+                nxt = children[v].get(t)
+                if nxt is None:
+                    nxt = len(token)
+                    children[v][t] = nxt
+                    children.append({})
+                    token.append(t)
+                    parent.append(v)
+                v = nxt
+            leaf_raw.append(v)
+        order = []
+        stack = list(reversed(children[0].values()))
+        while stack:
+            v = stack.pop()
+            order.append(v)
+            stack.extend(reversed(children[v].values()))
+        n = len(order)
+        new_id = np.full(len(token), -1, dtype=np.int64)
+        new_id[order] = np.arange(n)
+        tokens = np.asarray(token, dtype=np.int64)[order]
+        par = new_id[np.asarray(parent, dtype=np.int64)[order]]
+        depth = np.ones(n, dtype=np.int64)
+        for v in range(n):
+            if par[v] >= 0:
+                depth[v] = depth[par[v]] + 1
+        size = np.ones(n, dtype=np.int64)
+        for v in range(n - 1, -1, -1):
+            if par[v] >= 0:
+                size[par[v]] += size[v]
+        inner = np.unique(par[par >= 0])
+        head_slot = np.where(par >= 0, 1 + np.searchsorted(inner, par), 0)
+        levels = tuple(np.flatnonzero(depth == d) for d in range(2, int(depth.max()) + 1))
+        leaf = new_id[np.asarray(leaf_raw, dtype=np.int64)]
+        anchor = np.full(len(leaf), -1, dtype=np.int64)
+        for k, a in enumerate(unscored):
+            if a > 0:
+                v = leaf[k]
+                while depth[v] > a:
+                    v = par[v]
+                anchor[k] = v
+        end = np.arange(n) + size
+        return cls(tokens, par, depth, end, inner, head_slot, levels, leaf, anchor)
+
+    def log_q(self, lp: np.ndarray) -> np.ndarray:
+        """Sum node log-probabilities ``lp`` along each candidate's scored path."""
+        cum = lp.astype(np.float64)
+        for nodes in self.levels:
+            cum[nodes] += cum[self.parent[nodes]]
+        start = np.where(self.anchor >= 0, cum[np.maximum(self.anchor, 0)], 0.0)
+        return cum[self.leaf] - start
+
+
+@dataclass(frozen=True)
+class _Paths:
+    """Every candidate's token path after one prompt boundary, before it is cut into tries.
+
+    A path starts with `unscored` prompt tokens when the candidate merged with the prompt's
+    tail; `drop` prompt tokens (the most any candidate needs) leave the prompt part.
+    """
+
+    paths: tuple[tuple[int, ...], ...]
+    unscored: tuple[int, ...]
+    drop: int
+
+    def tries(self, max_nodes: int | None) -> tuple[tuple[_Trie, np.ndarray], ...]:
+        """Cut into tries of at most `max_nodes` nodes, each with the columns it scores.
+
+        A path longer than `max_nodes` gets a trie of its own; None keeps a single trie.
+        """
+        if max_nodes is None:
+            return ((_Trie.build(self.paths, self.unscored), np.arange(len(self.paths))),)
+        # In lexicographic order a path adds len - (prefix shared with the previous) nodes.
+        order = sorted(range(len(self.paths)), key=self.paths.__getitem__)
+        groups: list[list[int]] = [[]]
+        size, previous = 0, ()
+        for k in order:
+            path = self.paths[k]
+            new = len(path) - _common_prefix(previous, path)
+            if groups[-1] and size + new > max_nodes:
+                groups.append([])
+                new = len(path)
+                size = 0
+            groups[-1].append(k)
+            size += new
+            previous = path
+        return tuple(
+            (
+                _Trie.build([self.paths[k] for k in g], [self.unscored[k] for k in g]),
+                np.asarray(g, dtype=np.int64),
+            )
+            for g in groups
+        )
+
+
+class _Tokenization:
+    """Tokenization shared by all scoring paths: the tokenizer's own prefix, then the text."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        probe = "a"
+        with_special = tokenizer(probe, add_special_tokens=True)["input_ids"]
+        plain = tokenizer(probe, add_special_tokens=False)["input_ids"]
+        for i in range(len(with_special) - len(plain) + 1):
+            if with_special[i : i + len(plain)] == plain:
+                self.prefix = list(with_special[:i])
+                break
+        else:
+            raise ValueError(
+                "cannot tell which special tokens the tokenizer adds before a text: "
+                f"{with_special} with special tokens vs {plain} without"
+            )
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        if not texts:
+            return []
+        return [
+            list(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        ]
+
+
+def _split_joint(
+    prompt_ids: Sequence[int], joint_ids: Sequence[int], offset: int, prompt: str, candidate: str
+) -> int:
+    """Shared length of a prompt's tokens and the joint tokenization of prompt + candidate.
+
+    Where the two agree on the whole prompt this is ``len(prompt_ids)``. Where tokens merge
+    across the boundary (a prompt ending in a space, or mid-word), it is shorter: the prompt
+    tokens after it are scored as part of the candidate's joint tokens, which is what the model
+    predicts when it reads prompt + candidate as one text.
+    """
+    m = _common_prefix(prompt_ids, joint_ids)
+    if offset + m == 0:
+        raise ValueError(
+            f"the candidate {candidate!r} merges with the first token of the prompt {prompt!r}, "
+            "which leaves no context to condition on; start the prompt with more text or use a "
+            "tokenizer that adds a BOS token"
+        )
+    if len(joint_ids) == m:
+        raise ValueError(
+            f"the candidate {candidate!r} adds no tokens after the prompt {prompt!r}; check the "
+            "candidate strings"
+        )
+    return m
+
+
+class CandidateScorer:
+    """Score K candidate continuations of many prompts with one forward pass per prompt.
+
+    For each prompt the input is the prompt's tokens followed by the nodes of a token trie
+    holding every candidate's continuation; a 4D attention mask lets each trie node see the
+    whole prompt, its ancestors and itself, and its position id is prompt length + depth - 1,
+    so every node gets exactly the hidden state it would get in prompt + candidate alone. The
+    LM head runs only at the last prompt token and at inner trie nodes; log-softmax is taken in
+    float32. Several prompts share a forward pass up to a token budget.
+
+    Parameters
+    ----------
+    lm : CausalLM
+        The model and tokenizer (see `load_lm`).
+    batch_tokens : int, default 8192
+        Budget of (padded) tokens per forward pass; a sequence longer than that runs alone.
+    dtype : str or torch.dtype, optional
+        Cast ``lm.model`` to this dtype (in place) before scoring, e.g. ``torch.float32`` to
+        compare methods without bfloat16 noise. Default: keep the model's dtype.
+    progress : bool, default True
+        Show a tqdm progress bar over prompts when stderr is a terminal.
+    attn_implementation : {"sdpa", "eager"}, optional
+        Attention implementation to set on the model. Default: keep the model's when it is
+        sdpa or eager, switch to sdpa otherwise (flash-attention kernels cannot take a 4D mask).
+        sdpa gets a boolean mask; eager an additive float mask (eager would add a boolean mask
+        as 0/1 and silently attend everywhere).
+    max_trie_nodes : int, "auto" or None, default "auto"
+        Cut a prompt's trie into several rows (each repeating the prompt) of at most this many
+        nodes. Attention over prompt + trie grows with the square of its length while the rest
+        of the model grows linearly, so small models with short prompts gain from cutting.
+        ``"auto"`` picks the size minimising the forward's FLOPs for each prompt's length
+        (billion-parameter models never cut a few thousand nodes); None never cuts.
+
+    Notes
+    -----
+    Tokenization matches tokenizing prompt + candidate as one text: the joint text is split at
+    the prompt's token count when the prompt's own tokens are a prefix of it. When they are not
+    (tokens merge across the boundary, as for a prompt ending in a space with Llama's
+    tokenizer), the candidate is scored from the longest shared token prefix: the merged
+    tokens, which cover the prompt's tail and the candidate, are what is scored. The tokenizer's
+    leading special tokens (BOS) start every prompt; none are added inside continuations.
+
+    Candidate tokenizations are cached per prompt's last line (the text after its last
+    newline), so K candidates cost K short tokenizations per distinct last line, not per
+    prompt. This relies on no token spanning a newline, as with Llama's tokenizer, and is
+    checked: each prompt must tokenize as its head plus its last line, and the candidates,
+    tokenized after the line before, must leave that line's tokens intact; where a check fails,
+    that prompt is tokenized jointly with every candidate in full.
+
+    Examples
+    --------
+    >>> scorer = CandidateScorer(lm)  # doctest: +SKIP
+    >>> log_q = scorer.score(prompts, [" Cashiers\\n", " Sales workers\\n"])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        lm: CausalLM,
+        *,
+        batch_tokens: int = 8192,
+        dtype: str | torch.dtype | None = None,
+        progress: bool = True,
+        attn_implementation: str | None = None,
+        max_trie_nodes: int | str | None = "auto",
+    ) -> None:
+        if batch_tokens < 1:
+            raise ValueError(f"batch_tokens must be positive, got {batch_tokens}")
+        if max_trie_nodes not in ("auto", None) and not (
+            isinstance(max_trie_nodes, int) and max_trie_nodes >= 1
+        ):
+            raise ValueError(
+                f"max_trie_nodes must be 'auto', None or positive, got {max_trie_nodes!r}"
+            )
+        self.lm = lm
+        self.batch_tokens = int(batch_tokens)
+        self.progress = progress
+        self.max_trie_nodes = max_trie_nodes
+        model = lm.model
+        if dtype is not None:
+            model.to(resolve_dtype(dtype, lm.device))
+        current = getattr(model.config, "_attn_implementation", None)
+        wanted = attn_implementation or (current if current in _SUPPORTED_ATTENTION else "sdpa")
+        if wanted not in _SUPPORTED_ATTENTION:
+            raise ValueError(
+                f"attn_implementation={wanted!r} cannot take the trie's 4D attention mask; use "
+                f"one of {_SUPPORTED_ATTENTION}"
+            )
+        if wanted != current:
+            model.set_attn_implementation(wanted)
+        for attr in ("final_logit_softcapping", "logit_scale"):
+            if getattr(model.config, attr, None) is not None:
+                raise ValueError(
+                    f"{type(model).__name__} transforms its logits ({attr}); CandidateScorer "
+                    "supports models whose logits are lm_head(last hidden state)"
+                )
+        self._base = model.base_model
+        self._head = model.get_output_embeddings()
+        self._tok = _Tokenization(lm.tokenizer)
+        pad = lm.tokenizer.pad_token_id
+        self._pad_id = int(pad if pad is not None else (lm.tokenizer.eos_token_id or 0))
+        # FLOPs of one token through the layers (2 per weight) and of one attended pair
+        # (q.k and the weighted value, 2 * 2 per channel), for max_trie_nodes="auto".
+        config = model.config
+        heads = config.num_attention_heads
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+        embedding = self._base.get_input_embeddings().weight.numel()
+        self._token_flops = 2 * (sum(p.numel() for p in self._base.parameters()) - embedding)
+        self._pair_flops = 4 * heads * head_dim * config.num_hidden_layers
+        self._cache_candidates: tuple[str, ...] | None = None
+        self._paths: dict[tuple[str, tuple[int, ...]], _Paths] = {}
+        self._tries: dict[tuple[Any, ...], tuple[tuple[_Trie, np.ndarray], ...]] = {}
+
+    @property
+    def attn_implementation(self) -> str:
+        """The model's attention implementation (``"sdpa"`` or ``"eager"``)."""
+        return self.lm.model.config._attn_implementation
+
+    def __repr__(self) -> str:
+        return (
+            f"CandidateScorer(lm={self.lm.name!r}, batch_tokens={self.batch_tokens}, "
+            f"attn_implementation={self.attn_implementation!r}, "
+            f"max_trie_nodes={self.max_trie_nodes!r})"
+        )
+
+    def score(self, prompts: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
+        """Log-probability of each candidate continuation given each prompt.
+
+        Parameters
+        ----------
+        prompts : sequence of str
+            The n prompts (e.g. rendered resumes up to the year being predicted).
+        candidates : sequence of str
+            The same K distinct continuations for every prompt, e.g. ``" Cashiers\\n"``: a
+            leading space and the terminator belong to the candidate, so ``" Cashiers\\n"``
+            and ``" Cashiers and clerks\\n"`` are distinct outcomes.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float64 array of shape (n, K): ``log P(candidates[k] | prompts[i])``.
+
+        Raises
+        ------
+        ValueError
+            For no candidates, duplicate or empty candidates, or empty prompts.
+        TypeError
+            For a single string where a sequence is expected.
+        """
+        candidates = _check_candidates(candidates)
+        prompts = _check_texts(prompts, "prompts")
+        out = np.empty((len(prompts), len(candidates)), dtype=np.float64)
+        if not prompts:
+            return out
+        rows = [
+            (i, ids, trie, cols)
+            for i, (ids, parts) in enumerate(self._plan(prompts, candidates))
+            for trie, cols in parts
+        ]
+
+        def run(batch: list[int]) -> None:
+            chosen = [rows[r] for r in batch]
+            values = self._forward_tries([(ids, trie) for _, ids, trie, _ in chosen])
+            for (i, _, _, cols), value in zip(chosen, values, strict=True):
+                out[i, cols] = value
+
+        lengths = [len(ids) + len(trie.tokens) for _, ids, trie, _ in rows]
+        self._run_batches(lengths, run, owners=[i for i, *_ in rows])
+        return out
+
+    def score_observed(self, prompts: Sequence[str], continuations: Sequence[str]) -> np.ndarray:
+        """Log-probability of one continuation per prompt (e.g. the observed outcome).
+
+        A plain causal forward per row, with the same tokenization rule as `score`, so
+        ``score_observed(p, c)[i] == score([p[i]], [c[i]])[0, 0]``.
+
+        Parameters
+        ----------
+        prompts : sequence of str
+            The n prompts.
+        continuations : sequence of str
+            One continuation per prompt.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float64 array of shape (n,).
+
+        Raises
+        ------
+        ValueError
+            When the lengths differ, or for empty strings.
+        """
+        prompts = _check_texts(prompts, "prompts")
+        continuations = _check_texts(continuations, "continuations")
+        if len(prompts) != len(continuations):
+            raise ValueError(
+                f"got {len(prompts)} prompts but {len(continuations)} continuations; pass one "
+                "continuation per prompt"
+            )
+        out = np.empty(len(prompts), dtype=np.float64)
+        if not prompts:
+            return out
+        prefix = self._tok.prefix
+        prompt_ids = self._tok.encode(prompts)
+        joint = self._tok.encode([p + c for p, c in zip(prompts, continuations, strict=True)])
+        rows = []
+        for p, c, pi, ji in zip(prompts, continuations, prompt_ids, joint, strict=True):
+            m = _split_joint(pi, ji, len(prefix), p, c)
+            rows.append((prefix + ji, len(prefix) + m))
+
+        def run(batch: list[int]) -> None:
+            for i, value in zip(batch, self._forward_rows([rows[i] for i in batch]), strict=True):
+                out[i] = value
+
+        self._run_batches([len(ids) for ids, _ in rows], run)
+        return out
+
+    def _run_batches(
+        self, lengths: Sequence[int], run: Any, owners: Sequence[int] | None = None
+    ) -> None:
+        """Call `run` on batches of row indices, longest rows first, within the token budget.
+
+        `owners` maps rows to prompts, for the progress bar (default: one row per prompt).
+        """
+        from tqdm.auto import tqdm
+
+        owners = list(range(len(lengths))) if owners is None else list(owners)
+        left = np.bincount(owners)
+        order = np.argsort(-np.asarray(lengths), kind="stable")
+        with (
+            _eval_mode(self.lm.model),
+            torch.inference_mode(),
+            tqdm(
+                total=len(left),
+                unit="prompt",
+                desc="scoring",
+                disable=None if self.progress else True,
+                leave=False,
+            ) as bar,
+        ):
+            start = 0
+            while start < len(order):
+                longest = lengths[order[start]]
+                stop = start + max(1, self.batch_tokens // max(longest, 1))
+                batch = [int(r) for r in order[start:stop]]
+                run(batch)
+                done = 0
+                for r in batch:
+                    left[owners[r]] -= 1
+                    done += left[owners[r]] == 0
+                bar.update(int(done))
+                start = stop
+
+    def _plan(
+        self, prompts: list[str], candidates: list[str]
+    ) -> list[tuple[list[int], tuple[tuple[_Trie, np.ndarray], ...]]]:
+        """For each prompt, its token ids before the tries, and the tries with their columns."""
+        if self._cache_candidates != tuple(candidates):
+            self._cache_candidates = tuple(candidates)
+            self._paths, self._tries = {}, {}
+        encode, prefix = self._tok.encode, self._tok.prefix
+        cuts = [p.rfind("\n", 0, len(p) - 1) + 1 for p in prompts]
+        full = encode(prompts)
+        heads = encode([p[:cut] for p, cut in zip(prompts, cuts, strict=True)])
+        plans = []
+        for p, cut, ids, head in zip(prompts, cuts, full, heads, strict=True):
+            if cut and ids[: len(head)] != head:
+                cut, head = 0, []
+            tail = ids[len(head) :]
+            key: tuple[str, tuple[int, ...]] | None = (p[cut:], tuple(tail))
+            paths = self._paths.get(key)
+            if paths is None and cut:
+                # The candidates' tokens after the last line depend only on that line when no
+                # token spans a newline; check it on the line before, as context.
+                start = p.rfind("\n", 0, cut - 1) + 1
+                context_head, context = encode([p[start:cut], p[start:]])
+                if context == context_head + tail:
+                    paths = self._joint_paths(
+                        p, p[start:], context_head, tail, candidates, len(prefix) + len(head)
+                    )
+                if paths is not None:
+                    self._paths[key] = paths
+            if paths is None:
+                paths = self._joint_paths(p, p, [], ids, candidates, len(prefix))
+                key = None
+            ids = prefix + ids[: len(ids) - paths.drop]
+            limit = self._trie_limit(len(ids))
+            parts = self._tries.get((key, limit)) if key is not None else None
+            if parts is None:
+                parts = paths.tries(limit)
+                if key is not None:
+                    self._tries[key, limit] = parts
+            plans.append((ids, parts))
+        return plans
+
+    def _trie_limit(self, prompt_len: int) -> int | None:
+        """Most nodes per trie for a prompt part of `prompt_len` tokens (see max_trie_nodes)."""
+        if self.max_trie_nodes != "auto":
+            return None if self.max_trie_nodes is None else int(self.max_trie_nodes)
+        # Cutting N nodes into g tries costs g * P more tokens and saves attention pairs:
+        # g * (P + N/g)^2 + (g * P + N) * token/pair is smallest at N/g = sqrt(P^2 + P * ratio).
+        ratio = self._token_flops / self._pair_flops
+        best = np.sqrt(prompt_len**2 + prompt_len * ratio)
+        return int(2 ** np.round(np.log2(max(best, 16.0))))  # a few sizes, for the cache
+
+    def _joint_paths(
+        self,
+        prompt: str,
+        text: str,
+        head: list[int],
+        tail: list[int],
+        candidates: list[str],
+        offset: int,
+    ) -> _Paths | None:
+        """The candidates' token paths after `tail`, from joint tokenizations of `text` + c.
+
+        `text` is the prompt or its last lines, tokenized as `head` + `tail`. Returns None when a
+        candidate changes the tokens of `head`: the split does not hold and the caller falls
+        back to the whole prompt.
+        """
+        joint = self._tok.encode([text + c for c in candidates])
+        if head and any(j[: len(head)] != head for j in joint):
+            return None
+        cut = [
+            _split_joint(tail, j[len(head) :], offset, prompt, c)
+            for j, c in zip(joint, candidates, strict=True)
+        ]
+        keep = min(cut)
+        return _Paths(
+            paths=tuple(
+                tuple(tail[keep:m] + j[len(head) + m :]) for j, m in zip(joint, cut, strict=True)
+            ),
+            unscored=tuple(m - keep for m in cut),
+            drop=len(tail) - keep,
+        )
+
+    def _attention_mask(self, end: torch.Tensor) -> torch.Tensor:
+        """4D mask (batch, 1, q, kv): ``k <= q < end[b, k]``; float and additive for eager."""
+        n = end.shape[1]
+        pos = torch.arange(n, device=end.device)
+        allowed = (pos[None, None, :] <= pos[None, :, None]) & (
+            pos[None, :, None] < end[:, None, :]
+        )
+        allowed = allowed[:, None]
+        if self.attn_implementation == "eager":
+            dtype = self.lm.model.dtype
+            return torch.zeros(allowed.shape, dtype=dtype, device=end.device).masked_fill(
+                ~allowed, torch.finfo(dtype).min
+            )
+        return allowed
+
+    def _forward_tries(self, plans: list[tuple[list[int], _Trie]]) -> list[np.ndarray]:
+        width = max(len(ids) + len(trie.tokens) for ids, trie in plans)
+        n = len(plans)
+        input_ids = np.full((n, width), self._pad_id, dtype=np.int64)
+        position_ids = np.zeros((n, width), dtype=np.int64)
+        end = np.arange(1, width + 1, dtype=np.int64)[None, :].repeat(n, axis=0)
+        head_rows, node_slot, node_token, counts = [], [], [], []
+        n_rows = 0
+        for b, (ids, trie) in enumerate(plans):
+            p, m = len(ids), len(trie.tokens)
+            input_ids[b, :p] = ids
+            input_ids[b, p : p + m] = trie.tokens
+            position_ids[b, :p] = np.arange(p)
+            position_ids[b, p : p + m] = p + trie.depth - 1
+            end[b, :p] = p + m
+            end[b, p : p + m] = p + trie.end
+            rows = np.concatenate(([p - 1], p + trie.inner)) + b * width
+            head_rows.append(rows)
+            node_slot.append(n_rows + trie.head_slot)
+            node_token.append(trie.tokens)
+            counts.append(m)
+            n_rows += len(rows)
+        device = self.lm.device
+        end_t = torch.from_numpy(end).to(device)
+        hidden = self._base(
+            input_ids=torch.from_numpy(input_ids).to(device),
+            attention_mask=self._attention_mask(end_t),
+            position_ids=torch.from_numpy(position_ids).to(device),
+            use_cache=False,
+        ).last_hidden_state
+        hidden = hidden.reshape(n * width, -1)[
+            torch.from_numpy(np.concatenate(head_rows)).to(device)
+        ]
+        lp = self._node_log_probs(
+            hidden,
+            torch.from_numpy(np.concatenate(node_slot)).to(device),
+            torch.from_numpy(np.concatenate(node_token)).to(device),
+        )
+        pieces = np.split(lp, np.cumsum(counts)[:-1])
+        return [trie.log_q(piece) for (_, trie), piece in zip(plans, pieces, strict=True)]
+
+    def _node_log_probs(
+        self, hidden: torch.Tensor, slot: torch.Tensor, token: torch.Tensor
+    ) -> np.ndarray:
+        """``log_softmax(lm_head(hidden[slot]))[token]`` in float32, the head run in chunks."""
+        out = torch.empty(len(slot), dtype=torch.float32, device=hidden.device)
+        for start in range(0, hidden.shape[0], _HEAD_CHUNK_ROWS):
+            stop = min(start + _HEAD_CHUNK_ROWS, hidden.shape[0])
+            logits = self._head(hidden[start:stop]).float()
+            lse = torch.logsumexp(logits, dim=-1)
+            sel = torch.nonzero((slot >= start) & (slot < stop)).squeeze(1)
+            rows = slot[sel] - start
+            out[sel] = logits[rows, token[sel]] - lse[rows]
+        return out.cpu().numpy()
+
+    def _forward_rows(self, rows: list[tuple[list[int], int]]) -> list[float]:
+        width = max(len(ids) for ids, _ in rows)
+        n = len(rows)
+        input_ids = np.full((n, width), self._pad_id, dtype=np.int64)
+        head_rows, targets, counts = [], [], []
+        for b, (ids, start) in enumerate(rows):
+            input_ids[b, : len(ids)] = ids
+            head_rows.append(b * width + np.arange(start - 1, len(ids) - 1))
+            targets.append(ids[start:])
+            counts.append(len(ids) - start)
+        device = self.lm.device
+        # Right padding under a plain causal mask: real tokens never see the padding.
+        hidden = self._base(
+            input_ids=torch.from_numpy(input_ids).to(device), use_cache=False
+        ).last_hidden_state
+        hidden = hidden.reshape(n * width, -1)[
+            torch.from_numpy(np.concatenate(head_rows)).to(device)
+        ]
+        slot = torch.arange(hidden.shape[0], device=device)
+        token = torch.from_numpy(np.concatenate(targets).astype(np.int64)).to(device)
+        lp = self._node_log_probs(hidden, slot, token).astype(np.float64)
+        return [float(piece.sum()) for piece in np.split(lp, np.cumsum(counts)[:-1])]
+
+
+def naive_score(
+    lm: CausalLM, prompts: Sequence[str], candidates: Sequence[str], *, batch_size: int = 32
+) -> np.ndarray:
+    """Reference scorer: one row per prompt + candidate, a plain causal forward each.
+
+    Each pair is tokenized as one text with the tokenizer's defaults; the candidate's tokens
+    are those after the longest prefix shared with the prompt's own tokenization (see
+    `CandidateScorer`). Log-softmax in float32 over full logits. Slow (n * K rows); kept to
+    check `CandidateScorer`.
+
+    Parameters
+    ----------
+    lm : CausalLM
+        Model and tokenizer.
+    prompts : sequence of str
+        The n prompts.
+    candidates : sequence of str
+        The K candidate continuations.
+    batch_size : int, default 32
+        Rows per forward pass.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float64 array of shape (n, K).
+    """
+    candidates = _check_candidates(candidates)
+    prompts = _check_texts(prompts, "prompts")
+    tokenizer, model = lm.tokenizer, lm.model
+    special = set(tokenizer.all_special_ids)
+
+    def encode(text: str) -> list[int]:
+        ids = list(tokenizer(text)["input_ids"])
+        while ids and ids[-1] in special:
+            ids.pop()
+        return ids
+
+    rows = []
+    for p in prompts:
+        prompt_ids = encode(p)
+        for c in candidates:
+            joint = encode(p + c)
+            m = _common_prefix(prompt_ids, joint)
+            if m == 0 or m == len(joint):
+                raise ValueError(f"cannot score {c!r} after {p!r}: no context or no new tokens")
+            rows.append((joint, m))
+    scores = np.empty(len(rows), dtype=np.float64)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    with _eval_mode(model), torch.inference_mode():
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            width = max(len(ids) for ids, _ in chunk)
+            input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+            attention = torch.zeros((len(chunk), width), dtype=torch.long)
+            for b, (ids, _) in enumerate(chunk):
+                input_ids[b, : len(ids)] = torch.tensor(ids)
+                attention[b, : len(ids)] = 1
+            logits = model(
+                input_ids=input_ids.to(lm.device), attention_mask=attention.to(lm.device)
+            ).logits
+            log_probs = torch.log_softmax(logits.float(), dim=-1)
+            row_of = torch.tensor([b for b, (ids, m) in enumerate(chunk) for _ in ids[m:]])
+            positions = torch.tensor([t for ids, m in chunk for t in range(m - 1, len(ids) - 1)])
+            targets = torch.tensor([t for ids, m in chunk for t in ids[m:]])
+            picked = log_probs[row_of.to(lm.device), positions.to(lm.device), targets.to(lm.device)]
+            scores[start : start + len(chunk)] = np.bincount(
+                row_of.numpy(), weights=picked.double().cpu().numpy(), minlength=len(chunk)
+            )
+    return scores.reshape(len(prompts), len(candidates))

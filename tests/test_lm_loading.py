@@ -1,0 +1,183 @@
+"""Tests of load_lm and of the tiny Llama checkpoints and tokenizers built by tiny_lm."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from importlib import resources
+
+import pandas as pd
+import pytest
+import torch
+
+from labor_econ.lm import CausalLM, LMLoadError, load_lm
+from labor_econ.lm.loading import resolve_dtype
+from labor_econ.lm.testing import BYTE_TOKENS, SPECIAL_TOKENS, tiny_lm, train_tokenizer
+
+
+def _titles() -> list[str]:
+    with resources.as_file(resources.files("labor_econ") / "data" / "occ1990_ipums.csv") as path:
+        return pd.read_csv(path)["title"].tolist()
+
+
+def _corpus(n: int = 600, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    titles = _titles()
+    texts = []
+    for _ in range(n):
+        year = rng.randint(1979, 2010)
+        lines = [f"Born in {year - 20}."]
+        lines += [f"{year + j} (age {20 + j}): {rng.choice(titles)}" for j in range(4)]
+        texts.append("\n".join(lines) + "\n")
+    return texts
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("tiny_lm")
+    lm = tiny_lm(path, _corpus(), vocab_size=1024, device="cpu")
+    return path, lm
+
+
+def test_tiny_lm_round_trip(tiny_dir):
+    path, lm = tiny_dir
+    assert isinstance(lm, CausalLM)
+    assert lm.name == str(path)
+    assert lm.device == torch.device("cpu")
+    assert lm.dtype == torch.float32
+    assert not lm.model.training
+    files = {p.name for p in path.iterdir()}
+    assert "model.safetensors" in files and "tokenizer.json" in files
+    assert not any(f.endswith(".bin") for f in files)
+    again = load_lm(path, device="cpu")
+    ids = torch.tensor([lm.tokenizer("1990 (age 20): Cashiers\n")["input_ids"]])
+    with torch.no_grad():
+        torch.testing.assert_close(lm.model(ids).logits, again.model(ids).logits)
+    assert "LlamaForCausalLM" in repr(lm)
+
+
+def test_tiny_lm_is_seeded(tmp_path):
+    texts = _corpus(100)
+    state = torch.random.get_rng_state()
+    a = tiny_lm(tmp_path / "a", texts, vocab_size=400, seed=3, device="cpu")
+    b = tiny_lm(tmp_path / "b", texts, vocab_size=400, seed=3, device="cpu")
+    c = tiny_lm(tmp_path / "c", texts, vocab_size=400, seed=4, device="cpu")
+    assert torch.equal(torch.random.get_rng_state(), state)
+    wa, wb, wc = (m.model.model.embed_tokens.weight for m in (a, b, c))
+    assert torch.equal(wa, wb) and not torch.equal(wa, wc)
+
+
+def test_tokenizer_layout_is_llama2(tiny_dir):
+    tok = tiny_dir[1].tokenizer
+    vocab = tok.get_vocab()
+    for i, token in enumerate(SPECIAL_TOKENS + BYTE_TOKENS):
+        assert vocab[token] == i
+    assert (tok.unk_token, tok.bos_token, tok.eos_token) == SPECIAL_TOKENS
+    learned = [t for t, i in vocab.items() if i >= len(SPECIAL_TOKENS) + len(BYTE_TOKENS)]
+    assert learned
+    # Pieces never cross a word boundary or hold a newline.
+    assert all("▁" not in t[1:] for t in learned)
+    assert all("\n" not in t for t in learned)
+
+
+def _pieces(tok, text: str) -> list[str]:
+    return tok.convert_ids_to_tokens(tok(text)["input_ids"])
+
+
+def test_tokenizer_word_prefix_and_bos(tiny_dir):
+    tok = tiny_dir[1].tokenizer
+    pieces = _pieces(tok, "Sales workers")
+    assert pieces[0] == "<s>"
+    assert pieces[1].startswith("▁")  # the first word gets a ▁ too
+    assert "".join(pieces[1:]) == "▁Sales▁workers"
+    assert _pieces(tok, " Sales workers") == pieces  # as Llama-2: a leading space is the ▁
+    assert _pieces(tok, "Occupation: ")[-1] == "▁"
+
+
+def test_tokenizer_newline_and_byte_fallback(tiny_dir):
+    tok = tiny_dir[1].tokenizer
+    pieces = _pieces(tok, "Cashiers\n1991")
+    assert "<0x0A>" in pieces
+    assert pieces[pieces.index("<0x0A>") + 1][0] != "▁"  # no ▁ after a newline, as Llama-2
+    assert _pieces(tok, "€")[-3:] == ["<0xE2>", "<0x82>", "<0xAC>"]
+    assert tok.unk_token_id not in tok("Café € ☃ naïve 東京")["input_ids"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1990 (age 20): Cashiers\n", "Café owners €5\n\n  two  spaces", "Sales workers, n.e.c.\n"],
+)
+def test_tokenizer_round_trip(tiny_dir, text):
+    tok = tiny_dir[1].tokenizer
+    assert tok.decode(tok(text)["input_ids"], skip_special_tokens=True) == text
+
+
+def test_train_tokenizer_rejects_tiny_vocab():
+    with pytest.raises(ValueError, match="vocab_size"):
+        train_tokenizer(["a b c"], vocab_size=200)
+
+
+def test_load_dtype_and_device(tiny_dir):
+    path, _ = tiny_dir
+    assert load_lm(path, dtype="bfloat16", device="cpu").dtype == torch.bfloat16
+    assert load_lm(path, dtype=torch.float16, device=torch.device("cpu")).dtype == torch.float16
+    assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
+    with pytest.raises(ValueError, match="unknown dtype"):
+        resolve_dtype("float8")
+
+
+def test_missing_directory(tmp_path):
+    with pytest.raises(LMLoadError, match="no checkpoint directory"):
+        load_lm(tmp_path / "nowhere")
+    assert issubclass(LMLoadError, ValueError)
+
+
+def test_missing_tokenizer(tiny_dir, tmp_path):
+    path, _ = tiny_dir
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(path / name, tmp_path / name)
+    with pytest.raises(LMLoadError, match="no tokenizer files.*tokenizer.save_pretrained"):
+        load_lm(tmp_path)
+
+
+def test_missing_weights(tiny_dir, tmp_path):
+    path, _ = tiny_dir
+    shutil.copy(path / "config.json", tmp_path / "config.json")
+    with pytest.raises(LMLoadError, match="no weights"):
+        load_lm(tmp_path)
+
+
+def test_encoder_config_is_rejected(tiny_dir, tmp_path):
+    from transformers import BertConfig, BertForMaskedLM
+
+    config = BertConfig(
+        vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32,
+    )  # fmt: skip
+    BertForMaskedLM(config).save_pretrained(tmp_path)
+    tiny_dir[1].tokenizer.save_pretrained(tmp_path)
+    with pytest.raises(LMLoadError, match="not a causal language model.*BertForMaskedLM"):
+        load_lm(tmp_path)
+
+
+def test_pickle_weights_need_allow_pickle(tiny_dir, tmp_path):
+    path, lm = tiny_dir
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(path / name, tmp_path / name)
+    torch.save(lm.model.state_dict(), tmp_path / "pytorch_model.bin")
+    with pytest.raises(LMLoadError, match="only pickle weights.*allow_pickle=True"):
+        load_lm(tmp_path)
+    loaded = load_lm(tmp_path, allow_pickle=True, device="cpu")
+    torch.testing.assert_close(loaded.model.lm_head.weight, lm.model.lm_head.weight, rtol=0, atol=0)
+
+
+def test_unreachable_hub(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.chdir(tmp_path)
+    name = "tianyudu/LABOR_LLM/ft_7b_NLSY79_with_birth_year_ckpt_bo5"
+    with pytest.raises(LMLoadError, match="HF_HUB_OFFLINE") as info:
+        load_lm(name)
+    assert name in str(info.value)
+    assert "local directory" in str(info.value)
