@@ -7,7 +7,23 @@ models over occupation codes, next to multinomial-logit and Markov baselines.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import datasets, taxonomies
+from .diagnostics import ModelComparison, TestResult, clarke_test, compare, lr_test, vuong_test
+from .lm import CandidateScorer, CausalLM, LMLoadError, load_lm, naive_score
+from .lm.finetune import finetune
+from .models import (
+    LLMTransitionModel,
+    LLMTransitionResults,
+    LogLinearPool,
+    LogLinearPoolResults,
+    MarginalModel,
+    MarkovTransitionModel,
+    TransitionEvaluation,
+    TransitionMNLogit,
+    TransitionResults,
+)
 from .panel import CareerPanel, PanelError
+from .plotting import calibration_plot, calibration_table
+from .stata import predictions_frame, to_stata
 from .taxonomy import Taxonomy, TaxonomyError
 from .templates import ResumeTemplate, TemplateError
 
@@ -17,13 +33,38 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0+unknown"
 
 __all__ = [
+    "CandidateScorer",
     "CareerPanel",
+    "CausalLM",
+    "LLMTransitionModel",
+    "LLMTransitionResults",
+    "LMLoadError",
+    "LogLinearPool",
+    "LogLinearPoolResults",
+    "MarginalModel",
+    "MarkovTransitionModel",
+    "ModelComparison",
     "PanelError",
     "ResumeTemplate",
     "Taxonomy",
     "TaxonomyError",
     "TemplateError",
+    "TestResult",
+    "TransitionEvaluation",
+    "TransitionMNLogit",
+    "TransitionResults",
     "__version__",
+    "calibration_plot",
+    "calibration_table",
+    "clarke_test",
+    "compare",
     "datasets",
+    "finetune",
+    "load_lm",
+    "lr_test",
+    "naive_score",
+    "predictions_frame",
     "taxonomies",
+    "to_stata",
+    "vuong_test",
 ]

@@ -55,9 +55,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"labor-econ {__version__}")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="print package versions and whether a GPU is visible")
+    demo = sub.add_parser(
+        "demo",
+        help="fine-tune a tiny LM on the NLSY wage panel and compare it with Markov and MNLogit",
+    )
+    demo.add_argument("--out", default="labor-econ-demo", help="folder for tables and plot")
+    demo.add_argument(
+        "--quick", action="store_true", help="a small, briefly trained model (smoke test)"
+    )
+    demo.add_argument(
+        "--cache-dir",
+        default=None,
+        help="where the trained tiny LM is cached (default "
+        "$LABOR_ECON_CACHE or ~/.cache/labor_econ)",
+    )
     args = parser.parse_args(argv)
     if args.command == "info":
         return _info()
+    if args.command == "demo":
+        from .demo import run_demo
+
+        run_demo(args.out, quick=args.quick, cache_dir=args.cache_dir, log=sys.stdout)
+        return 0
     parser.print_help()
     return 0
 

@@ -44,6 +44,7 @@ def calibration_plot(
     path: str | os.PathLike[str] | None = None,
     *,
     bins: int = 10,
+    min_count: int = 10,
 ):
     """Plot :func:`calibration_table` of several models on one figure.
 
@@ -55,6 +56,8 @@ def calibration_plot(
         Where to save the figure (PNG, PDF, ... by extension).
     bins : int
         Number of equal-width probability bins.
+    min_count : int
+        Bins holding fewer transitions are not drawn: their observed frequency is noise.
 
     Returns
     -------
@@ -70,12 +73,13 @@ def calibration_plot(
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
     for name, ev in evaluations.items():
         table = calibration_table(ev, bins)
+        table = table[table["n"] >= min_count]
         ax.plot(table["predicted"], table["observed"], marker="o", label=name)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("predicted probability of the top occupation")
     ax.set_ylabel("observed frequency of the top occupation")
-    ax.set_title("Calibration of the most likely transition")
+    ax.set_title(f"Calibration of the most likely transition (bins of >= {min_count})")
     ax.legend(loc="upper left", fontsize="small")
     fig.tight_layout()
     if path is not None:

@@ -106,6 +106,7 @@ class LLMTransitionModel(LikelihoodModel):
         self._prev = np.full(len(prev), -1)
         self._prev[has_prev] = self.taxonomy.positions(prev[has_prev])
         self._obs = endog.to_numpy()
+        self._other_panels: dict[int, LLMTransitionModel] = {}
 
     # -- construction from scores -------------------------------------------------------------
     @classmethod
@@ -199,18 +200,27 @@ class LLMTransitionModel(LikelihoodModel):
         return self._check_scores(np.asarray(scores, dtype=np.float64))
 
     def for_panel(self, panel: CareerPanel) -> LLMTransitionModel:
-        """The same LM, template, scorer and taxonomy on another panel (scored on use)."""
+        """The same LM, template, scorer and taxonomy on another panel.
+
+        The new panel is scored on first use and remembered, so predicting and evaluating
+        it repeatedly (from this model's uncalibrated and calibrated results alike) scores it
+        once.
+        """
         check_taxonomy(panel, self.taxonomy, f"model {self.name!r}")
         if panel is self.panel:
             return self
         self._require_lm()
-        return type(self)(
-            panel,
-            self.lm,
-            template=self.template,
-            scorer=self.scorer,
-            include_first=self.include_first,
-        )
+        cached = self._other_panels.get(id(panel))
+        if cached is None or cached.panel is not panel:
+            cached = type(self)(
+                panel,
+                self.lm,
+                template=self.template,
+                scorer=self.scorer,
+                include_first=self.include_first,
+            )
+            self._other_panels[id(panel)] = cached
+        return cached
 
     # -- likelihood ---------------------------------------------------------------------------
     def _utilities(self, params: Sequence[float]) -> np.ndarray:

@@ -1,0 +1,442 @@
+"""Log-linear pooling of fitted transition models, with weights estimated by maximum likelihood."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.special import log_softmax
+from statsmodels.iolib.summary2 import Summary
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+from ..panel import CareerPanel
+from .base import TransitionResults, check_taxonomy
+
+if TYPE_CHECKING:
+    from ..diagnostics.tests import TestResult
+
+__all__ = ["LogLinearPool", "LogLinearPoolResults"]
+
+CovType = Literal["cluster", "HC0", "nonrobust"]
+
+
+def _as_dict(
+    components: Mapping[str, TransitionResults] | Sequence[TransitionResults],
+) -> dict[str, TransitionResults]:
+    if isinstance(components, Mapping):
+        out = dict(components)
+    else:
+        out = {}
+        for res in components:
+            name = str(getattr(res, "name", type(res).__name__))
+            if name in out:
+                raise ValueError(f"two components are named {name!r}; pass a dict to name them")
+            out[name] = res
+    if not out:
+        raise ValueError("a pool needs at least one component")
+    for name, res in out.items():
+        if not isinstance(res, TransitionResults):
+            raise TypeError(
+                f"component {name!r} is a {type(res).__name__}, not fitted results; call .fit()"
+            )
+    return out
+
+
+def _component_logs(components: dict[str, TransitionResults], panel: CareerPanel) -> np.ndarray:
+    """Stacked log-probabilities (M, n, K) of the components on ``panel``'s transitions."""
+    logs = []
+    for name, res in components.items():
+        check_taxonomy(panel, res.taxonomy, f"component {name!r}")
+        probs = res.predict(panel)
+        values = probs.to_numpy()
+        bad = ~(values > 0) | ~np.isfinite(values)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            where = tuple(v.item() if isinstance(v, np.generic) else v for v in probs.index[row])
+            raise ValueError(
+                f"component {name!r} gives probability {float(values[row, col])!r} to "
+                f"occupation {res.taxonomy.codes[col]!r} at transition {where} "
+                f"({int(bad.any(axis=1).sum())} transitions affected); log-linear pooling "
+                "needs positive probabilities for every code: smooth the model (e.g. "
+                "MarkovTransitionModel(smoothing=1.0))"
+            )
+        logs.append(np.log(values))
+    return np.stack(logs)
+
+
+class LogLinearPool:
+    """Log-linear (geometric) pool of fitted transition models.
+
+    For transition ``i`` and occupation ``k``::
+
+        p_ik = exp(sum_m w_m log p_m,ik) / sum_j exp(sum_m w_m log p_m,ij)
+
+    with the components' probabilities ``p_m`` held fixed and the weights ``w`` estimated
+    by maximum likelihood on ``panel``. This is a conditional logit whose alternative-
+    specific "features" are the components' log-probabilities, so the log-likelihood is
+    concave in ``w``; it is maximized by Newton's method with the analytic score and
+    Hessian. Weights are unrestricted (not constrained to be positive or sum to one):
+    ``w_m = 1`` alone reproduces component ``m``; ``w_m > 1`` sharpens it. A test of
+    ``w_m = 0`` is an encompassing test: do the other components already carry the
+    information of ``m``?
+
+    Parameters
+    ----------
+    panel : CareerPanel
+        The sample the weights are estimated on. Use transitions the components were
+        *not* fit on (a validation panel): in-sample, the components' overfitting
+        inflates the weights of the richest one.
+    components : dict of str to TransitionResults, or list of TransitionResults
+        The fitted models to pool (a list is keyed by each result's ``name``). Every
+        component must give a positive probability to every code of every transition.
+
+    Raises
+    ------
+    ValueError
+        If a component gives a zero (or non-finite) probability; the message names the
+        component, the transition and the code.
+    PanelError
+        If a component is coded in another taxonomy than ``panel``.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.models.markov import MarginalModel, MarkovTransitionModel
+    >>> train, val = wage_panel().split(test_size=0.3, seed=0)
+    >>> pool = LogLinearPool(
+    ...     val,
+    ...     {"markov": MarkovTransitionModel(train).fit(), "marginal": MarginalModel(train).fit()},
+    ... ).fit()
+    >>> list(pool.params.index)
+    ['markov', 'marginal']
+    """
+
+    def __init__(
+        self,
+        panel: CareerPanel,
+        components: Mapping[str, TransitionResults] | Sequence[TransitionResults],
+    ) -> None:
+        if not isinstance(panel, CareerPanel):
+            raise TypeError(f"panel must be a CareerPanel, got {type(panel).__name__}")
+        self.panel = panel
+        self.taxonomy = panel.taxonomy
+        self.components = _as_dict(components)
+        self.names = list(self.components)
+        self._logs = _component_logs(self.components, panel)
+        tr = panel.transitions()
+        self._choice = self.taxonomy.positions(tr["occupation"])
+        self._groups = pd.factorize(tr.index.get_level_values(0))[0]
+
+    # -- likelihood -------------------------------------------------------------------------
+    def _observed_logs(self) -> np.ndarray:
+        """(n, M) log-probability each component gives the observed occupation."""
+        return self._logs[:, np.arange(self._logs.shape[1]), self._choice].T
+
+    def _pool_logp(self, params: np.ndarray) -> np.ndarray:
+        return log_softmax(np.tensordot(np.asarray(params, dtype=float), self._logs, 1), axis=1)
+
+    def loglikeobs(self, params: np.ndarray) -> np.ndarray:
+        """Log-likelihood of each transition at weights ``params``."""
+        logp = self._pool_logp(params)
+        return logp[np.arange(len(logp)), self._choice]
+
+    def loglike(self, params: np.ndarray) -> float:
+        """Log-likelihood at weights ``params``."""
+        return float(self.loglikeobs(params).sum())
+
+    def score_obs(self, params: np.ndarray) -> np.ndarray:
+        """(n, M) per-transition scores: observed minus expected component log-probability."""
+        probs = np.exp(self._pool_logp(params))
+        expected = np.einsum("mik,ik->im", self._logs, probs)
+        return self._observed_logs() - expected
+
+    def score(self, params: np.ndarray) -> np.ndarray:
+        """Gradient of the log-likelihood."""
+        return self.score_obs(params).sum(axis=0)
+
+    def hessian(self, params: np.ndarray) -> np.ndarray:
+        """Hessian: minus the sum over transitions of the covariance, under the pooled
+        probabilities, of the components' log-probabilities."""
+        probs = np.exp(self._pool_logp(params))
+        expected = np.einsum("mik,ik->im", self._logs, probs)
+        second = np.einsum("mik,lik,ik->ml", self._logs, self._logs, probs, optimize=True)
+        return -(second - expected.T @ expected)
+
+    # -- estimation -------------------------------------------------------------------------
+    def fit(
+        self,
+        *,
+        cov_type: CovType = "cluster",
+        start_params: np.ndarray | None = None,
+        maxiter: int = 100,
+        tol: float = 1e-10,
+    ) -> LogLinearPoolResults:
+        """Estimate the weights by Newton's method with step halving.
+
+        Parameters
+        ----------
+        cov_type : {"cluster", "HC0", "nonrobust"}, default "cluster"
+            Covariance of the weights: person-clustered sandwich
+            ``H^-1 (sum_g s_g s_g') H^-1 * G / (G - 1)`` (default: a person's transitions
+            are dependent, and pooled components are misspecified by construction, so the
+            information-matrix equality fails), the heteroskedasticity-robust sandwich
+            without clustering, or the inverse negative Hessian. None accounts for the
+            estimation of the components themselves.
+        start_params : array, optional
+            Starting weights; default ``1 / M`` each (the geometric mean).
+        maxiter : int
+            Newton iterations.
+        tol : float
+            Convergence when the largest absolute score per transition is below ``tol``
+            or the step is below ``tol`` times (1 + |w|).
+
+        Returns
+        -------
+        LogLinearPoolResults
+
+        Raises
+        ------
+        ValueError
+            If the Hessian is singular (components with collinear log-probabilities,
+            e.g. the same model twice) or ``cov_type`` is unknown.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When ``maxiter`` is reached.
+        """
+        if cov_type not in ("cluster", "HC0", "nonrobust"):
+            raise ValueError(f"cov_type must be 'cluster', 'HC0' or 'nonrobust', got {cov_type!r}")
+        m = len(self.names)
+        n = self._logs.shape[1]
+        w = np.full(m, 1.0 / m) if start_params is None else np.asarray(start_params, float)
+        if w.shape != (m,):
+            raise ValueError(f"start_params must have {m} entries, got shape {w.shape}")
+        llf = self.loglike(w)
+        converged = False
+        iterations = 0
+        while iterations < maxiter and not converged:
+            iterations += 1
+            grad = self.score(w)
+            if np.abs(grad).max() / n < tol:
+                converged = True
+                break
+            step = self._newton_step(self.hessian(w), grad)
+            size = 1.0
+            while True:
+                candidate = w + size * step
+                new = self.loglike(candidate)
+                if new >= llf or size < 1e-10:
+                    break
+                size /= 2
+            converged = np.abs(candidate - w).max() < tol * (1 + np.abs(w).max())
+            w, llf = candidate, new
+        if not converged:
+            warnings.warn(
+                f"LogLinearPool: Newton did not converge in {maxiter} iterations (a weight "
+                "may be diverging: one component nearly determines the outcome)",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        cov = self._covariance(w, cov_type)
+        return LogLinearPoolResults(self, w, cov, cov_type, converged, iterations)
+
+    def _newton_step(self, hess: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        try:
+            step = np.linalg.solve(-hess, grad)
+        except np.linalg.LinAlgError:
+            step = np.full_like(grad, np.nan)
+        if not np.isfinite(step).all() or np.linalg.cond(hess) > 1e12:
+            raise ValueError(
+                "the pool's Hessian is singular: the components' log-probabilities are "
+                f"collinear on this panel ({self.names}); drop a redundant component"
+            )
+        return step
+
+    def _covariance(self, params: np.ndarray, cov_type: str) -> np.ndarray:
+        bread = np.linalg.inv(-self.hessian(params))
+        if cov_type == "nonrobust":
+            return bread
+        scores = self.score_obs(params)
+        if cov_type == "cluster":
+            groups = self._groups
+            n_groups = int(groups.max()) + 1
+            sums = np.zeros((n_groups, scores.shape[1]))
+            np.add.at(sums, groups, scores)
+            meat = sums.T @ sums * (n_groups / (n_groups - 1) if n_groups > 1 else 1.0)
+        else:
+            meat = scores.T @ scores
+        return bread @ meat @ bread
+
+
+class LogLinearPoolResults(TransitionResults):
+    """Results of :class:`LogLinearPool`.
+
+    Attributes
+    ----------
+    params : pandas.Series
+        Weight of each component.
+    bse : pandas.Series
+        Standard errors of the weights (``cov_type``).
+    cov_type : str
+    converged : bool
+    iterations : int
+    k_params : int
+        Number of weights (the components' own parameters are not counted).
+    components : dict of str to TransitionResults
+    """
+
+    name = "LogLinearPool"
+
+    def __init__(
+        self,
+        model: LogLinearPool,
+        params: np.ndarray,
+        cov: np.ndarray,
+        cov_type: str,
+        converged: bool,
+        iterations: int,
+    ) -> None:
+        self.model = model
+        self.panel = model.panel
+        self.taxonomy = model.taxonomy
+        self.components = model.components
+        self.k_params = len(params)
+        index = pd.Index(model.names, name="component")
+        self.params = pd.Series(params, index=index, name="weight")
+        self.cov_params = pd.DataFrame(cov, index=index, columns=index)
+        self.cov_type = cov_type
+        self.converged = converged
+        self.iterations = iterations
+
+    @property
+    def bse(self) -> pd.Series:
+        """Standard errors of the weights."""
+        return pd.Series(np.sqrt(np.diag(self.cov_params)), index=self.params.index, name="bse")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """z statistics of ``w = 0``."""
+        return (self.params / self.bse).rename("z")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided normal p-values of ``w = 0``."""
+        return pd.Series(
+            2 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index, name="pvalue"
+        )
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Normal confidence intervals of the weights."""
+        q = stats.norm.ppf(1 - alpha / 2)
+        return pd.DataFrame(
+            {"lower": self.params - q * self.bse, "upper": self.params + q * self.bse}
+        )
+
+    @property
+    def df_model(self) -> int:
+        """The number of weights."""
+        return self.k_params
+
+    def _predict_proba(self, panel: CareerPanel) -> np.ndarray:
+        logs = self.model._logs if panel is self.panel else _component_logs(self.components, panel)
+        return np.exp(log_softmax(np.tensordot(self.params.to_numpy(), logs, 1), axis=1))
+
+    def encompassing_test(self, name: str, *, alpha: float = 0.05) -> TestResult:
+        """Likelihood-ratio test of ``w[name] = 0``: do the other components encompass it?
+
+        The pool is refit without ``name`` on the same panel and compared by
+        :func:`~labor_econ.diagnostics.tests.lr_test` (one degree of freedom).
+
+        Parameters
+        ----------
+        name : str
+            A component.
+        alpha : float
+            Level of the conclusion.
+
+        Returns
+        -------
+        TestResult
+
+        Raises
+        ------
+        KeyError
+            If ``name`` is not a component.
+        ValueError
+            If the pool has a single component.
+        """
+        from ..diagnostics.tests import lr_test
+
+        if name not in self.components:
+            raise KeyError(f"{name!r} is not a component; components: {list(self.components)}")
+        if len(self.components) < 2:
+            raise ValueError("an encompassing test needs at least two components")
+        others = {k: v for k, v in self.components.items() if k != name}
+        restricted = LogLinearPool(self.panel, others).fit(cov_type=self.cov_type)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            lr = lr_test(restricted, self, alpha=alpha)
+        level = f"{alpha:.0%}"
+        rest = ", ".join(repr(k) for k in others)
+        conclusion = (
+            f"{name!r} is not encompassed by {rest}: w = 0 rejected at {level}"
+            if lr.pvalue < alpha
+            else f"{name!r} is encompassed by {rest} at {level} (cannot reject w = 0)"
+        )
+        return dataclasses.replace(
+            lr,
+            name="Encompassing (LR)",
+            null=f"w[{name!r}] = 0: {rest} encompass {name!r}",
+            conclusion=conclusion,
+        )
+
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """Fit statistics and the weights with standard errors.
+
+        Returns
+        -------
+        statsmodels.iolib.summary2.Summary
+        """
+        smry = Summary()
+        smry.add_title("Log-linear pool of transition models")
+        smry.add_dict(
+            {
+                "Model:": self.name,
+                "Taxonomy:": f"{self.taxonomy.name} ({len(self.taxonomy)} codes)",
+                "No. transitions:": str(self.nobs),
+                "No. persons:": str(self.panel.n_persons),
+                "Components:": str(self.k_params),
+                "Covariance:": self.cov_type,
+                "Converged:": f"{self.converged} ({self.iterations} iterations)",
+                "Log-likelihood:": f"{self.llf:.4f}",
+                "Perplexity:": f"{self.perplexity:.4f}",
+                "AIC:": f"{self.aic:.4f}",
+            }
+        )
+        ci = self.conf_int(alpha)
+        table = pd.DataFrame(
+            {
+                "weight": self.params.map("{:.4f}".format),
+                "std err": self.bse.map("{:.4f}".format),
+                "z": self.tvalues.map("{:.3f}".format),
+                "P>|z|": self.pvalues.map("{:.3f}".format),
+                f"[{alpha / 2:g}": ci["lower"].map("{:.4f}".format),
+                f"{1 - alpha / 2:g}]": ci["upper"].map("{:.4f}".format),
+            }
+        )
+        smry.add_df(table)
+        smry.add_text(
+            "p_k proportional to exp(sum_m w_m log p_m,k); standard errors treat the "
+            "components' probabilities as known."
+        )
+        return smry
+
+    def __repr__(self) -> str:
+        weights = ", ".join(f"{k}={v:.3f}" for k, v in self.params.items())
+        return f"<LogLinearPoolResults: {weights}; N={self.nobs}, llf={self.llf:.2f}>"
