@@ -18,6 +18,7 @@ __all__ = [
     "observed_positions",
     "marginal_loglike",
     "topk_accuracy",
+    "sandwich_covariance",
 ]
 
 
@@ -34,6 +35,38 @@ def check_taxonomy(panel: CareerPanel, taxonomy: Taxonomy, what: str) -> None:
 def observed_positions(transitions: pd.DataFrame, taxonomy: Taxonomy) -> np.ndarray:
     """Taxonomy positions of the observed occupations of ``transitions``."""
     return taxonomy.positions(transitions["occupation"])
+
+
+def sandwich_covariance(
+    hessian: np.ndarray, scores: np.ndarray, groups: np.ndarray, cov_type: str
+) -> np.ndarray:
+    """Covariance of ML estimates: inverse information or a (clustered) sandwich.
+
+    Parameters
+    ----------
+    hessian : ndarray (k, k)
+        Hessian of the log-likelihood at the estimate.
+    scores : ndarray (n, k)
+        Per-observation scores at the estimate.
+    groups : ndarray (n,)
+        Cluster labels (persons), used by ``"cluster"``.
+    cov_type : {"nonrobust", "HC0", "cluster"}
+        ``"cluster"`` sums scores within clusters and applies the small-sample factor
+        G / (G - 1), as Stata's ``vce(cluster)`` does for ML models.
+    """
+    bread = np.linalg.inv(-hessian)
+    if cov_type == "nonrobust":
+        return bread
+    if cov_type == "HC0":
+        return bread @ (scores.T @ scores) @ bread
+    if cov_type != "cluster":
+        raise ValueError(f"cov_type must be 'nonrobust', 'HC0' or 'cluster', got {cov_type!r}")
+    _, codes = np.unique(np.asarray(groups), return_inverse=True)
+    n_groups = int(codes.max()) + 1
+    sums = np.zeros((n_groups, scores.shape[1]))
+    np.add.at(sums, codes, scores)
+    factor = n_groups / (n_groups - 1) if n_groups > 1 else 1.0
+    return factor * bread @ (sums.T @ sums) @ bread
 
 
 def topk_accuracy(probs: np.ndarray, observed: np.ndarray, k: int = 1) -> float:
@@ -159,6 +192,12 @@ class TransitionResults:
         probs = self.predict(panel)
         observed = panel.transitions()["occupation"]
         return TransitionEvaluation(self.name, probs, observed, int(self.k_params))
+
+    def to_stata(self, path, panel: CareerPanel | None = None, **kwargs) -> pd.DataFrame:
+        """Write predictions to a Stata ``.dta`` file; see :func:`labor_econ.to_stata`."""
+        from ..stata import to_stata
+
+        return to_stata(self, path, panel, **kwargs)
 
     @cached_property
     def _in_sample(self) -> TransitionEvaluation:

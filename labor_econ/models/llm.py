@@ -16,7 +16,7 @@ from statsmodels.iolib.summary import Summary
 
 from ..panel import CareerPanel, PanelError, _scalar
 from ..templates import ResumeTemplate
-from .base import TransitionEvaluation, TransitionResults, check_taxonomy
+from .base import TransitionEvaluation, TransitionResults, check_taxonomy, sandwich_covariance
 
 if TYPE_CHECKING:
     from ..lm.loading import CausalLM
@@ -355,16 +355,10 @@ class LLMTransitionModel(LikelihoodModel):
         return res
 
     def _covariance(self, params: np.ndarray, cov_type: CovType) -> np.ndarray:
-        bread = np.linalg.inv(-self.hessian(params))
-        if cov_type == "nonrobust":
-            return bread
-        s = self.score_obs(params)
-        if cov_type == "HC0":
-            return bread @ (s.T @ s) @ bread
-        groups = self.transitions.index.get_level_values(0)
-        sums = pd.DataFrame(s).groupby(np.asarray(groups)).sum().to_numpy()
-        g = len(sums)
-        return g / (g - 1) * bread @ (sums.T @ sums) @ bread
+        persons = self.transitions.index.get_level_values(0)
+        return sandwich_covariance(
+            self.hessian(params), self.score_obs(params), np.asarray(persons), cov_type
+        )
 
 
 class LLMTransitionResults(TransitionResults, LikelihoodModelResults):

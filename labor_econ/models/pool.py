@@ -15,7 +15,7 @@ from statsmodels.iolib.summary2 import Summary
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from ..panel import CareerPanel
-from .base import TransitionResults, check_taxonomy
+from .base import TransitionResults, check_taxonomy, sandwich_covariance
 
 if TYPE_CHECKING:
     from ..diagnostics.tests import TestResult
@@ -259,19 +259,9 @@ class LogLinearPool:
         return step
 
     def _covariance(self, params: np.ndarray, cov_type: str) -> np.ndarray:
-        bread = np.linalg.inv(-self.hessian(params))
-        if cov_type == "nonrobust":
-            return bread
-        scores = self.score_obs(params)
-        if cov_type == "cluster":
-            groups = self._groups
-            n_groups = int(groups.max()) + 1
-            sums = np.zeros((n_groups, scores.shape[1]))
-            np.add.at(sums, groups, scores)
-            meat = sums.T @ sums * (n_groups / (n_groups - 1) if n_groups > 1 else 1.0)
-        else:
-            meat = scores.T @ scores
-        return bread @ meat @ bread
+        return sandwich_covariance(
+            self.hessian(params), self.score_obs(params), self._groups, cov_type
+        )
 
 
 class LogLinearPoolResults(TransitionResults):
