@@ -111,3 +111,26 @@ def test_lora_adapters_are_merged(wage, tmp_path):
     assert type(tuned.model).__name__ == "LlamaForCausalLM"  # merged: no adapter wrapper
     assert not any("lora" in name for name, _ in tuned.model.named_parameters())
     assert val_loss(tuned, val, template) < before
+
+
+def test_from_finetuned_one_liner(wage, tmp_path):
+    from labor_econ import LLMTransitionModel
+
+    train, val, _ = wage.split(test_size=0.2, val_size=0.05, seed=0)
+    train, val = train.subset(train.persons[:16]), val.subset(val.persons[:6])
+    template = ResumeTemplate.preset("plain")
+    lm = tiny_lm(tmp_path / "base", template.resumes(train), vocab_size=300, hidden_size=16)
+    model = LLMTransitionModel.from_finetuned(
+        lm,
+        train,
+        val=val,
+        template=template,
+        epochs=1,
+        learning_rate=1e-2,
+        output_dir=tmp_path / "ft",
+        progress=False,
+    )
+    assert model.panel is val and model.template == template
+    assert model.lm.name.endswith("best")
+    res = model.fit()
+    assert res.nobs == val.n_transitions and np.isfinite(res.llf)

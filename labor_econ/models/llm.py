@@ -140,6 +140,51 @@ class LLMTransitionModel(LikelihoodModel):
         model.__dict__["logq"] = model._check_scores(np.asarray(logq, dtype=np.float64))
         return model
 
+    @classmethod
+    def from_finetuned(
+        cls,
+        lm: CausalLM,
+        train: CareerPanel,
+        *,
+        val: CareerPanel | None = None,
+        panel: CareerPanel | None = None,
+        template: str | ResumeTemplate = "labor_llm",
+        scorer: CandidateScorer | None = None,
+        include_first: bool = False,
+        **finetune_kwargs: Any,
+    ) -> LLMTransitionModel:
+        """Fine-tune ``lm`` on ``train``'s resumes, then build the model on its output.
+
+        The one-liner for ``LLMTransitionModel(panel, finetune(lm, train, ...), ...)``:
+        the same template is used to train and to score.
+
+        Parameters
+        ----------
+        lm : CausalLM
+            The starting checkpoint.
+        train, val : CareerPanel
+            Training persons, and validation persons for the best-epoch choice.
+        panel : CareerPanel, optional
+            The transitions to model; default ``val`` (persons the LM did not train on, the
+            right sample to calibrate ``scale`` and ``stay`` on), else ``train``.
+        template, scorer, include_first
+            As for :class:`LLMTransitionModel`.
+        **finetune_kwargs
+            Passed to :func:`labor_econ.finetune` (``epochs``, ``method``,
+            ``learning_rate``, ``output_dir``, ...).
+
+        Examples
+        --------
+        >>> model = LLMTransitionModel.from_finetuned(lm, train, val=val, epochs=5,
+        ...                                           output_dir="ckpt")  # doctest: +SKIP
+        >>> res = model.fit(calibrate=True)                                # doctest: +SKIP
+        """
+        from ..lm.finetune import finetune
+
+        tuned = finetune(lm, train, template=template, val=val, **finetune_kwargs)
+        target = panel if panel is not None else (val if val is not None else train)
+        return cls(target, tuned, template=template, scorer=scorer, include_first=include_first)
+
     def _check_scores(self, logq: np.ndarray) -> np.ndarray:
         expected = (len(self.transitions), len(self.taxonomy))
         if logq.shape != expected:
