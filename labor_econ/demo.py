@@ -194,7 +194,7 @@ def run_demo(
     from .lm.scoring import CandidateScorer
 
     scorer = CandidateScorer(lm, progress=progress)
-    llm_model = LLMTransitionModel(val, lm, template=config.template, scorer=scorer)
+    llm_model = LLMTransitionModel(val, lm, template=config.template, scorer=scorer, name="LLM")
     llm = llm_model.fit()
     llm_calibrated = llm_model.fit(calibrate=True)
 

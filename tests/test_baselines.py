@@ -136,6 +136,7 @@ def independent_design(panel, train):
         full["tenure"] = g[tc].shift(1) - g["spell_start"].shift(1)
         full["experience"] = g[tc].shift(1) - g[tc].transform("min")
         full["gap_"] = full[tc] - g[tc].shift(1)
+        lagged = {c: g[c].shift(1) for c in p.covariates}  # covariates at the previous wave
         full = full[full["prev"].notna()]
         out = pd.DataFrame({"const": 1.0}, index=full.index)
         prev = pd.get_dummies(full["prev"].astype(int).astype(str), prefix="prev", prefix_sep="=")
@@ -147,7 +148,7 @@ def independent_design(panel, train):
         out["gap"] = full["gap_"].astype(float)
         out["year"] = full[tc].astype(float)
         for c in p.covariates:
-            out[c] = full[c].astype(float)
+            out[c] = lagged[c][full.index].astype(float)
         return out.set_index(pd.MultiIndex.from_frame(full[[p.id, p.time]]))
 
     ref, target = raw(train), raw(panel)
@@ -341,8 +342,9 @@ def test_unseen_previous_occupation_and_level_get_zero_dummies():
         frame, id="pid", time="year", occupation="occ", taxonomy=tax, varying=["region"]
     )
     x = model.design(new)
+    # covariates enter at the previous wave: region "e" (unseen) for both transitions
     assert x.loc[(9, 2001)].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]  # prev 4 and region e unseen
-    assert x.loc[(9, 2002)].tolist() == [1.0, 1.0, 0.0, 1.0, 0.0]
+    assert x.loc[(9, 2002)].tolist() == [1.0, 1.0, 0.0, 0.0, 0.0]
 
 
 def test_career_features_on_irregular_waves():

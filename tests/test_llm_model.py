@@ -164,3 +164,19 @@ def test_predict_on_new_panel_needs_lm_and_same_taxonomy(model):
     same_tax = simulate_panel(5, seed=9)
     with pytest.raises(ValueError, match="no LM to score"):
         res.predict(same_tax)
+
+
+def test_name_and_lr_test_between_uncalibrated_and_calibrated(simulated):
+    from labor_econ import lr_test
+
+    panel, process = simulated
+    model = LLMTransitionModel.from_scores(
+        panel, scores_from_truth(panel, process, 0.5, 0.7), name="my LM"
+    )
+    restricted, full = model.fit(), model.fit(calibrate=True)
+    assert restricted.name == full.name == "my LM"
+    assert re.search(r"Checkpoint: +my LM ", full.summary().as_text())
+    test = lr_test(restricted, full)
+    assert test.df == 2
+    assert test.statistic == pytest.approx(2 * (full.llf - restricted.llf))
+    assert test.conclusion.startswith("the restricted model 'my LM' rejected in favour of")

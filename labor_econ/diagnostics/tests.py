@@ -376,10 +376,13 @@ def lr_test(
         )
     pvalue = float(stats.chi2.sf(stat, df))
     level = f"{alpha:.0%}"
+    # Models often share a name (an LLM with and without calibration): say which is which.
+    rl = f"the restricted model {rn!r}" if rn == fn else repr(rn)
+    fl = f"the full model {fn!r}" if rn == fn else repr(fn)
     conclusion = (
-        f"{rn!r} rejected in favour of {fn!r} at {level}"
+        f"{rl} rejected in favour of {fl} at {level}"
         if pvalue < alpha
-        else f"cannot reject {rn!r} against {fn!r} at {level}"
+        else f"cannot reject {rl} against {fl} at {level}"
     )
     return TestResult(
         name="Likelihood ratio",

@@ -58,6 +58,8 @@ class LLMTransitionModel(LikelihoodModel):
     include_first : bool
         Also model each person's first observed wave (its prompt holds the header only,
         and it has no previous occupation).
+    name : str, optional
+        Name in summaries, tables and test conclusions; default the checkpoint's name.
 
     See Also
     --------
@@ -78,6 +80,7 @@ class LLMTransitionModel(LikelihoodModel):
         template: str | ResumeTemplate = "labor_llm",
         scorer: CandidateScorer | None = None,
         include_first: bool = False,
+        name: str | None = None,
     ) -> None:
         if not isinstance(panel, CareerPanel):
             raise TypeError(f"panel must be a CareerPanel, got {type(panel).__name__}")
@@ -86,6 +89,7 @@ class LLMTransitionModel(LikelihoodModel):
         self.template = ResumeTemplate.coerce(template)
         self._scorer = scorer
         self.include_first = include_first
+        self._name = name
         self.taxonomy = panel.taxonomy
         self.transitions = panel.transitions(include_first=include_first)
         if self.transitions.empty:
@@ -129,8 +133,7 @@ class LLMTransitionModel(LikelihoodModel):
             If the shape does not match the panel's transitions and taxonomy, a DataFrame's
             index or columns do not match them, or a score is NaN or positive.
         """
-        model = cls(panel, None, include_first=include_first)
-        model._name = name
+        model = cls(panel, None, include_first=include_first, name=name)
         if isinstance(logq, pd.DataFrame):
             if not logq.index.equals(model.transitions.index):
                 raise ValueError("logq's index differs from the panel's transitions (id, time)")
@@ -209,7 +212,7 @@ class LLMTransitionModel(LikelihoodModel):
     @property
     def name(self) -> str:
         """The checkpoint's name (or ``from_scores``' name)."""
-        return getattr(self, "_name", None) or (self.lm.name if self.lm else "LLM")
+        return self._name or (self.lm.name if self.lm else "LLM")
 
     def _require_lm(self) -> None:
         if self.lm is None:
@@ -263,6 +266,7 @@ class LLMTransitionModel(LikelihoodModel):
                 template=self.template,
                 scorer=self.scorer,
                 include_first=self.include_first,
+                name=self._name,
             )
             self._other_panels[id(panel)] = cached
         return cached

@@ -39,7 +39,7 @@ FEATURE_GROUPS: dict[str, str] = {
     "year": "calendar year (the panel's time variable)",
     "birth_year": "the declared birth year",
     "static": "the declared static covariates",
-    "varying": "the declared varying covariates, at the wave of the transition",
+    "varying": "the declared varying covariates, at the previous wave (known at prediction)",
 }
 
 _NONE = "none"
@@ -156,7 +156,10 @@ def _career_frame(panel: CareerPanel, sources: tuple[str, ...]) -> pd.DataFrame:
         elif name == "year":
             out[name] = t[idx].astype(float)
         else:
-            out[name] = full[name].to_numpy()[idx]
+            # Covariates at the previous wave: what is known when the transition is predicted
+            # (this wave's wage or hours are outcomes of the same year). Static covariates and
+            # the birth year are the same at both waves.
+            out[name] = full[name].to_numpy()[idx - 1]
     return out
 
 
@@ -387,9 +390,9 @@ class TransitionMNLogit:
         ``year``
             calendar year (the panel's time variable) of the transition.
         ``birth_year``, ``static``, ``varying``
-            the declared covariates (varying ones at the wave of the transition, as in
-            :meth:`CareerPanel.transitions`; declare only predetermined variables if the
-            model is to forecast). Numeric and boolean columns enter as they are when
+            the declared covariates, varying ones at the previous observed wave (known when
+            the transition is predicted; this wave's wage or hours are outcomes of the same
+            year). Numeric and boolean columns enter as they are when
             they only take the values 0/1, standardized otherwise; other dtypes (object,
             string, category) become dummies of their levels, the first level dropped.
     floor : float, optional

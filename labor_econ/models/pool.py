@@ -193,7 +193,7 @@ class LogLinearPool:
             Newton iterations.
         tol : float
             Convergence when the largest absolute score per transition is below ``tol``
-            or the step is below ``tol`` times (1 + |w|).
+            or the step is below ``tol`` times ``1 + max|w|``.
 
         Returns
         -------
