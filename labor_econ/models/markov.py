@@ -20,11 +20,18 @@ __all__ = [
 _MAX_PRINTED_CODES = 12
 
 
-def _check_smoothing(smoothing: float) -> float:
-    smoothing = float(smoothing)
-    if not np.isfinite(smoothing) or smoothing < 0:
-        raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing}")
-    return smoothing
+class _SmoothedCounts:
+    """A model estimated by smoothed counts of a panel's transitions."""
+
+    def __init__(self, panel: CareerPanel, *, smoothing: float = 1.0) -> None:
+        if not isinstance(panel, CareerPanel):
+            raise TypeError(f"panel must be a CareerPanel, got {type(panel).__name__}")
+        smoothing = float(smoothing)
+        if not np.isfinite(smoothing) or smoothing < 0:
+            raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing}")
+        self.panel = panel
+        self.taxonomy = panel.taxonomy
+        self.smoothing = smoothing
 
 
 def _info_summary(results: TransitionResults, title: str, extra: dict[str, str]) -> Summary:
@@ -49,7 +56,7 @@ def _info_summary(results: TransitionResults, title: str, extra: dict[str, str])
     return smry
 
 
-class MarkovTransitionModel:
+class MarkovTransitionModel(_SmoothedCounts):
     """First-order Markov chain over occupation codes, with additive smoothing.
 
     The probability of moving from occupation ``j`` to ``k`` is estimated by::
@@ -84,13 +91,6 @@ class MarkovTransitionModel:
     >>> res.params.shape
     (9, 9)
     """
-
-    def __init__(self, panel: CareerPanel, *, smoothing: float = 1.0) -> None:
-        if not isinstance(panel, CareerPanel):
-            raise TypeError(f"panel must be a CareerPanel, got {type(panel).__name__}")
-        self.panel = panel
-        self.taxonomy = panel.taxonomy
-        self.smoothing = _check_smoothing(smoothing)
 
     def fit(self) -> MarkovResults:
         """Count the transitions and smooth them.
@@ -190,7 +190,7 @@ class MarkovResults(TransitionResults):
         )
 
 
-class MarginalModel:
+class MarginalModel(_SmoothedCounts):
     """The no-information baseline: every transition draws from the marginal frequencies.
 
     ``p[k] = (n[k] + smoothing) / (n + K * smoothing)`` with ``n[k]`` the number of
@@ -210,13 +210,6 @@ class MarginalModel:
     --------
     MarkovTransitionModel : conditions on the previous occupation.
     """
-
-    def __init__(self, panel: CareerPanel, *, smoothing: float = 1.0) -> None:
-        if not isinstance(panel, CareerPanel):
-            raise TypeError(f"panel must be a CareerPanel, got {type(panel).__name__}")
-        self.panel = panel
-        self.taxonomy = panel.taxonomy
-        self.smoothing = _check_smoothing(smoothing)
 
     def fit(self) -> MarginalResults:
         """Count the outcomes and smooth them.
