@@ -134,3 +134,27 @@ def test_from_finetuned_one_liner(wage, tmp_path):
     assert model.lm.name.endswith("best")
     res = model.fit()
     assert res.nobs == val.n_transitions and np.isfinite(res.llf)
+
+
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_gradient_checkpointing_path_runs(wage, tmp_path, method):
+    """The settings used on GPUs (gradient checkpointing, with full weights or LoRA) train
+    and give a model that loads for scoring with its cache on."""
+    train, val, _ = wage.split(test_size=0.2, val_size=0.05, seed=0)
+    train, val = train.subset(train.persons[:12]), val.subset(val.persons[:4])
+    template = ResumeTemplate.preset("plain")
+    lm = tiny_lm(tmp_path / "base", template.resumes(train), vocab_size=300, hidden_size=16)
+    tuned = finetune(
+        lm,
+        train,
+        template=template,
+        val=val,
+        epochs=1,
+        method=method,
+        gradient_checkpointing=True,
+        learning_rate=1e-2,
+        output_dir=tmp_path / "ft",
+        progress=False,
+    )
+    assert tuned.model.config.use_cache
+    assert np.isfinite(val_loss(tuned, val, template))
