@@ -78,9 +78,8 @@ def topk_accuracy(probs: np.ndarray, observed: np.ndarray, k: int = 1) -> float:
     return float(np.mean((probs > p_obs[:, None]).sum(axis=1) < k))
 
 
-def marginal_loglike(panel: CareerPanel) -> float:
-    """Log-likelihood of the panel's transitions under their own marginal frequencies."""
-    codes = panel.transitions()["occupation"]
+def marginal_loglike(codes: pd.Series) -> float:
+    """Log-likelihood of observed occupation codes under their own marginal frequencies."""
     counts = codes.value_counts().to_numpy(dtype=float)
     return float((counts * np.log(counts / counts.sum())).sum())
 
@@ -216,7 +215,7 @@ class TransitionResults:
     @property
     def llnull(self) -> float:
         """Log-likelihood of the marginal-frequency model on the estimation sample."""
-        return marginal_loglike(self.panel)
+        return marginal_loglike(self.panel.transitions()["occupation"])
 
     @property
     def prsquared(self) -> float:

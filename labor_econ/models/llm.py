@@ -16,7 +16,13 @@ from statsmodels.iolib.summary import Summary
 
 from ..panel import CareerPanel, PanelError, _scalar
 from ..templates import ResumeTemplate
-from .base import TransitionEvaluation, TransitionResults, check_taxonomy, sandwich_covariance
+from .base import (
+    TransitionEvaluation,
+    TransitionResults,
+    check_taxonomy,
+    marginal_loglike,
+    sandwich_covariance,
+)
 
 if TYPE_CHECKING:
     from ..lm.loading import CausalLM
@@ -527,8 +533,7 @@ class LLMTransitionResults(TransitionResults, LikelihoodModelResults):
     @property
     def llnull(self) -> float:
         """Log-likelihood of the marginal-frequency model on the modelled transitions."""
-        counts = self.model.transitions["occupation"].value_counts().to_numpy(dtype=float)
-        return float((counts * np.log(counts / counts.sum())).sum())
+        return marginal_loglike(self.model.transitions["occupation"])
 
     @cached_property
     def raw_llf(self) -> float:
