@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import string
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -22,6 +25,10 @@ class TemplateError(ValueError):
 
 _OUTCOME_FIELDS = ("title", "code")
 _HEADER_OPTIONAL = ("birth_year", "characteristics")
+_TEXT_OPTIONS = ("separator", "header_separator")
+_JSON_FORMAT = "labor_econ.ResumeTemplate"
+_JSON_VERSION = 1
+_JSON_FIELDS = ("name", "header", "line", "separator", "header_separator", "footer")
 
 
 def _fields(fmt: str, where: str) -> list[str]:
@@ -53,13 +60,17 @@ def _value(v: Any) -> Any:
 class ResumeTemplate:
     """How a career is written as a text resume.
 
-    A resume is the header lines, one line per observed wave, then the footer. Each wave's
-    line is a format string containing exactly one outcome field, ``{title}`` or
-    ``{code}``. The text before the outcome (with its trailing spaces removed) ends the
-    *prompt*; the trailing spaces, the outcome and the rest of the line (which must end with
-    a line break and contain no fields) form the *continuation* that is scored. The line
-    break is part of the continuation, so "Cashiers" and "Cashiers and clerks" are
-    distinct outcomes.
+    A resume is the header, the waves joined by a separator, then the footer::
+
+        header line + header_separator + ... + wave + separator + wave + ... + wave + footer
+
+    Each wave is ``line`` formatted with the wave's values. ``line`` contains exactly one
+    outcome field, ``{title}`` or ``{code}``, followed by a fixed *terminator* (a line
+    break, ``"."``, ``";"``, ``" |"``, ...; no fields). The text before the outcome (with
+    its trailing spaces removed) ends the *prompt*; the trailing spaces, the outcome and the
+    terminator form the *continuation* that is scored, so ``" Waiter."`` and
+    ``" Waiters."`` are distinct outcomes. The separator between waves is not scored: it
+    starts the next wave's prompt.
 
     Invariant: ``prompt + continuation`` of the observed outcome is a prefix of the
     person's full resume.
@@ -67,30 +78,51 @@ class ResumeTemplate:
     Parameters
     ----------
     line : str
-        Format of one wave. Fields: ``{year}`` (the panel's time value), ``{age}``
-        (needs a declared birth year), any time-varying or static covariate, and one of
-        ``{title}`` / ``{code}``.
+        Format of one wave, on one line (a line break may only end it). Fields:
+        ``{year}`` (the panel's time value), ``{age}`` (needs a declared birth year), any
+        time-varying or static covariate, and one of ``{title}`` / ``{code}``, which must
+        be followed by a non-empty terminator without fields.
     header : sequence of str
-        Header lines (a line break is appended to each). Fields: ``{birth_year}``,
+        Header lines, each followed by `header_separator`. Fields: ``{birth_year}``,
         ``{characteristics}`` (all static covariates as ``"name value, ..."``) and static
         covariate names. A line using ``{birth_year}`` or ``{characteristics}`` is left out
         for panels without a birth year or without static covariates.
     footer : str
-        Text after the last wave (e.g. an end marker); not scored.
+        Text written right after the last wave's terminator (e.g. an end marker); not
+        scored.
     name : str
         Name shown in summaries.
+    separator : str, optional
+        Text between two waves. Default: nothing when the terminator ends with a line break
+        (one wave per line), else a space (sentences on one line).
+    header_separator : str, optional
+        Text after each header line. Default: the separator when it is not empty (so a
+        header sentence joins the first wave as the waves join each other), else a line
+        break.
+
+    Attributes
+    ----------
+    terminator : str
+        The fixed text after the outcome; the end of every continuation.
+    separator, header_separator : str
+        As resolved from the parameters.
 
     Examples
     --------
     >>> t = ResumeTemplate(line="{year}: {title}\\n", name="mine")
     >>> t.continuation_text("Cashiers")
     ' Cashiers\\n'
+    >>> card = ResumeTemplate.preset("model_card")
+    >>> card.line, card.separator, card.terminator
+    ('In {year}, works as a {title}.', ' ', '.')
     """
 
     line: str = "{year}: {title}\n"
     header: tuple[str, ...] = ()
     footer: str = ""
     name: str = "custom"
+    separator: str | None = None
+    header_separator: str | None = None
     _prefix: str = field(init=False, repr=False, compare=False)
     _lead: str = field(init=False, repr=False, compare=False)
     _suffix: str = field(init=False, repr=False, compare=False)
@@ -100,6 +132,13 @@ class ResumeTemplate:
         if isinstance(self.header, str):
             raise TemplateError("header must be a sequence of lines, not one string")
         object.__setattr__(self, "header", tuple(self.header))
+        for attr in ("line", "footer", "name", *_TEXT_OPTIONS):
+            value = getattr(self, attr)
+            if not (isinstance(value, str) or (attr in _TEXT_OPTIONS and value is None)):
+                raise TemplateError(f"{attr} must be a string, got {type(value).__name__}")
+        bad_header = [i for i, h in enumerate(self.header) if not isinstance(h, str)]
+        if bad_header:
+            raise TemplateError(f"header lines {bad_header} are not strings")
         fields = _fields(self.line, "line")
         outcomes = [f for f in fields if f in _OUTCOME_FIELDS]
         if len(outcomes) != 1:
@@ -115,13 +154,17 @@ class ResumeTemplate:
                 f"line {self.line!r}: no fields may follow {{{outcome}}}; the continuation "
                 "must be the same text for every transition"
             )
-        if not suffix.endswith("\n"):
+        if not suffix:
             raise TemplateError(
-                f"line {self.line!r} must end with a line break after {{{outcome}}}: the "
-                "terminator marks where an outcome ends"
+                f"line {self.line!r} must end with a line break or other fixed terminator "
+                f"after {{{outcome}}} (such as '.', ';' or ' |'): the terminator marks where "
+                "an outcome ends"
             )
-        if suffix.count("\n") != 1 or "\n" in prefix:
-            raise TemplateError(f"line {self.line!r} must be a single line ending in '\\n'")
+        suffix = suffix.replace("{{", "{").replace("}}", "}")
+        if "\n" in prefix or "\n" in suffix[:-1]:
+            raise TemplateError(
+                f"line {self.line!r} must be a single line: a line break may only end it"
+            )
         literal_before = prefix[len(prefix.rsplit("}", 1)[0]) + 1 :] if "}" in prefix else prefix
         lead = literal_before[len(literal_before.rstrip(" ")) :]
         for i, h in enumerate(self.header):
@@ -129,20 +172,109 @@ class ResumeTemplate:
                 raise TemplateError(f"header line {i} {h!r} contains a line break")
             _fields(h, f"header line {i}")
         _fields(self.footer, "footer")
+        if self.separator is None:
+            object.__setattr__(self, "separator", "" if suffix.endswith("\n") else " ")
+        if self.header_separator is None:
+            object.__setattr__(self, "header_separator", self.separator or "\n")
         object.__setattr__(self, "_prefix", prefix[: len(prefix) - len(lead)])
         object.__setattr__(self, "_lead", lead)
         object.__setattr__(self, "_suffix", suffix)
         object.__setattr__(self, "_outcome", outcome)
 
+    @property
+    def terminator(self) -> str:
+        """The fixed text after the outcome (``"\\n"``, ``"."``, ...): ends every continuation."""
+        return self._suffix
+
+    @property
+    def boundary(self) -> str:
+        """The text that ends one wave and starts the next: terminator + separator."""
+        return self._suffix + self.separator
+
+    # -- JSON -----------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The template as a JSON-ready dict (see :meth:`from_dict`)."""
+        return {
+            "format": _JSON_FORMAT,
+            "version": _JSON_VERSION,
+            "name": self.name,
+            "header": list(self.header),
+            "line": self.line,
+            "separator": self.separator,
+            "header_separator": self.header_separator,
+            "footer": self.footer,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ResumeTemplate:
+        """The template written by :meth:`to_dict`.
+
+        Raises
+        ------
+        TemplateError
+            If `d` is not a mapping, has unknown or missing keys, a newer version, or
+            describes a malformed template.
+        """
+        if not isinstance(d, Mapping):
+            raise TemplateError(f"a template dict must be a mapping, got {type(d).__name__}")
+        unknown = sorted(set(d) - {"format", "version", *_JSON_FIELDS})
+        if unknown:
+            raise TemplateError(
+                f"unknown template keys {unknown}; expected some of "
+                f"{['format', 'version', *_JSON_FIELDS]}"
+            )
+        if "line" not in d:
+            raise TemplateError("the template dict has no 'line' (the format of one wave)")
+        if d.get("format", _JSON_FORMAT) != _JSON_FORMAT:
+            raise TemplateError(f"format is {d['format']!r}, expected {_JSON_FORMAT!r}")
+        version = d.get("version", _JSON_VERSION)
+        if not isinstance(version, int) or version > _JSON_VERSION:
+            raise TemplateError(
+                f"template version {version!r} is newer than this library reads "
+                f"({_JSON_VERSION}); upgrade labor_econ"
+            )
+        header = d.get("header", ())
+        if isinstance(header, str) or not isinstance(header, list | tuple):
+            raise TemplateError(f"header must be a list of lines, got {header!r}")
+        return cls(**{k: d[k] for k in _JSON_FIELDS if k in d and k != "header"}, header=header)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the template as JSON to `path`."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ResumeTemplate:
+        """Read a template written by :meth:`save`.
+
+        Raises
+        ------
+        TemplateError
+            If the file is not JSON or does not describe a template (the message names it).
+        FileNotFoundError
+            If `path` does not exist.
+        """
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise TemplateError(f"{path}: not a JSON template file: {exc}") from None
+        try:
+            return cls.from_dict(d)
+        except TemplateError as exc:
+            raise TemplateError(f"{path}: {exc}") from None
+
     # -- presets ------------------------------------------------------------------------------
     @classmethod
     def preset(cls, name: str) -> ResumeTemplate:
-        """A built-in template: ``"labor_llm"``, ``"labor_llm_numeric"`` or ``"plain"``.
+        """A built-in template: ``"labor_llm"``, ``"labor_llm_numeric"``, ``"plain"`` or
+        ``"model_card"``.
 
         ``labor_llm`` is a reconstruction of the LABOR-LLM paper's resume format (a header
         with the birth year and demographics, one line per year with the job title, an
-        end marker). A released checkpoint was trained on its authors' exact template:
-        override this one to match it (see :class:`ResumeTemplate`).
+        end marker). ``model_card`` is the sentence format of the released checkpoints'
+        model card (``Born in 1980. In 2002, works as a Waiter. In 2003, works as a``). A
+        released checkpoint was trained on its authors' exact template: infer it from the
+        checkpoint's own samples (:meth:`infer`) or override these to match it.
         """
         try:
             return PRESETS[name]
@@ -150,9 +282,15 @@ class ResumeTemplate:
             raise TemplateError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}") from None
 
     @classmethod
-    def coerce(cls, template: str | ResumeTemplate) -> ResumeTemplate:
-        """Return ``template`` itself, or the preset it names."""
-        return template if isinstance(template, ResumeTemplate) else cls.preset(template)
+    def coerce(cls, template: str | os.PathLike[str] | ResumeTemplate) -> ResumeTemplate:
+        """Return ``template`` itself, the preset it names, or the JSON file it points to."""
+        if isinstance(template, ResumeTemplate):
+            return template
+        if isinstance(template, os.PathLike) or (
+            isinstance(template, str) and template.endswith(".json")
+        ):
+            return cls.load(template)
+        return cls.preset(template)
 
     # -- outcomes -----------------------------------------------------------------------------
     @property
@@ -194,7 +332,7 @@ class ResumeTemplate:
                     f"covariates of the panel (static: {list(panel.static)})"
                 )
             if not absent:
-                lines.append(h.format(**values) + "\n")
+                lines.append(h.format(**values) + self.header_separator)
         return "".join(lines)
 
     def _line_values(self, panel: CareerPanel, rows: pd.DataFrame) -> list[dict[str, Any]]:
@@ -232,7 +370,7 @@ class ResumeTemplate:
     def render(self, panel: CareerPanel, person: Hashable) -> str:
         """The full resume of one person."""
         header, _, lines = self._person_parts(panel, panel.history(person))
-        return header + "".join(lines) + self.footer
+        return header + self.separator.join(lines) + self.footer
 
     def resumes(self, panel: CareerPanel) -> pd.Series:
         """Full resumes of every person, indexed by person id."""
@@ -254,9 +392,9 @@ class ResumeTemplate:
             offset, person_spans = len(header), []
             for prefix, line in zip(prefixes, lines, strict=True):
                 person_spans.append((offset + len(prefix), offset + len(line)))
-                offset += len(line)
+                offset += len(line) + len(self.separator)
             ids.append(pid)
-            texts.append(header + "".join(lines) + self.footer)
+            texts.append(header + self.separator.join(lines) + self.footer)
             spans.append(person_spans)
         index = pd.Index(ids, name=panel.id)
         return pd.DataFrame({"resume": texts, "spans": spans}, index=index)
@@ -264,8 +402,8 @@ class ResumeTemplate:
     def prompts(self, panel: CareerPanel, include_first: bool = False) -> pd.Series:
         """The prompt of every transition, aligned with ``panel.transitions(include_first)``.
 
-        The prompt holds the header, every earlier wave's full line, and the current wave's
-        line up to the outcome (trailing spaces excluded: they start the continuation).
+        The prompt holds the header, every earlier wave with its separator, and the current
+        wave up to the outcome (trailing spaces excluded: they start the continuation).
         """
         values, index = [], []
         for pid, rows in panel.data.groupby(panel.id, sort=False):
@@ -276,9 +414,24 @@ class ResumeTemplate:
                 if j > 0 or include_first:
                     values.append(text + prefix)
                     index.append((pid, times[j]))
-                text += line
+                text += line + self.separator
         idx = pd.MultiIndex.from_tuples(index, names=[panel.id, panel.time])
         return pd.Series(values, index=idx, name="prompt", dtype=object)
+
+    def wave_starts(self, prompts: Sequence[str]) -> list[int]:
+        """Where the last wave of each prompt starts (character offsets).
+
+        The offset follows the last wave boundary (terminator + separator) or line break
+        before the prompt's final character, 0 when there is none. :class:`CandidateScorer`
+        takes these as ``starts`` to cache candidate tokenizations per last-wave text.
+        """
+        out = []
+        for p in prompts:
+            stop = max(len(p) - 1, 0)
+            at = p.rfind(self.boundary, 0, stop)
+            start = at + len(self.boundary) if at >= 0 else 0
+            out.append(max(start, p.rfind("\n", 0, stop) + 1))
+        return out
 
 
 PRESETS: dict[str, ResumeTemplate] = {
@@ -307,4 +460,10 @@ PRESETS: dict[str, ResumeTemplate] = {
         name="labor_llm_numeric",
     ),
     "plain": ResumeTemplate(line="{year}: {title}\n", name="plain"),
+    "model_card": ResumeTemplate(
+        header=("Born in {birth_year}.",),
+        line="In {year}, works as a {title}.",
+        separator=" ",
+        name="model_card",
+    ),
 }

@@ -5,9 +5,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labor_econ import CareerPanel, ResumeTemplate, TemplateError
+from labor_econ import CareerPanel, ResumeTemplate, Taxonomy, TemplateError
 from labor_econ.datasets import simulate_panel
 from labor_econ.taxonomies import occ1990, wage_panel_1970
+from labor_econ.templates import PRESETS
 
 PRESET_NAMES = ["labor_llm", "labor_llm_numeric", "plain"]
 
@@ -71,6 +72,7 @@ def test_custom_template_with_covariates(toy_panel):
         ({"line": "{year}: {title}"}, "must end with a line break"),
         ({"line": "{year}: {title} {hours}\n"}, "no fields may follow"),
         ({"line": "{year}:\n {title}\n"}, "single line"),
+        ({"line": "{year}: {title}\n."}, "single line"),
         ({"line": "{0}: {title}\n"}, "plain name"),
         ({"header": "one string"}, "sequence of lines"),
         ({"header": ("a\nb",)}, "line break"),
@@ -160,3 +162,175 @@ def test_every_preset_renders_every_builtin_taxonomy(preset):
         cont = ResumeTemplate.preset(preset).continuations(tax)
         assert len(cont) == len(tax) and all(c.endswith("\n") for c in cont)
         assert len(ResumeTemplate.preset(preset).prompts(panel)) == panel.n_transitions
+
+
+# -- general terminators and separators -----------------------------------------------------
+
+TERMINATORS_SEPARATORS = [
+    ("\n", None),
+    ("\n", "\n"),
+    (".", None),
+    (".", "\n"),
+    (";", "\n"),
+    (";", " "),
+    (" |", " "),
+    (" |", "\n"),
+    (".\n", ""),
+]
+
+
+def test_model_card_preset_renders_the_card_example():
+    tax = Taxonomy([1, 2], ["Waiter", "Cook"])
+    frame = pd.DataFrame({"id": [1, 1], "y": [2002, 2003], "occ": [1, 2], "born": [1980] * 2})
+    panel = CareerPanel(frame, id="id", time="y", occupation="occ", taxonomy=tax, birth_year="born")
+    t = ResumeTemplate.preset("model_card")
+    assert "model_card" in PRESETS
+    assert t.prompts(panel).loc[(1, 2003)] == (
+        "Born in 1980. In 2002, works as a Waiter. In 2003, works as a"
+    )
+    assert (
+        t.render(panel, 1) == "Born in 1980. In 2002, works as a Waiter. In 2003, works as a Cook."
+    )
+    assert (t.terminator, t.separator, t.header_separator) == (".", " ", " ")
+    assert t.continuations(tax) == [" Waiter.", " Cook."]
+
+
+def test_continuation_distinguishes_plural_through_the_terminator():
+    t = ResumeTemplate(line="In {year}, works as a {title}.")
+    assert t.continuation_text("Waiter") != t.continuation_text("Waiters")
+    assert t.continuation_text("Waiter") == " Waiter."
+    assert not t.continuation_text("Waiters").startswith(t.continuation_text("Waiter"))
+
+
+def test_separator_defaults():
+    assert ResumeTemplate(line="{year}: {title}\n").separator == ""
+    assert ResumeTemplate(line="{year}: {title}\n").header_separator == "\n"
+    sentence = ResumeTemplate(line="In {year}: {title}.")
+    assert (sentence.separator, sentence.header_separator) == (" ", " ")
+    listed = ResumeTemplate(line="{year} {title};", separator="\n")
+    assert (listed.terminator, listed.header_separator) == (";", "\n")
+
+
+def test_sentence_resume_with_header_and_footer(toy_panel):
+    t = ResumeTemplate(
+        header=("<resume of a worker born {birth_year}>",),
+        line="At age {age} ({year}) worked as {title};",
+        separator="\n",
+        footer="\n</resume>",
+    )
+    assert t.render(toy_panel, 9) == (
+        "<resume of a worker born 1965>\nAt age 25 (1990) worked as Cooks;\n"
+        "At age 27 (1992) worked as Cashiers;\n</resume>"
+    )
+    assert t.prompts(toy_panel).loc[(9, 1992)] == (
+        "<resume of a worker born 1965>\nAt age 25 (1990) worked as Cooks;\nAt age 27 (1992) "
+        "worked as"
+    )
+
+
+@pytest.mark.parametrize(("terminator", "separator"), TERMINATORS_SEPARATORS)
+def test_wave_starts_point_at_the_last_wave(toy_panel, terminator, separator):
+    t = ResumeTemplate(
+        header=("Born {birth_year}.",),
+        line="Year {year}: {title}" + terminator,
+        separator=separator,
+    )
+    prompts = t.prompts(toy_panel, include_first=True)
+    for prompt, start in zip(prompts, t.wave_starts(prompts), strict=True):
+        assert prompt[start:].startswith("Year ") or start == 0
+        assert prompt[:start].endswith(t.boundary) or start == 0 or prompt[start - 1] == "\n"
+
+
+@st.composite
+def general_templates(draw):
+    terminator, separator = draw(st.sampled_from(TERMINATORS_SEPARATORS))
+    header = draw(
+        st.sampled_from([(), ("Born in {birth_year}.",), ("<resume>", "Education: {educ}")])
+    )
+    line = draw(
+        st.sampled_from(
+            ["In {year}, works as a {title}", "{year} ({hrs} hours):  {title}", "{title}"]
+        )
+    )
+    footer = draw(st.sampled_from(["", "</resume>", "\nEND\n"]))
+    return ResumeTemplate(line=line + terminator, header=header, footer=footer, separator=separator)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(panel=panels(), t=general_templates(), include_first=st.booleans())
+def test_prefix_invariant_for_every_separator_and_terminator(panel, t, include_first):
+    if "educ" in "".join(t.header) and not panel.static:
+        return  # header field the panel lacks: covered by test_unavailable_fields
+    resumes = t.resumes(panel)
+    prompts = t.prompts(panel, include_first=include_first)
+    tr = panel.transitions(include_first=include_first)
+    assert prompts.index.equals(tr.index)
+    for (pid, year), prompt in prompts.items():
+        cont = t.continuation(tr.loc[(pid, year), "occupation"], panel.taxonomy)
+        assert cont.endswith(t.terminator)
+        assert resumes[pid].startswith(prompt + cont)
+        rest = resumes[pid][len(prompt + cont) :]
+        assert rest.startswith(t.separator) or rest == t.footer
+    for _, group in prompts.groupby(level=0):
+        texts = group.tolist()
+        assert all(len(a) < len(b) for a, b in zip(texts, texts[1:], strict=False))
+    annotated = t.annotated_resumes(panel)
+    for pid, row in annotated.iterrows():
+        observed = panel.history(pid)["occ"]
+        pieces = [row["resume"][a:b] for a, b in row["spans"]]
+        assert pieces == [t.continuation(c, panel.taxonomy) for c in observed]
+        assert row["resume"].endswith(t.terminator + t.footer)
+
+
+# -- JSON round trip --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", [*PRESET_NAMES, "model_card"])
+def test_json_round_trip(tmp_path, preset):
+    t = ResumeTemplate.preset(preset)
+    assert ResumeTemplate.from_dict(t.to_dict()) == t
+    t.save(tmp_path / "t.json")
+    loaded = ResumeTemplate.load(tmp_path / "t.json")
+    assert loaded == t and loaded.to_dict() == t.to_dict()
+    assert ResumeTemplate.coerce(str(tmp_path / "t.json")) == t
+    assert ResumeTemplate.coerce(tmp_path / "t.json") == t
+
+
+def test_json_round_trip_custom(tmp_path, toy_panel):
+    t = ResumeTemplate(
+        header=("<resume of a worker born {birth_year}>",),
+        line="At age {age} ({year}) worked as {title};",
+        separator="\n",
+        header_separator="\n\n",
+        footer="\n</resume>",
+        name="mine",
+    )
+    t.save(tmp_path / "mine.json")
+    loaded = ResumeTemplate.load(tmp_path / "mine.json")
+    assert loaded == t
+    assert loaded.resumes(toy_panel).equals(t.resumes(toy_panel))
+
+
+def test_json_errors(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(TemplateError, match=r"bad\.json: not a JSON template file"):
+        ResumeTemplate.load(bad)
+    bad.write_text('{"line": "{year}: {title}\\n", "colour": "red"}')
+    with pytest.raises(TemplateError, match=r"bad\.json: unknown template keys \['colour'\]"):
+        ResumeTemplate.load(bad)
+    bad.write_text('["{year}: {title}\\n"]')
+    with pytest.raises(TemplateError, match="must be a mapping"):
+        ResumeTemplate.load(bad)
+    with pytest.raises(TemplateError, match="has no 'line'"):
+        ResumeTemplate.from_dict({"header": []})
+    with pytest.raises(TemplateError, match="newer than this library"):
+        ResumeTemplate.from_dict({"line": "{year}: {title}\n", "version": 99})
+    with pytest.raises(TemplateError, match="list of lines"):
+        ResumeTemplate.from_dict({"line": "{year}: {title}\n", "header": "one"})
+    with pytest.raises(TemplateError, match="separator must be a string"):
+        ResumeTemplate.from_dict({"line": "{year}: {title}\n", "separator": 3})
+    with pytest.raises(TemplateError, match="exactly one of"):
+        ResumeTemplate.from_dict({"line": "{year}\n"})
+    with pytest.raises(FileNotFoundError):
+        ResumeTemplate.load(tmp_path / "missing.json")
