@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 from importlib import resources
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from labor_econ.lm import CausalLM, LMLoadError, load_lm
-from labor_econ.lm.loading import resolve_dtype
+from labor_econ.lm.loading import resolve_dtype, unsafe_weight_files
 from labor_econ.lm.testing import BYTE_TOKENS, SPECIAL_TOKENS, tiny_lm, train_tokenizer
 
 
@@ -181,3 +182,119 @@ def test_unreachable_hub(monkeypatch, tmp_path):
         load_lm(name)
     assert name in str(info.value)
     assert "local directory" in str(info.value)
+
+
+def _copy_tokenizer_and_config(src, dst):
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(src / name, dst / name)
+
+
+@pytest.fixture
+def torch_load_spy(monkeypatch):
+    """Record every torch.load call: none may happen when a checkpoint is refused."""
+    calls = []
+    original = torch.load
+
+    def spy(*args, **kwargs):
+        calls.append(args[0] if args else kwargs.get("f"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    return calls
+
+
+def test_index_naming_a_pickle_shard_is_refused(tiny_dir, tmp_path, torch_load_spy):
+    """The hole of issue 12: a safetensors index naming a .bin shard got torch.load'ed."""
+    path, lm = tiny_dir
+    _copy_tokenizer_and_config(path, tmp_path)
+    torch.save(lm.model.state_dict(), tmp_path / "evil.bin")
+    weight_map = {key: "evil.bin" for key in lm.model.state_dict()}
+    (tmp_path / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {}, "weight_map": weight_map})
+    )
+    with pytest.raises(LMLoadError, match=r"evil\.bin.*not a \.safetensors file"):
+        load_lm(tmp_path, device="cpu")
+    assert torch_load_spy == []
+    loaded = load_lm(tmp_path, device="cpu", allow_pickle=True)
+    torch.testing.assert_close(loaded.model.lm_head.weight, lm.model.lm_head.weight)
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("pickle_beside_safetensors", r"pytorch_model\.bin is a pickle file"),
+        ("pickle_named_safetensors", r"model\.safetensors is not in safetensors format"),
+        ("index_outside", r"names '\.\./model\.safetensors', outside the checkpoint"),
+        ("index_pickle_named_safetensors", r"names 'shard\.safetensors', which is not in"),
+        ("adapter_pickle", r"adapter_model\.bin is a pickle file"),
+    ],
+)
+def test_every_weight_file_is_checked(tiny_dir, tmp_path, torch_load_spy, setup, message):
+    path, lm = tiny_dir
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    _copy_tokenizer_and_config(path, ckpt)
+    shutil.copy(path / "model.safetensors", ckpt / "model.safetensors")
+    state = lm.model.state_dict()
+    if setup == "pickle_beside_safetensors":
+        torch.save(state, ckpt / "pytorch_model.bin")
+    elif setup == "pickle_named_safetensors":
+        torch.save(state, ckpt / "model.safetensors")
+    elif setup == "index_outside":
+        (ckpt / "model.safetensors").rename(tmp_path / "model.safetensors")
+        index = {"weight_map": {k: "../model.safetensors" for k in state}}
+        (ckpt / "model.safetensors.index.json").write_text(json.dumps(index))
+    elif setup == "index_pickle_named_safetensors":
+        torch.save(state, ckpt / "shard.safetensors.tmp")
+        (ckpt / "shard.safetensors.tmp").rename(ckpt / "shard.safetensors")
+        (ckpt / "model.safetensors").unlink()
+        index = {"weight_map": {k: "shard.safetensors" for k in state}}
+        (ckpt / "model.safetensors.index.json").write_text(json.dumps(index))
+    elif setup == "adapter_pickle":
+        torch.save(state, ckpt / "adapter_model.bin")
+    with pytest.raises(LMLoadError, match=message) as info:
+        load_lm(ckpt, device="cpu")
+    assert str(ckpt) in str(info.value) and "allow_pickle=True" in str(info.value)
+    assert torch_load_spy == []
+
+
+def test_pickle_in_subfolder_is_refused(tiny_dir, tmp_path, torch_load_spy):
+    path, lm = tiny_dir
+    sub = tmp_path / "ckpt_bo5"
+    sub.mkdir()
+    _copy_tokenizer_and_config(path, sub)
+    torch.save(lm.model.state_dict(), sub / "evil.bin")
+    index = {"weight_map": {k: "evil.bin" for k in lm.model.state_dict()}}
+    (sub / "model.safetensors.index.json").write_text(json.dumps(index))
+    with pytest.raises(LMLoadError, match="ckpt_bo5.*evil.bin"):
+        load_lm(tmp_path, subfolder="ckpt_bo5", device="cpu")
+    assert torch_load_spy == []
+
+
+def test_trainer_state_files_are_not_weights(tiny_dir, tmp_path):
+    path, _ = tiny_dir
+    shutil.copytree(path, tmp_path / "ckpt")
+    torch.save({"lr": 1e-3}, tmp_path / "ckpt" / "training_args.bin")
+    torch.save({}, tmp_path / "ckpt" / "optimizer.pt")
+    assert unsafe_weight_files(tmp_path / "ckpt") == []
+    load_lm(tmp_path / "ckpt", device="cpu")
+
+
+def test_hub_index_naming_pickle_is_refused_before_download(monkeypatch, tmp_path):
+    import huggingface_hub
+
+    index = tmp_path / "model.safetensors.index.json"
+    index.write_text(json.dumps({"weight_map": {"lm_head.weight": "pytorch_model-1.bin"}}))
+    asked = []
+
+    def fake_download(repo_id, filename, **kwargs):
+        asked.append(filename)
+        if filename != "model.safetensors.index.json":
+            raise AssertionError(f"downloaded {filename}")
+        return str(index)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LMLoadError, match=r"pytorch_model-1\.bin.*nothing was downloaded"):
+        load_lm("owner/repo", subfolder="ckpt")
+    assert asked == ["model.safetensors.index.json"]

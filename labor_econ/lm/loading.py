@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["CausalLM", "LMLoadError", "load_lm", "resolve_device", "resolve_dtype"]
+__all__ = [
+    "CausalLM",
+    "LMLoadError",
+    "load_lm",
+    "resolve_device",
+    "resolve_dtype",
+    "unsafe_weight_files",
+]
 
 _DTYPES = {
     "float32": torch.float32,
@@ -132,6 +141,90 @@ def _looks_like_path(name: str) -> bool:
     )
 
 
+#: Suffixes of pickle-based weight files (torch.save, pickle); loading them can run code.
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+#: Trainer state saved next to checkpoints; ``from_pretrained`` never reads these files.
+_TRAINER_STATE = ("training_args.bin", "optimizer.pt", "scheduler.pt", "scaler.pt")
+_PICKLE_ADVICE = (
+    "convert them to safetensors (load once in a trusted session and "
+    "save_pretrained(..., safe_serialization=True)), or pass allow_pickle=True if you trust the "
+    "source"
+)
+
+
+def _is_trainer_state(name: str) -> bool:
+    return name in _TRAINER_STATE or (name.startswith("rng_state") and name.endswith(".pth"))
+
+
+def _is_safetensors(path: Path) -> bool:
+    """Whether ``path`` has a safetensors header: a little-endian u64 length, then a JSON object."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(9)
+    except OSError:
+        return False
+    if len(head) < 9:
+        return False
+    (length,) = struct.unpack("<Q", head[:8])
+    return head[8:9] == b"{" and 8 + length <= size
+
+
+def _index_problems(index: Path, weight_map: Any, root: Path) -> list[str]:
+    """Files an index names that are not safetensors inside ``root`` (for a local index)."""
+    if not isinstance(weight_map, dict):
+        return [f"{index.name} has no weight_map object"]
+    problems = []
+    for shard in sorted({str(v) for v in weight_map.values()}):
+        target = (index.parent / shard).resolve()
+        if not shard.endswith(".safetensors"):
+            problems.append(f"{index.name} names {shard!r}, which is not a .safetensors file")
+        elif os.path.isabs(shard) or not target.is_relative_to(root.resolve()):
+            problems.append(f"{index.name} names {shard!r}, outside the checkpoint directory")
+        elif target.exists() and not _is_safetensors(target):
+            problems.append(f"{index.name} names {shard!r}, which is not in safetensors format")
+    return problems
+
+
+def _read_index(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text()).get("weight_map")
+    except (OSError, ValueError, AttributeError) as err:
+        raise LMLoadError(f"{str(path)!r} is not a readable weights index: {err}") from err
+
+
+def unsafe_weight_files(directory: str | os.PathLike[str]) -> list[str]:
+    """Weight files in a checkpoint directory that are not safetensors, with the reason.
+
+    Every ``*.safetensors`` file must have a safetensors header, every file that an index
+    (``*.index.json``) names must be a safetensors file inside the directory, and no
+    pickle weights (``*.bin``, ``*.pt``, ``*.pth``, ``*.ckpt``, ``*.pkl``) may be present;
+    Trainer state files that ``from_pretrained`` never reads (``training_args.bin``,
+    ``optimizer.pt``, ...) are ignored.
+
+    Parameters
+    ----------
+    directory : path-like
+        The checkpoint directory (with the subfolder already applied).
+
+    Returns
+    -------
+    list of str
+        One line per problem; empty when only safetensors weights would be read.
+    """
+    directory = Path(directory)
+    problems = []
+    for path in sorted(p for p in directory.iterdir() if p.is_file()):
+        name = path.name
+        if name.endswith(".index.json"):
+            problems += _index_problems(path, _read_index(path), directory)
+        elif name.endswith(".safetensors") and not _is_safetensors(path):
+            problems.append(f"{name} is not in safetensors format")
+        elif name.endswith(_PICKLE_SUFFIXES) and not _is_trainer_state(name):
+            problems.append(f"{name} is a pickle file")
+    return problems
+
+
 def _check_local_dir(directory: Path, allow_pickle: bool) -> None:
     """Fail early, with advice, on the usual problems of a local checkpoint directory."""
     if not directory.is_dir():
@@ -148,24 +241,66 @@ def _check_local_dir(directory: Path, allow_pickle: bool) -> None:
     has_safetensors = any(f.endswith(".safetensors") for f in files) or (
         "model.safetensors.index.json" in files
     )
-    pickles = sorted(f for f in files if f.endswith((".bin", ".pt", ".pth", ".ckpt")))
+    pickles = sorted(f for f in files if f.endswith(_PICKLE_SUFFIXES) and not _is_trainer_state(f))
     if not has_safetensors and pickles and not allow_pickle:
         raise LMLoadError(
             f"{str(directory)!r} holds only pickle weights ({', '.join(pickles)}), which can run "
-            "arbitrary code when loaded: convert them to safetensors (load once in a trusted "
-            "session and save_pretrained(..., safe_serialization=True)), or pass "
-            "allow_pickle=True if you trust the source"
+            f"arbitrary code when loaded: {_PICKLE_ADVICE}"
         )
     if not has_safetensors and not pickles:
         raise LMLoadError(
             f"{str(directory)!r} has a config.json but no weights (*.safetensors): save the model "
             "there with model.save_pretrained(directory)"
         )
+    if not allow_pickle:
+        problems = unsafe_weight_files(directory)
+        if problems:
+            raise LMLoadError(
+                f"{str(directory)!r} has weight files that are not safetensors, which can run "
+                f"arbitrary code when loaded: {'; '.join(problems)}. Remove them, " + _PICKLE_ADVICE
+            )
     if not any(f in files for f in _TOKENIZER_FILES):
         raise LMLoadError(
             f"{str(directory)!r} has no tokenizer files (expected one of "
             f"{', '.join(_TOKENIZER_FILES)}): save the tokenizer next to the model with "
             "tokenizer.save_pretrained(directory)"
+        )
+
+
+def _check_hub_index(repo: str, subfolder: str | None, revision: str | None, display: str) -> None:
+    """Refuse a hub checkpoint whose safetensors index names anything but safetensors.
+
+    Runs before the weights are downloaded. Only the small index file is fetched (or read
+    from the local cache); a repository without an index has a single ``model.safetensors``,
+    which is all ``use_safetensors=True`` downloads.
+    """
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        index = hf_hub_download(
+            repo, "model.safetensors.index.json", subfolder=subfolder, revision=revision
+        )
+    except (EntryNotFoundError, LocalEntryNotFoundError, HfHubHTTPError, OSError):
+        return  # no index (or unreachable, then loading the weights fails with its own error)
+    weight_map = _read_index(Path(index))
+    if not isinstance(weight_map, dict):
+        raise LMLoadError(f"{display!r}: model.safetensors.index.json has no weight_map object")
+    bad = sorted(
+        {
+            str(v)
+            for v in weight_map.values()
+            if not str(v).endswith(".safetensors")
+            or str(v).startswith(("/", ".."))
+            or ".." in str(v).split("/")
+        }
+    )
+    if bad:
+        raise LMLoadError(
+            f"{display!r}: model.safetensors.index.json names weight files that are not "
+            f"safetensors inside the repository ({', '.join(map(repr, bad))}), which can run "
+            f"arbitrary code when loaded; nothing was downloaded. Pass allow_pickle=True only if "
+            "you trust the source"
         )
 
 
@@ -245,7 +380,10 @@ def load_lm(
         CUDA when available, else CPU.
     allow_pickle : bool, default False
         Accept pickle weights (``pytorch_model.bin``), which can execute code when loaded.
-        By default only safetensors are read. Remote code is never trusted.
+        By default only safetensors are read: a local directory with any pickle weights, a
+        ``*.safetensors`` file that is not one, or an index (``*.index.json``) that names
+        anything else is refused before loading (see `unsafe_weight_files`); for a hub id
+        the index is checked before the weights are downloaded. Remote code is never trusted.
 
     Returns
     -------
@@ -278,6 +416,8 @@ def load_lm(
         if len(parts) > 2 and subfolder is None:
             name, subfolder = "/".join(parts[:2]), "/".join(parts[2:])
         source, display = name, f"{name}/{subfolder}" if subfolder else name
+        if not allow_pickle:
+            _check_hub_index(name, subfolder, revision, display)
 
     kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": False}
     if subfolder:
