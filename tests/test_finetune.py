@@ -8,6 +8,7 @@ import torch
 
 from labor_econ import ResumeTemplate
 from labor_econ.lm import load_lm
+from labor_econ.lm.batching import TokenBudgetBatchSampler, packed_collator, resolve_packing
 from labor_econ.lm.finetune import IGNORE, ResumeDataset, _collate, finetune
 from labor_econ.lm.testing import tiny_lm
 
@@ -158,3 +159,172 @@ def test_gradient_checkpointing_path_runs(wage, tmp_path, method):
     )
     assert tuned.model.config.use_cache
     assert np.isfinite(val_loss(tuned, val, template))
+
+
+def test_special_token_strings_in_titles_are_text(tmp_path):
+    """A title holding "</s>" or "<s>" is trained on as characters, not as control tokens:
+    the only BOS is the first token and the only EOS the last."""
+    import pandas as pd
+
+    from labor_econ import CareerPanel, Taxonomy
+
+    taxonomy = Taxonomy([1, 2, 3], ["Cashiers", "Clerks </s> and tellers", "Cooks <s>"])
+    frame = pd.DataFrame(
+        {"pid": [7, 7, 9, 9], "year": [1990, 1991, 1990, 1992], "occ": [1, 2, 3, 1]}
+    )
+    panel = CareerPanel(frame, id="pid", time="year", occupation="occ", taxonomy=taxonomy)
+    template = ResumeTemplate.preset("plain")
+    lm = tiny_lm(tmp_path / "m", template.resumes(panel), vocab_size=300, hidden_size=16)
+    tok = lm.tokenizer
+    for loss_on in ("all", "titles"):
+        ds = ResumeDataset(panel, tok, template, loss_on=loss_on)
+        for ex, text in zip(ds.examples, template.resumes(panel), strict=True):
+            ids = ex["input_ids"]
+            assert ids[0] == tok.bos_token_id and tok.bos_token_id not in ids[1:]
+            assert ids[-1] == tok.eos_token_id and tok.eos_token_id not in ids[:-1]
+            assert tok.decode(ids[1:-1]) == text
+        kept = [t for t, label in zip(*ds[0].values(), strict=True) if label != IGNORE]
+        if loss_on == "titles":
+            assert "</s>" in tok.decode(kept) and "1991" not in tok.decode(kept)
+    # the tokenizer's own setting is left as it was
+    assert tok("a </s>")["input_ids"][-1] == tok.eos_token_id
+
+
+@pytest.mark.parametrize("loss_on", ["all", "titles"])
+def test_packed_batch_gives_the_padded_loss(wage, tmp_path, loss_on):
+    """One packed row (position ids restarting per resume, no mask) gives the loss and the
+    logits of the padded batch; with a cache transformers would not see the packing, which
+    is why finetune trains without one."""
+    panel = wage.subset(wage.persons[:6])
+    template = ResumeTemplate.preset("labor_llm")
+    lm = tiny_lm(
+        tmp_path / "m",
+        template.resumes(panel),
+        vocab_size=400,
+        hidden_size=32,
+        initializer_range=0.3,
+    )
+    ds = ResumeDataset(panel, lm.tokenizer, template, loss_on=loss_on)
+    padded = _collate(lm.tokenizer.eos_token_id)(ds.examples)
+    packed = packed_collator()(ds.examples)
+    assert packed["input_ids"].shape == (1, ds.n_tokens)
+    model = lm.model
+    model.config.use_cache = False
+    with torch.no_grad():
+        out_pad, out_pack = model(**padded), model(**packed)
+        real = padded["attention_mask"].bool()
+        assert torch.allclose(out_pack.logits[0], out_pad.logits[real], atol=1e-5)
+        assert float(out_pack.loss) == pytest.approx(float(out_pad.loss), rel=1e-6)
+        model.config.use_cache = True
+        crossed = float(model(**packed).loss)
+    assert abs(crossed - float(out_pad.loss)) > 1e-3
+
+
+def test_packing_keeps_losses_and_best_epoch(tmp_path, parts):
+    """The same run with and without packing (same batches, titles-only loss): per-epoch
+    train and validation losses agree to rounding, and the same epoch is kept."""
+    train, val = parts
+    template = ResumeTemplate.preset("labor_llm")
+    lm = tiny_lm(tmp_path / "base", template.resumes(train), vocab_size=600, hidden_size=32)
+    histories = {}
+    for packing in (True, False):
+        lm = load_lm(tmp_path / "base")
+        finetune(
+            lm,
+            train,
+            template=template,
+            val=val,
+            epochs=4,
+            learning_rate=1e-2,
+            batch_size=4,
+            loss_on="titles",
+            packing=packing,
+            output_dir=tmp_path / f"ft{packing}",
+            progress=False,
+            train_sampling_strategy="random",  # the padded run's batches as the packed one's
+        )
+        path = tmp_path / f"ft{packing}" / "best" / "training_history.json"
+        histories[packing] = json.loads(path.read_text())
+    packed, padded = histories[True], histories[False]
+    assert packed["packed"] and not padded["packed"]
+    assert [e["epoch"] for e in packed["epochs"]] == [1, 2, 3, 4]
+    for key in ("train_loss", "val_loss"):
+        got = [e[key] for e in packed["epochs"]]
+        want = [e[key] for e in padded["epochs"]]
+        np.testing.assert_allclose(got, want, rtol=1e-4)
+    assert packed["best_epoch"] == padded["best_epoch"]
+    vals = [e["val_loss"] for e in packed["epochs"]]
+    assert packed["best_epoch"] == 1 + int(np.argmin(vals))
+    # packing trained on the real tokens only, and just as many as the padded run
+    assert (
+        packed["train_tokens"]
+        == padded["train_tokens"]
+        == 4 * sum(ResumeDataset(train, lm.tokenizer, template).lengths)
+    )
+
+
+def test_packing_needs_a_supporting_attention(wage, tmp_path):
+    panel = wage.subset(wage.persons[:3])
+    lm = tiny_lm(
+        tmp_path / "m",
+        ResumeTemplate.preset("plain").resumes(panel),
+        vocab_size=300,
+        hidden_size=16,
+    )
+    assert resolve_packing(lm.model, "auto") and not resolve_packing(lm.model, False)
+    lm.model.config._attn_implementation = "some_kernel"
+    assert not resolve_packing(lm.model, "auto")
+    with pytest.raises(ValueError, match="some_kernel"):
+        resolve_packing(lm.model, True)
+    with pytest.raises(ValueError, match="packing must be"):
+        resolve_packing(lm.model, "yes")
+
+
+@pytest.mark.parametrize("padded", [True, False])
+def test_token_budget_batches(padded):
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(20, 90, size=200).tolist()
+    sampler = TokenBudgetBatchSampler(lengths, 400, padded=padded, seed=3)
+    epochs = []
+    for epoch in range(2):
+        sampler.set_epoch(epoch)
+        batches = list(sampler)
+        assert len(batches) == len(sampler)
+        assert sorted(i for b in batches for i in b) == list(range(200))  # each once
+        for b in batches:
+            sizes = [lengths[i] for i in b]
+            cost = max(sizes) * len(b) if padded else sum(sizes)
+            assert cost <= 400
+        epochs.append(batches)
+    assert epochs[0] != epochs[1]  # a new order every epoch
+    sampler.set_epoch(0)
+    assert list(sampler) == epochs[0]  # reproducible (same on every process)
+    if padded:  # grouped by length: little padding
+        pad = sum(max(lengths[i] for i in b) * len(b) for b in epochs[0]) - sum(lengths)
+        assert pad < 0.05 * sum(lengths)
+    with pytest.raises(ValueError, match="person 'b' has 90 tokens, more than batch_tokens=80"):
+        TokenBudgetBatchSampler([10, 90], 80, padded=padded, ids=["a", "b"])
+
+
+def test_finetune_with_a_token_budget(wage, tmp_path):
+    train, val, _ = wage.split(test_size=0.2, val_size=0.05, seed=0)
+    train, val = train.subset(train.persons[:16]), val.subset(val.persons[:4])
+    template = ResumeTemplate.preset("plain")
+    lm = tiny_lm(tmp_path / "base", template.resumes(train), vocab_size=300, hidden_size=16)
+    lengths = ResumeDataset(train, lm.tokenizer, template).lengths
+    budget = 3 * max(lengths)
+    finetune(
+        lm,
+        train,
+        template=template,
+        val=val,
+        epochs=2,
+        learning_rate=1e-2,
+        batch_tokens=budget,
+        output_dir=tmp_path / "ft",
+        progress=False,
+    )
+    history = json.loads((tmp_path / "ft" / "best" / "training_history.json").read_text())
+    steps = len(TokenBudgetBatchSampler(lengths, budget, padded=False))
+    assert history["log_history"][-1]["step"] == 2 * steps < 2 * len(lengths) / 3
+    assert history["train_tokens"] == 2 * sum(lengths)

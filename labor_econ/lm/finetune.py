@@ -12,11 +12,18 @@ import torch
 
 from ..panel import CareerPanel
 from ..templates import ResumeTemplate
+from .batching import (
+    IGNORE,
+    TokenBudgetBatchSampler,
+    packed_collator,
+    pad_collator,
+    resolve_packing,
+)
 from .loading import CausalLM, load_lm
+from .memory import available_memory, check_training_memory, estimate_training_memory
+from .precision import autocast_dtype
 
 __all__ = ["finetune", "ResumeDataset"]
-
-IGNORE = -100  # label ignored by the causal-LM loss
 
 
 class ResumeDataset(torch.utils.data.Dataset):
@@ -49,8 +56,9 @@ class ResumeDataset(torch.utils.data.Dataset):
         if loss_on not in ("all", "titles"):
             raise ValueError(f"loss_on must be 'all' or 'titles', got {loss_on!r}")
         annotated = template.annotated_resumes(panel)
-        texts = [r + (tokenizer.eos_token or "") for r in annotated["resume"]]
-        enc = tokenizer(texts, return_offsets_mapping=True, add_special_tokens=True)
+        enc = _encode_as_text(tokenizer, list(annotated["resume"]))
+        eos = [] if tokenizer.eos_token_id is None else [tokenizer.eos_token_id]
+        self.ids = list(annotated.index)
         self.examples: list[dict[str, list[int]]] = []
         for pid, ids, offsets, spans in zip(
             annotated.index,
@@ -59,19 +67,19 @@ class ResumeDataset(torch.utils.data.Dataset):
             annotated["spans"],
             strict=True,
         ):
-            if len(ids) > max_length:
+            if len(ids) + len(eos) > max_length:
                 raise ValueError(
-                    f"the resume of person {pid!r} has {len(ids)} tokens, more than "
+                    f"the resume of person {pid!r} has {len(ids) + len(eos)} tokens, more than "
                     f"max_length={max_length}; raise max_length or shorten the template"
                 )
             if loss_on == "all":
-                labels = list(ids)
+                labels = list(ids) + eos
             else:
                 labels = [
                     tok if any(a < end and start < b for a, b in spans) else IGNORE
                     for tok, (start, end) in zip(ids, offsets, strict=True)
-                ]
-            self.examples.append({"input_ids": list(ids), "labels": labels})
+                ] + [IGNORE] * len(eos)
+            self.examples.append({"input_ids": list(ids) + eos, "labels": labels})
         self.n_tokens = sum(len(e["input_ids"]) for e in self.examples)
 
     def __len__(self) -> int:
@@ -80,21 +88,35 @@ class ResumeDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict[str, list[int]]:
         return self.examples[i]
 
+    @property
+    def lengths(self) -> list[int]:
+        """Token count of every resume."""
+        return [len(e["input_ids"]) for e in self.examples]
 
-def _collate(pad_id: int):
-    def collate(batch: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
-        width = max(len(b["input_ids"]) for b in batch)
-        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for i, b in enumerate(batch):
-            n = len(b["input_ids"])
-            ids[i, :n] = torch.tensor(b["input_ids"])
-            labels[i, :n] = torch.tensor(b["labels"])
-            mask[i, :n] = 1
-        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
-    return collate
+def _encode_as_text(tokenizer: Any, texts: list[str]) -> Any:
+    """Tokenize with offsets, reading special-token strings in the data as plain text.
+
+    A title such as ``"Clerk </s>"`` must not end the resume early: the fast tokenizer's
+    ``split_special_tokens=True`` encodes ``"</s>"`` as ``<``, ``/``, ``s``, ``>``. The
+    BOS added by the template processor is unaffected. The flag is stored on the backend
+    tokenizer by the call, so its previous value is put back.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    previous = getattr(backend, "encode_special_tokens", None)
+    try:
+        return tokenizer(
+            texts,
+            return_offsets_mapping=True,
+            add_special_tokens=True,
+            split_special_tokens=True,
+        )
+    finally:
+        if previous is not None:
+            backend.encode_special_tokens = previous
+
+
+_collate = pad_collator  # the padded collator, under its former name
 
 
 def _lora(model: Any, r: int, alpha: int, dropout: float) -> Any:
@@ -122,6 +144,7 @@ def finetune(
     method: Literal["full", "lora"] = "full",
     learning_rate: float | None = None,
     batch_size: int = 8,
+    batch_tokens: int | None = None,
     gradient_accumulation_steps: int = 1,
     loss_on: Literal["all", "titles"] = "all",
     output_dir: str | os.PathLike[str] = "finetuned",
@@ -134,8 +157,11 @@ def finetune(
     lora_dropout: float = 0.05,
     bf16: bool | None = None,
     gradient_checkpointing: bool | None = None,
+    packing: bool | Literal["auto"] = "auto",
+    check_memory: bool = True,
     resume: bool = True,
     progress: bool | None = None,
+    callbacks: list[Any] | None = None,
     **training_args: Any,
 ) -> CausalLM:
     """Fine-tune ``lm`` on the resumes of ``train`` and return the best checkpoint.
@@ -145,10 +171,21 @@ def finetune(
     ``epochs``; evaluation on ``val`` after every epoch; the checkpoint with the lowest
     validation loss is kept and returned (the LABOR-LLM paper's ``ckpt_bo5``: best of a
     5-epoch schedule; without ``val`` the last epoch, ``ckpt_3`` with ``epochs=3``).
+    The train and validation losses of every epoch are printed and kept in
+    ``output_dir/best/training_history.json``.
+
+    Batches waste no compute on padding: resumes are packed into one row per batch, with
+    position ids restarting at every resume (transformers' ``DataCollatorWithFlattening``)
+    when the model's attention implementation keeps packed sequences apart (sdpa, eager,
+    flash attention); otherwise resumes of similar length are batched together. Packing
+    gives the same loss as padded batches of the same resumes (up to rounding).
+
+    Before training, the memory of a step (weights, gradients, AdamW state, activations of
+    the largest batch) is estimated and a run that cannot fit the GPU is refused.
 
     Multi-GPU: run the same script under ``torchrun --nproc_per_node=N script.py`` or
     ``accelerate launch script.py``; the Trainer uses DistributedDataParallel and
-    ``batch_size`` is per device.
+    ``batch_size`` (or ``batch_tokens``) is per device.
 
     Parameters
     ----------
@@ -166,7 +203,12 @@ def finetune(
     learning_rate : float, optional
         Default 2e-5 for full fine-tuning, 2e-4 for LoRA (tiny CPU models want ~1e-3).
     batch_size, gradient_accumulation_steps : int
-        Per-device batch size and accumulation.
+        Per-device batch size (resumes; also the evaluation batch size) and accumulation.
+    batch_tokens : int, optional
+        Token budget of a per-device batch, instead of a fixed number of resumes: batches
+        hold as many resumes as fit (real tokens when packing, padded tokens otherwise),
+        so that every step does about the same work. The batches are formed once and
+        visited in a new random order every epoch.
     loss_on : {"all", "titles"}
         Loss on every token, or on the title-plus-terminator tokens only.
     output_dir : path-like
@@ -174,12 +216,26 @@ def finetune(
         saved to ``output_dir/best``.
     seed : int
         Seed of initialization of adapters and data order.
-    bf16, gradient_checkpointing : bool, optional
-        Default: on when training on a CUDA GPU (bf16 where supported), off on CPU.
+    bf16 : bool, optional
+        bfloat16 autocast. Default: only for float32 weights on a GPU that supports
+        bfloat16; weights already in bfloat16 (the default of :func:`load_lm` on such
+        GPUs) are trained without autocast, which would only slow training down.
+    gradient_checkpointing : bool, optional
+        Default: on when training on a CUDA GPU, off on CPU.
+    packing : bool or "auto"
+        Pack resumes into padding-free batches: ``"auto"`` when the attention
+        implementation supports it, length-grouped padded batches otherwise.
+    check_memory : bool
+        Refuse (``MemoryError``) a run whose estimated memory exceeds the GPU's free
+        memory before training starts; the estimate is a guide, not a guarantee.
     resume : bool
         Resume from the last checkpoint in ``output_dir`` when there is one.
     progress : bool, optional
-        Show the Trainer's progress bar; default when stderr is a terminal.
+        Show the progress bar (on a terminal and in notebooks) and print the losses of
+        every epoch. Default: the bar when stderr is a terminal or in a notebook, the
+        epoch losses always; ``False`` silences both.
+    callbacks : list of transformers.TrainerCallback, optional
+        Further callbacks for the Trainer (early stopping, logging).
     **training_args
         Further :class:`transformers.TrainingArguments`; they override the settings above.
 
@@ -188,8 +244,13 @@ def finetune(
     CausalLM
         The best (or last) checkpoint, loaded with :func:`load_lm` from
         ``output_dir/best``.
+
+    Raises
+    ------
+    MemoryError
+        If the run is estimated not to fit the GPU (see ``check_memory``).
     """
-    from transformers import Trainer, TrainingArguments
+    from transformers import TrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
 
     if method not in ("full", "lora"):
@@ -202,7 +263,6 @@ def finetune(
     tokenizer = lm.tokenizer
     output_dir = Path(output_dir)
     cuda = lm.device.type == "cuda"
-    bf16 = (cuda and torch.cuda.is_bf16_supported()) if bf16 is None else bf16
     gradient_checkpointing = cuda if gradient_checkpointing is None else gradient_checkpointing
     if learning_rate is None:
         learning_rate = 2e-4 if method == "lora" else 2e-5
@@ -211,19 +271,43 @@ def finetune(
     train_ds = ResumeDataset(train, tokenizer, template, **data)
     val_ds = ResumeDataset(val, tokenizer, template, **data) if val is not None else None
 
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    steps_per_epoch = math.ceil(len(train_ds) / (batch_size * gradient_accumulation_steps * world))
-    total_steps = steps_per_epoch * epochs
     model = lm.model
     model.train()
+    # No cache in training: it is never read, and transformers only detects packed
+    # sequences (position ids restarting) when there is none.
+    model.config.use_cache = False
     if gradient_checkpointing:
         # Enabled on the model rather than through TrainingArguments, whose flag is being
         # renamed across transformers 5.x releases. Non-reentrant checkpointing also works
         # with frozen embeddings (LoRA).
-        model.config.use_cache = False
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if method == "lora":
         model = _lora(model, lora_r, lora_alpha, lora_dropout)
+
+    packed = resolve_packing(model, packing)
+    if bf16 is None:
+        bf16_ok = cuda and torch.cuda.is_bf16_supported()
+        bf16 = autocast_dtype(lm.dtype, lm.device, bf16_supported=bf16_ok) is not None
+    sampler = None
+    if batch_tokens is not None:
+        sampler = TokenBudgetBatchSampler(
+            train_ds.lengths, batch_tokens, padded=not packed, seed=seed, ids=train_ds.ids
+        )
+    if check_memory:
+        rows = _largest_batch(train_ds.lengths, batch_size, batch_tokens, packed)
+        need = estimate_training_memory(
+            model,
+            rows=rows,
+            gradient_checkpointing=gradient_checkpointing,
+            compute_dtype=torch.bfloat16 if bf16 else None,
+            lora=method == "lora" and lora_dropout > 0,
+        )
+        check_training_memory(need, _available_memory(lm.device, model), str(lm.device))
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    batches = len(sampler) if sampler is not None else math.ceil(len(train_ds) / batch_size)
+    steps_per_epoch = math.ceil(math.ceil(batches / world) / gradient_accumulation_steps)
+    total_steps = steps_per_epoch * epochs
 
     settings = dict(
         output_dir=str(output_dir),
@@ -245,26 +329,34 @@ def finetune(
         report_to="none",
         seed=seed,
         data_seed=seed,
-        bf16=bf16,
-        disable_tqdm=not (progress if progress is not None else _is_tty()),
+        bf16=bool(bf16),
+        disable_tqdm=not (progress if progress is not None else _interactive()),
         use_cpu=not cuda,
         remove_unused_columns=False,
+        # Real tokens: a packed batch has no padding; a padded one counts its mask.
+        include_num_input_tokens_seen="all" if packed else "non_padding",
     )
+    if not packed and sampler is None:
+        settings.update(_length_grouping(TrainingArguments))
     args = TrainingArguments(**{**settings, **training_args})
     pad_id = tokenizer.pad_token_id
     if pad_id is None:
         pad_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
-    trainer = Trainer(
+    flash = str(getattr(model.config, "_attn_implementation", "")).startswith("flash")
+    trainer = _resume_trainer()(
         model=model,
         args=args,
         train_dataset=train_ds,
         eval_dataset=val_ds,
-        data_collator=_collate(pad_id),
+        data_collator=packed_collator(flash) if packed else pad_collator(pad_id),
+        callbacks=[_epoch_losses(progress is not False), *(callbacks or [])],
+        batch_sampler=sampler,
+        eval_collator=pad_collator(pad_id),
     )
     last = get_last_checkpoint(str(output_dir)) if resume and output_dir.is_dir() else None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*use_cache=True.*gradient checkpointing.*")
-        trainer.train(resume_from_checkpoint=last)
+        result = trainer.train(resume_from_checkpoint=last)
 
     best = trainer.model
     if method == "lora":
@@ -274,25 +366,132 @@ def finetune(
     if trainer.is_world_process_zero():
         best.save_pretrained(best_dir)
         tokenizer.save_pretrained(best_dir)
-        _write_history(best_dir, trainer)
+        _write_history(best_dir, trainer, result.metrics, packed=packed)
     trainer.accelerator.wait_for_everyone()
     return load_lm(best_dir, dtype=lm.dtype, device=lm.device)
 
 
-def _write_history(path: Path, trainer: Any) -> None:
+def _largest_batch(
+    lengths: list[int], batch_size: int, batch_tokens: int | None, packed: bool
+) -> list[int]:
+    """Sequence lengths of the largest micro-batch a run can meet (for the memory check)."""
+    longest = max(lengths, default=0)
+    if batch_tokens is None:
+        return [longest] * min(batch_size, len(lengths))
+    if packed:
+        return [longest] * max(1, batch_tokens // max(1, longest))
+    return [batch_tokens]  # rows x width <= budget: the same tokens, as one row at worst
+
+
+def _available_memory(device: torch.device, model: Any) -> int | None:
+    """Bytes the run may use on ``device`` (None on CPU); tests replace it."""
+    return available_memory(device, model)
+
+
+def _length_grouping(arguments: type) -> dict[str, Any]:
+    """The TrainingArguments setting that batches resumes of similar length together."""
+    if "train_sampling_strategy" in getattr(arguments, "__dataclass_fields__", {}):
+        return {"train_sampling_strategy": "group_by_length"}
+    return {"group_by_length": True}  # pragma: no cover - transformers < 5.2
+
+
+def _resume_trainer() -> type:
+    """The Trainer, with a token-budget batch sampler and padded evaluation batches."""
+    from transformers import Trainer
+
+    class ResumeTrainer(Trainer):
+        def __init__(self, *args: Any, batch_sampler=None, eval_collator=None, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self._batch_sampler = batch_sampler
+            self._eval_collator = eval_collator
+
+        def get_train_dataloader(self):
+            if self._batch_sampler is None:
+                return super().get_train_dataloader()
+            loader = torch.utils.data.DataLoader(
+                self.train_dataset,
+                batch_sampler=self._batch_sampler,
+                collate_fn=self.data_collator,
+                num_workers=self.args.dataloader_num_workers,
+                pin_memory=self.args.dataloader_pin_memory,
+            )
+            return self.accelerator.prepare(loader)
+
+        def get_eval_dataloader(self, eval_dataset=None):
+            # The validation loss is computed on padded batches whatever the training
+            # batches: the Trainer averages batch losses weighted by the number of rows,
+            # which a packed batch (one row) would change.
+            collator, self.data_collator = self.data_collator, self._eval_collator
+            try:
+                return super().get_eval_dataloader(eval_dataset)
+            finally:
+                self.data_collator = collator
+
+    return ResumeTrainer
+
+
+def _epoch_losses(print_losses: bool) -> Any:
+    """A callback printing the train and validation loss of every epoch (main process)."""
+    from transformers import TrainerCallback
+
+    class EpochLosses(TrainerCallback):
+        train_loss: float | None = None
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not print_losses or not state.is_world_process_zero or not logs:
+                return
+            epoch = round(logs.get("epoch", state.epoch or 0))
+            if "loss" in logs:
+                self.train_loss = logs["loss"]
+                if args.eval_strategy == "no":
+                    _say(f"epoch {epoch}: train loss {logs['loss']:.4f}")
+            if "eval_loss" in logs:
+                train = "" if self.train_loss is None else f"train loss {self.train_loss:.4f}, "
+                _say(f"epoch {epoch}: {train}validation loss {logs['eval_loss']:.4f}")
+
+    return EpochLosses()
+
+
+def _say(line: str) -> None:
+    from tqdm.auto import tqdm
+
+    tqdm.write(line)  # keeps an open progress bar intact
+
+
+def _write_history(path: Path, trainer: Any, metrics: dict[str, Any], *, packed: bool) -> None:
     """Record the epoch losses and which checkpoint was kept, next to the weights."""
     import json
 
     state = trainer.state
+    epochs: dict[int, dict[str, float]] = {}
+    for entry in state.log_history:
+        if "epoch" not in entry:
+            continue
+        row = epochs.setdefault(round(entry["epoch"]), {"epoch": round(entry["epoch"])})
+        if "loss" in entry:
+            row["train_loss"] = entry["loss"]
+        if "eval_loss" in entry:
+            row["val_loss"] = entry["eval_loss"]
+    per_epoch = [epochs[k] for k in sorted(epochs) if len(epochs[k]) > 1]
+    scored = [row for row in per_epoch if "val_loss" in row]
+    best = min(scored, key=lambda row: row["val_loss"]) if scored else None
     record = {
+        "epochs": per_epoch,
+        "best_epoch": best["epoch"] if best else (per_epoch[-1]["epoch"] if per_epoch else None),
         "best_model_checkpoint": state.best_model_checkpoint,
         "best_metric": state.best_metric,
+        "packed": packed,
+        "train_runtime": metrics.get("train_runtime"),
+        "train_tokens": state.num_input_tokens_seen,
         "log_history": state.log_history,
     }
     (path / "training_history.json").write_text(json.dumps(record, indent=1))
 
 
-def _is_tty() -> bool:
+def _interactive() -> bool:
+    """Whether a progress bar can be seen: a terminal, or a Jupyter notebook."""
     import sys
 
-    return sys.stderr.isatty()
+    from transformers.utils import is_in_notebook
+
+    return sys.stderr.isatty() or is_in_notebook()
