@@ -79,9 +79,22 @@ class SimulatedProcess:
         Returns a DataFrame indexed like ``panel.transitions(include_first)`` with one column
         per taxonomy code.
         """
+        missing = [
+            what
+            for what, ok in (
+                ("birth year", panel.birth_year is not None),
+                ("'educ' covariate", "educ" in panel.covariates),
+            )
+            if not ok
+        ]
+        if missing:
+            raise ValueError(
+                f"the panel has no {' and no '.join(missing)}: the process needs each person's "
+                "age and years of schooling"
+            )
         tr = panel.transitions(include_first=include_first)
         out = np.empty((len(tr), len(self.taxonomy)))
-        age = tr.index.get_level_values(1).to_numpy() - tr["birth_year"].to_numpy()
+        age = tr.index.get_level_values(1).to_numpy() - tr[panel.birth_year].to_numpy()
         first = tr["prev_occupation"].isna().to_numpy()
         if (~first).any():
             rest = tr.loc[~first]
