@@ -45,6 +45,50 @@ def _preview(items: Iterable[Any], limit: int = 5) -> str:
     return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
+FUZZY_CUTOFF = 0.6
+"""Default least similarity of a fuzzy title match (see :meth:`Taxonomy.match_titles`)."""
+
+
+def _fold(title: str) -> str:
+    """A title compared without case and with single spaces."""
+    return " ".join(title.casefold().split())
+
+
+def _similarity(a: str, b: str, cutoff: float) -> float:
+    """Similarity in [0, 1] of two titles: difflib's ratio, as is or with words sorted.
+
+    Returns 0 when a cheap upper bound shows it is below `cutoff` (pairs that cannot match).
+    """
+    from difflib import SequenceMatcher
+
+    a, b = _fold(a), _fold(b)
+    best = 0.0
+    for x, y in ((a, b), (" ".join(sorted(a.split())), " ".join(sorted(b.split())))):
+        matcher = SequenceMatcher(None, x, y, autojunk=False)
+        if matcher.real_quick_ratio() >= cutoff and matcher.quick_ratio() >= cutoff:
+            best = max(best, matcher.ratio())
+    return best
+
+
+def _title_counts(observed: Any) -> dict[str, float]:
+    """Observed titles with their counts, from a Series of counts or an iterable of titles."""
+    if isinstance(observed, str):
+        raise TypeError("observed must be titles (a Series of counts or a list), not one string")
+    if isinstance(observed, pd.Series):
+        items = list(observed.items())
+        bad = [v for _, v in items if not (np.isscalar(v) and np.isreal(v) and v >= 0)]
+        if bad:
+            raise ValueError(f"observed counts must be non-negative numbers; got {_preview(bad)}")
+    else:
+        items = [(t, 1) for t in observed]
+    counts: dict[str, float] = {}
+    for title, n in items:
+        if not isinstance(title, str):
+            raise TypeError(f"observed title {title!r} is a {type(title).__name__}, not a string")
+        counts[title] = counts.get(title, 0) + (n.item() if isinstance(n, np.generic) else n)
+    return counts
+
+
 class Taxonomy:
     """An ordered list of occupations, each with a unique code and a unique title.
 
@@ -209,6 +253,182 @@ class Taxonomy:
             bad = pd.unique(pd.Series(codes, dtype=object)[out < 0])
             raise TaxonomyError(f"codes not in taxonomy {self.name!r}: {_preview(bad)}")
         return out
+
+    # -- the checkpoint's spellings ------------------------------------------------------------
+    def match_titles(
+        self, observed: pd.Series | Iterable[str], *, cutoff: float = FUZZY_CUTOFF
+    ) -> pd.DataFrame:
+        """Pair the titles a checkpoint writes with this taxonomy's codes.
+
+        A checkpoint only gives sensible probabilities to titles spelled as in its training
+        resumes. Given the titles it writes (``ResumeTemplate.infer(...).observed_titles``),
+        each code gets at most one checkpoint title, in three passes:
+
+        1. ``exact``: the same string;
+        2. ``case``: the same after case folding and collapsing runs of whitespace;
+        3. ``fuzzy``: the remaining titles and codes are paired to maximise the total
+           similarity (:func:`scipy.optimize.linear_sum_assignment`), and a pair is kept when
+           its similarity is at least `cutoff`. The similarity is the larger of
+           :class:`difflib.SequenceMatcher`'s ratio of the two case-folded titles and of the
+           two with their words sorted (so that reordered words still match); 1 is
+           identical, 0 nothing in common.
+
+        Parameters
+        ----------
+        observed : pandas.Series or iterable of str
+            The checkpoint's titles: a Series of counts indexed by title, or titles (repeats
+            are counted).
+        cutoff : float, default 0.6
+            Least similarity of a fuzzy match (difflib's ``get_close_matches`` default).
+            Raise it when wrong pairs appear among the ``fuzzy`` rows.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per code, in taxonomy order, then one row per observed title left
+            unmatched (most frequent first), with columns ``code``, ``title`` (ours),
+            ``checkpoint_title``, ``similarity``, ``how`` (``exact``, ``case``, ``fuzzy`` or
+            ``unmatched``) and ``count`` (how often the checkpoint wrote the title). A code
+            the checkpoint never wrote has no ``checkpoint_title``; an observed title that
+            matches no code has no ``code`` and, as ``similarity``, its best similarity to
+            any of our titles. Nothing observed is dropped.
+
+        Raises
+        ------
+        TypeError
+            If an observed title is not a string.
+        ValueError
+            If `cutoff` is not in [0, 1] or the counts are not non-negative numbers.
+
+        See Also
+        --------
+        Taxonomy.with_titles : the same codes spelled as the checkpoint spells them.
+
+        Examples
+        --------
+        >>> tax = Taxonomy([1, 2], ["Cashiers", "Retail sales clerks"], name="toy")
+        >>> matches = tax.match_titles(["cashiers", "retail salesclerks"])
+        >>> matches[["code", "checkpoint_title", "how"]]
+           code    checkpoint_title    how
+        0     1            cashiers   case
+        1     2  retail salesclerks  fuzzy
+        """
+        from scipy.optimize import linear_sum_assignment
+
+        if not 0 <= cutoff <= 1:
+            raise ValueError(f"cutoff must be between 0 and 1, got {cutoff}")
+        counts = _title_counts(observed)
+        left = dict(counts)  # observed titles not yet matched
+        match: dict[Hashable, tuple[str, float, str]] = {}
+        for title, code in self._by_title.items():
+            if title in left:
+                match[code] = (title, 1.0, "exact")
+                del left[title]
+        folded: dict[str, list[str]] = {}
+        for title in left:
+            folded.setdefault(_fold(title), []).append(title)
+        for code, ours in zip(self._codes, self._titles, strict=True):
+            candidates = folded.get(_fold(ours), [])
+            candidates = [t for t in candidates if t in left]
+            if code not in match and candidates:
+                best = max(candidates, key=lambda t: left[t])  # the most frequent spelling
+                match[code] = (best, 1.0, "case")
+                del left[best]
+        codes = [c for c in self._codes if c not in match]
+        rest = list(left)
+        sim = np.array(
+            [[_similarity(self.title(c), t, cutoff) for t in rest] for c in codes]
+        ).reshape(len(codes), len(rest))
+        if sim.size:
+            rows, cols = linear_sum_assignment(sim, maximize=True)
+            for r, c in zip(rows, cols, strict=True):
+                if sim[r, c] >= cutoff and sim[r, c] > 0:
+                    match[codes[r]] = (rest[c], float(sim[r, c]), "fuzzy")
+                    del left[rest[c]]
+        records = []
+        for code, ours in zip(self._codes, self._titles, strict=True):
+            theirs, score, how = match.get(code, (None, np.nan, "unmatched"))
+            records.append((code, ours, theirs, score, how, counts.get(theirs, 0)))
+        for title in sorted(left, key=lambda t: (-left[t], t)):
+            best = max(_similarity(ours, title, 0.0) for ours in self._titles)
+            records.append((None, None, title, best, "unmatched", left[title]))
+        code, ours, theirs, score, how, count = zip(*records, strict=True)
+        return pd.DataFrame(
+            {
+                # Nullable integer codes (or strings), so that unmatched rows keep int codes.
+                "code": pd.array(list(code)),
+                "title": pd.Series(ours, dtype=object),
+                "checkpoint_title": pd.Series(theirs, dtype=object),
+                "similarity": np.asarray(score, dtype=float),
+                "how": pd.Series(how, dtype=object),
+                "count": np.asarray(count),
+            }
+        )
+
+    def with_titles(self, mapping: Mapping[Any, str] | pd.Series | pd.DataFrame) -> Taxonomy:
+        """The same codes (order, name, special states) with some titles replaced.
+
+        Parameters
+        ----------
+        mapping : mapping, Series or DataFrame
+            New titles by code: ``{code: title}``, a Series indexed by code, or the frame of
+            :meth:`match_titles` (its rows with both a ``code`` and a
+            ``checkpoint_title``). Codes not given keep their title.
+
+        Returns
+        -------
+        Taxonomy
+
+        Raises
+        ------
+        TaxonomyError
+            For a code not in the taxonomy, a malformed title, or two codes that would
+            share a title.
+
+        Examples
+        --------
+        >>> tax = Taxonomy([1, 2], ["Cashiers", "Retail sales clerks"], name="toy")
+        >>> tax.with_titles({1: "cashiers"}).titles
+        ('cashiers', 'Retail sales clerks')
+        """
+        if isinstance(mapping, pd.DataFrame):
+            missing = [c for c in ("code", "checkpoint_title") if c not in mapping.columns]
+            if missing:
+                raise TaxonomyError(
+                    f"the frame has no column(s) {missing}; pass the frame of match_titles or "
+                    "a mapping {code: title}"
+                )
+            kept = mapping[mapping["code"].notna() & mapping["checkpoint_title"].notna()]
+            items = list(zip(kept["code"], kept["checkpoint_title"], strict=True))
+        elif isinstance(mapping, pd.Series):
+            items = list(mapping.items())
+        elif isinstance(mapping, Mapping):
+            items = list(mapping.items())
+        else:
+            raise TypeError(
+                f"mapping must be a mapping, Series or DataFrame, got {type(mapping).__name__}"
+            )
+        new = dict(zip(self._codes, self._titles, strict=True))
+        unknown = []
+        for code, title in items:
+            code = _normalize_code(code, "with_titles")
+            if code not in self._index:
+                unknown.append(code)
+            else:
+                new[code] = title
+        if unknown:
+            raise TaxonomyError(f"codes not in taxonomy {self.name!r}: {_preview(unknown)}")
+        by_title: dict[Any, list[Hashable]] = {}
+        for code, title in new.items():
+            if isinstance(title, str):
+                by_title.setdefault(title, []).append(code)
+        clashes = [f"{t!r} (codes {_preview(c)})" for t, c in by_title.items() if len(c) > 1]
+        if clashes:
+            raise TaxonomyError(
+                f"the new titles would be shared by several codes: {'; '.join(clashes[:5])}; "
+                "each code needs its own title"
+            )
+        return Taxonomy(new.keys(), new.values(), name=self.name, special=self._special)
 
     def to_frame(self) -> pd.DataFrame:
         """The taxonomy as a DataFrame with columns ``code``, ``title``, ``special``."""
