@@ -281,6 +281,7 @@ def finetune(
         # renamed across transformers 5.x releases. Non-reentrant checkpointing also works
         # with frozen embeddings (LoRA).
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    trainable = {name: p.requires_grad for name, p in model.named_parameters()}
     if method == "lora":
         model = _lora(model, lora_r, lora_alpha, lora_dropout)
 
@@ -293,7 +294,7 @@ def finetune(
         sampler = TokenBudgetBatchSampler(
             train_ds.lengths, batch_tokens, padded=not packed, seed=seed, ids=train_ds.ids
         )
-    if check_memory:
+    if check_memory and not _sharded(training_args):
         rows = _largest_batch(train_ds.lengths, batch_size, batch_tokens, packed)
         need = estimate_training_memory(
             model,
@@ -302,7 +303,13 @@ def finetune(
             compute_dtype=torch.bfloat16 if bf16 else None,
             lora=method == "lora" and lora_dropout > 0,
         )
-        check_training_memory(need, _available_memory(lm.device, model), str(lm.device))
+        try:
+            check_training_memory(need, _available_memory(lm.device, model), str(lm.device))
+        except MemoryError:
+            if method == "lora":  # give the caller back the model as it came
+                for name, p in model.unload().named_parameters():
+                    p.requires_grad_(trainable[name])
+            raise
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     batches = len(sampler) if sampler is not None else math.ceil(len(train_ds) / batch_size)
@@ -381,6 +388,15 @@ def _largest_batch(
     if packed:
         return [longest] * max(1, batch_tokens // max(1, longest))
     return [batch_tokens]  # rows x width <= budget: the same tokens, as one row at worst
+
+
+def _sharded(training_args: dict[str, Any]) -> bool:
+    """Whether weights and optimizer state are sharded across GPUs (FSDP, DeepSpeed), which
+    the per-device memory estimate does not model."""
+    if training_args.get("fsdp") or training_args.get("deepspeed"):
+        return True
+    flags = ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED")
+    return any(os.environ.get(flag, "").lower() in ("1", "true") for flag in flags)
 
 
 def _available_memory(device: torch.device, model: Any) -> int | None:

@@ -106,7 +106,7 @@ def estimate_training_memory(
     if lora:
         per_token_layer += a * (6 * h + i)
     attention = getattr(config, "_attn_implementation", None)
-    per_layer_attention = 2 * a * heads * sum(n * n for n in rows) if attention == "eager" else 0
+    per_layer_attention = a * heads * sum(n * n for n in rows) if attention == "eager" else 0
     layer_full = tokens * per_token_layer + per_layer_attention
     if gradient_checkpointing:
         decoder = layers * tokens * a * h + layer_full
