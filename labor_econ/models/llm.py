@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -376,7 +377,9 @@ class LLMTransitionModel(LikelihoodModel):
         if not calibrate:
             params = np.array([1.0, 0.0])
             cov = np.full((2, 2), np.nan)
-            return LLMTransitionResults(self, params, cov, calibrated=False, cov_type=None)
+            return _checked(
+                LLMTransitionResults(self, params, cov, calibrated=False, cov_type=None)
+            )
         start = np.array([1.0, 0.0] if start_params is None else start_params, dtype=float)
         # Plain Newton (statsmodels' "newton") has no step control and overshoots from
         # (1, 0) when the LM is far from calibrated; a trust-region Newton with the same
@@ -407,7 +410,7 @@ class LLMTransitionModel(LikelihoodModel):
             "max_mean_score": mean_score,
             "message": opt.message,
         }
-        return res
+        return _checked(res)
 
     def _covariance(self, params: np.ndarray, cov_type: CovType) -> np.ndarray:
         persons = self.transitions.index.get_level_values(0)
@@ -633,6 +636,24 @@ class LLMTransitionResults(TransitionResults, LikelihoodModelResults):
             f"<LLMTransitionResults {self.name!r}: N={self.nobs}, llf={self.llf:.3f}, "
             f"perplexity={self.perplexity:.4f}, calibrated={self.calibrated}>"
         )
+
+
+def _checked(results: LLMTransitionResults) -> LLMTransitionResults:
+    """Warn when the LM puts little probability on the taxonomy: its numbers mislead."""
+    from ..lm.formats import WARN_VALID_MASS, LowValidMassWarning
+
+    mass = results.valid_mass.mean()
+    if mass < WARN_VALID_MASS:
+        warnings.warn(
+            f"{results.name}: the mean valid mass is {mass:.3f} (below {WARN_VALID_MASS}): the "
+            "LM mostly writes something other than the taxonomy's titles after these prompts, "
+            "so the template or the title spellings differ from its training resumes. Run "
+            "labor_econ.check_format(lm, panel, template) and follow its advice (sample_resumes, "
+            "ResumeTemplate.infer, Taxonomy.match_titles) before trusting these results",
+            LowValidMassWarning,
+            stacklevel=3,
+        )
+    return results
 
 
 def _clip(text: str, width: int = 24) -> str:
