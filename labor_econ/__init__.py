@@ -10,7 +10,7 @@ from . import datasets, taxonomies
 from .diagnostics import ModelComparison, TestResult, clarke_test, compare, lr_test, vuong_test
 from .lm import CandidateScorer, CausalLM, LMLoadError, load_lm, naive_score
 from .lm.finetune import finetune
-from .lm.formats import FormatCheck, LowValidMassWarning, check_format
+from .lm.formats import CheckpointMismatchWarning, FormatCheck, LowValidMassWarning, check_format
 from .models import (
     LLMTransitionModel,
     LLMTransitionResults,
@@ -37,6 +37,7 @@ __all__ = [
     "CandidateScorer",
     "CareerPanel",
     "CausalLM",
+    "CheckpointMismatchWarning",
     "FormatCheck",
     "LLMTransitionModel",
     "LLMTransitionResults",

@@ -16,6 +16,7 @@ from labor_econ.panel import CareerPanel
 from labor_econ.templates import ResumeTemplate
 
 __all__ = [
+    "CheckpointMismatchWarning",
     "FormatCheck",
     "LowValidMassWarning",
     "OK_TITLE_SHARE",
@@ -43,6 +44,10 @@ _ADVICE = (
     "its titles onto your codes (Taxonomy.match_titles, Taxonomy.with_titles) and check again "
     "with labor_econ.check_format"
 )
+
+
+class CheckpointMismatchWarning(UserWarning):
+    """A template or taxonomy differs from the one saved with the checkpoint."""
 
 
 class LowValidMassWarning(UserWarning):
