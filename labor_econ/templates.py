@@ -32,19 +32,39 @@ _JSON_FIELDS = ("name", "header", "line", "separator", "header_separator", "foot
 
 
 def _fields(fmt: str, where: str) -> list[str]:
-    """Names of the replacement fields of a format string, validated."""
+    """Names of the replacement fields of a format string, validated.
+
+    A field is a plain name with at most a literal format spec (``{hours:.1f}``): no
+    attribute or index access, no conversion (``!r``), and no field nested in the spec
+    (``{year:{extra.token}}`` would read an attribute of a data value at render time).
+    """
     names = []
     try:
         parsed = list(string.Formatter().parse(fmt))
     except ValueError as exc:
         raise TemplateError(f"{where}: malformed format string {fmt!r}: {exc}") from None
-    for _, name, _, _ in parsed:
+    for _, name, spec, conversion in parsed:
         if name is None:
             continue
         if not name.isidentifier():
             raise TemplateError(f"{where}: field {{{name}}} in {fmt!r} must be a plain name")
+        if conversion is not None:
+            raise TemplateError(
+                f"{where}: field {{{name}!{conversion}}} in {fmt!r}: conversions are not "
+                "allowed; write the plain field"
+            )
+        if spec and ("{" in spec or "}" in spec):
+            raise TemplateError(
+                f"{where}: field {{{name}:{spec}}} in {fmt!r} has a field inside its format "
+                "spec; only literal specs such as {hours:.1f} are allowed"
+            )
         names.append(name)
     return names
+
+
+def _breaks_line(text: str) -> bool:
+    """Whether `text` holds a character that starts a new line (``\n``, ``\r``, ``\u2028``...)."""
+    return len((text + "x").splitlines()) > 1
 
 
 def _value(v: Any) -> Any:
@@ -148,7 +168,12 @@ class ResumeTemplate:
             )
         outcome = outcomes[0]
         prefix, _, suffix = self.line.partition("{" + outcome)
-        suffix = suffix[suffix.index("}") + 1 :]
+        if not suffix.startswith("}"):
+            raise TemplateError(
+                f"line {self.line!r}: write {{{outcome}}} without a format spec; the outcome "
+                "is written exactly as the taxonomy spells it"
+            )
+        suffix = suffix[1:]
         if _fields(suffix, "line"):
             raise TemplateError(
                 f"line {self.line!r}: no fields may follow {{{outcome}}}; the continuation "
@@ -171,7 +196,11 @@ class ResumeTemplate:
             if "\n" in h:
                 raise TemplateError(f"header line {i} {h!r} contains a line break")
             _fields(h, f"header line {i}")
-        _fields(self.footer, "footer")
+        if _fields(self.footer, "footer"):
+            raise TemplateError(
+                f"footer {self.footer!r} is written as is after the last wave: it may not "
+                "contain fields"
+            )
         if self.separator is None:
             object.__setattr__(self, "separator", "" if suffix.endswith("\n") else " ")
         if self.header_separator is None:
@@ -307,20 +336,49 @@ class ResumeTemplate:
         return self.continuation_text(self._outcome_text(code, taxonomy))
 
     def continuations(self, taxonomy: Taxonomy) -> list[str]:
-        """The continuation of every taxonomy entry, in taxonomy order (the K candidates)."""
+        """The continuation of every taxonomy entry, in taxonomy order (the K candidates).
+
+        Raises
+        ------
+        TemplateError
+            If a title contains a line break or the wave boundary (see :meth:`render`).
+        """
         # Distinct: titles are unique, and codes are unique and of one type.
-        return [self.continuation(c, taxonomy) for c in taxonomy.codes]
+        out = []
+        for c in taxonomy.codes:
+            text = self._outcome_text(c, taxonomy)
+            self._check_value(text, f"taxonomy code {_value(c)!r}, {self.outcome}")
+            out.append(self.continuation_text(text))
+        return out
 
     def _outcome_text(self, code: Hashable, taxonomy: Taxonomy) -> str:
         return taxonomy.title(code) if self.outcome == "title" else str(_value(code))
 
+    def _check_value(self, value: Any, where: str) -> None:
+        """Refuse data text that would end a wave or a line early (a fake wave in the resume)."""
+        text = str(value)
+        if _breaks_line(text):
+            problem = "a line break"
+        elif self.boundary.strip() and self.boundary in text:
+            problem = f"the wave boundary {self.boundary!r} (terminator + separator)"
+        else:
+            return
+        raise TemplateError(
+            f"{where}: value {text!r} contains {problem} of template {self.name!r}, which "
+            "would write a fake wave into the resume; clean the value or choose a template "
+            "whose terminator and separator do not occur in the data"
+        )
+
     # -- rendering ----------------------------------------------------------------------------
-    def _header_text(self, panel: CareerPanel, person: pd.Series) -> str:
+    def _header_text(self, panel: CareerPanel, rows: pd.DataFrame) -> str:
+        person = rows.iloc[0]
         values: dict[str, Any] = {c: _value(person[c]) for c in panel.static}
         if panel.birth_year:
             values["birth_year"] = _value(person[panel.birth_year])
         if panel.static:
             values["characteristics"] = ", ".join(f"{c} {values[c]}" for c in panel.static)
+        columns = {c: c for c in panel.static}
+        columns["birth_year"] = panel.birth_year
         lines = []
         for i, h in enumerate(self.header):
             names = _fields(h, f"header line {i}")
@@ -331,8 +389,17 @@ class ResumeTemplate:
                     f"{[n for n in absent if n not in _HEADER_OPTIONAL]} are not static "
                     f"covariates of the panel (static: {list(panel.static)})"
                 )
-            if not absent:
-                lines.append(h.format(**values) + self.header_separator)
+            if absent:
+                continue
+            used = panel.static if "characteristics" in names else []
+            for n in dict.fromkeys([*names, *used]):
+                if n != "characteristics":
+                    self._check_value(
+                        values[n],
+                        f"person {_value(person[panel.id])!r}, year "
+                        f"{_value(person[panel.time])!r}, column {columns[n]!r}",
+                    )
+            lines.append(h.format(**values) + self.header_separator)
         return "".join(lines)
 
     def _line_values(self, panel: CareerPanel, rows: pd.DataFrame) -> list[dict[str, Any]]:
@@ -352,19 +419,34 @@ class ResumeTemplate:
             cols[c] = rows[c].to_numpy()
         if "age" in names:
             cols["age"] = rows[panel.time].to_numpy() - rows[panel.birth_year].to_numpy()
-        return [{k: _value(v[i]) for k, v in cols.items()} for i in range(len(rows))]
+        out = [{k: _value(v[i]) for k, v in cols.items()} for i in range(len(rows))]
+        pids, times = rows[panel.id].to_numpy(), cols["year"]
+        for c in names & (set(panel.varying) | set(panel.static)):
+            for i, values in enumerate(out):
+                self._check_value(
+                    values[c],
+                    f"person {_value(pids[i])!r}, year {_value(times[i])!r}, column {c!r}",
+                )
+        return out
 
     def _person_parts(
         self, panel: CareerPanel, rows: pd.DataFrame
     ) -> tuple[str, list[str], list[str]]:
         """Header, per-wave prompt ends (prefix without lead), per-wave full lines."""
-        header = self._header_text(panel, rows.iloc[0])
+        header = self._header_text(panel, rows)
         prefixes, lines = [], []
         codes = rows[panel.occupation].to_numpy()
-        for values, code in zip(self._line_values(panel, rows), codes, strict=True):
+        pids, times = rows[panel.id].to_numpy(), rows[panel.time].to_numpy()
+        for i, (values, code) in enumerate(zip(self._line_values(panel, rows), codes, strict=True)):
             prefix = self._prefix.format(**values)
             prefixes.append(prefix)
-            lines.append(prefix + self.continuation(_value(code), panel.taxonomy))
+            outcome = self._outcome_text(_value(code), panel.taxonomy)
+            self._check_value(
+                outcome,
+                f"person {_value(pids[i])!r}, year {_value(times[i])!r}, column "
+                f"{panel.occupation!r} (code {_value(code)!r}, {self.outcome})",
+            )
+            lines.append(prefix + self.continuation_text(outcome))
         return header, prefixes, lines
 
     def render(self, panel: CareerPanel, person: Hashable) -> str:
@@ -421,15 +503,17 @@ class ResumeTemplate:
     def wave_starts(self, prompts: Sequence[str]) -> list[int]:
         """Where the last wave of each prompt starts (character offsets).
 
-        The offset follows the last wave boundary (terminator + separator) or line break
-        before the prompt's final character, 0 when there is none. :class:`CandidateScorer`
-        takes these as ``starts`` to cache candidate tokenizations per last-wave text.
+        The offset follows the previous wave's terminator (so the last wave's text begins
+        with the separator) or the prompt's last line break, whichever is later; 0 when the
+        prompt has neither. Pass them as ``CandidateScorer.score(..., starts=...)``: the
+        scorer caches candidate tokenizations per last-wave text, which one-line (sentence)
+        resumes need.
         """
         out = []
         for p in prompts:
             stop = max(len(p) - 1, 0)
             at = p.rfind(self.boundary, 0, stop)
-            start = at + len(self.boundary) if at >= 0 else 0
+            start = at + len(self.terminator) if at >= 0 else 0
             out.append(max(start, p.rfind("\n", 0, stop) + 1))
         return out
 

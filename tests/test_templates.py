@@ -236,9 +236,16 @@ def test_wave_starts_point_at_the_last_wave(toy_panel, terminator, separator):
         separator=separator,
     )
     prompts = t.prompts(toy_panel, include_first=True)
-    for prompt, start in zip(prompts, t.wave_starts(prompts), strict=True):
-        assert prompt[start:].startswith("Year ") or start == 0
-        assert prompt[:start].endswith(t.boundary) or start == 0 or prompt[start - 1] == "\n"
+    starts = t.wave_starts(prompts)
+    for prompt, start in zip(prompts, starts, strict=True):
+        segment = prompt[start:]
+        if t.boundary not in prompt and "\n" not in prompt:
+            assert start == 0  # first wave after a one-line header: no cache key
+            continue
+        assert segment.lstrip(t.separator + t.header_separator).startswith("Year ")
+        assert segment.count("Year ") == 1 and start > 0
+        assert prompt[:start].endswith((t.terminator, "\n", "."))
+    assert starts[1] > 0 and prompts.iloc[1][starts[1] :].endswith("Year 1991:")
 
 
 @st.composite
@@ -334,3 +341,108 @@ def test_json_errors(tmp_path):
         ResumeTemplate.from_dict({"line": "{year}\n"})
     with pytest.raises(FileNotFoundError):
         ResumeTemplate.load(tmp_path / "missing.json")
+
+
+# -- security and data rules ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"line": "{year:{extra.token}} {extra}: {title}\n"},
+        {"line": "{year:{hours}}: {title}\n"},
+        {"line": "{year!r}: {title}\n"},
+        {"line": "{year!s}: {title}\n"},
+        {"line": "{year}: {title!r}\n"},
+        {"line": "{year}: {title:>40}\n"},
+        {"header": ("Born {birth_year:{extra.token}}",)},
+        {"header": ("Born {birth_year!a}",)},
+        {"footer": "{year:{extra.token}}"},
+        {"footer": "END {year!r}"},
+        {"footer": "END {year}"},
+    ],
+)
+def test_fields_in_specs_and_conversions_are_rejected(kwargs):
+    with pytest.raises(TemplateError) as info:
+        ResumeTemplate(**kwargs)
+    assert any(w in str(info.value) for w in ("format spec", "conversion", "fields"))
+
+
+def test_literal_format_specs_still_render(toy_panel):
+    t = ResumeTemplate(line="{year} ({hours:>3} h): {title}\n")
+    assert t.render(toy_panel, 9) == "1990 ( 50 h): Cooks\n1992 ( 45 h): Cashiers\n"
+
+
+def _panel_with(frame_updates, toy_frame, toy_taxonomy, **kwargs):
+    frame = toy_frame.copy()
+    for column, values in frame_updates.items():
+        frame[column] = values
+    spec = {
+        "id": "pid",
+        "time": "year",
+        "occupation": "occ",
+        "taxonomy": toy_taxonomy,
+        "birth_year": "born",
+        "static": ["female"],
+        "varying": ["hours"],
+    }
+    spec.update(kwargs)
+    return CareerPanel(frame, **spec)
+
+
+@pytest.mark.parametrize("bad", ["North\nSouth", "North\r\n", "a\u2028b"])
+def test_covariate_with_a_line_break_is_refused(toy_frame, toy_taxonomy, bad):
+    region = ["East", "East", "East", "West", bad]
+    panel = _panel_with({"region": region}, toy_frame, toy_taxonomy, varying=["region"])
+    t = ResumeTemplate(line="{year} in {region}: {title}\n")
+    with pytest.raises(TemplateError, match=r"person 9, year 1992, column 'region'.*line break"):
+        t.prompts(panel)
+    with pytest.raises(TemplateError, match="person 9, year 1992"):
+        t.resumes(panel)
+
+
+def test_static_covariate_with_a_line_break_is_refused_in_the_header(toy_frame, toy_taxonomy):
+    school = ["A", "A", "A", "B\n1999: Cooks", "B\n1999: Cooks"]
+    panel = _panel_with({"school": school}, toy_frame, toy_taxonomy, static=["school"])
+    with pytest.raises(TemplateError, match=r"person 9, year 1990, column 'school'"):
+        ResumeTemplate.preset("labor_llm").prompts(panel)  # via {characteristics}
+    with pytest.raises(TemplateError, match=r"person 9, year 1990, column 'school'"):
+        ResumeTemplate(header=("School {school}",)).render(panel, 9)
+    # Not written into the text: not refused.
+    assert ResumeTemplate.preset("plain").render(panel, 9).startswith("1990: Cooks\n")
+
+
+@pytest.mark.parametrize(
+    ("line", "separator", "bad"),
+    [
+        ("In {year} in {region}, works as a {title}.", " ", "St. Louis"),
+        ("{year} {region} {title};", "", "a;b"),
+        ("{year} {region} {title} |", " ", "x | y"),
+    ],
+)
+def test_covariate_with_the_wave_boundary_is_refused(toy_frame, toy_taxonomy, line, separator, bad):
+    region = ["East", bad, "East", "West", "West"]
+    panel = _panel_with({"region": region}, toy_frame, toy_taxonomy, varying=["region"])
+    t = ResumeTemplate(line=line, separator=separator)
+    with pytest.raises(TemplateError, match=r"person 7, year 1991, column 'region'.*boundary"):
+        t.prompts(panel)
+
+
+def test_title_with_a_line_break_or_boundary_is_refused(toy_frame):
+    # Taxonomy refuses "\n" and "\r" itself; other line separators reach the template.
+    tax = Taxonomy([1, 2, 3], ["Cashiers", "Clerks\u20282001: Cooks", "Cooks"])
+    panel = CareerPanel(toy_frame, id="pid", time="year", occupation="occ", taxonomy=tax)
+    with pytest.raises(TemplateError, match=r"person 7, year 1991, column 'occ' \(code 2"):
+        ResumeTemplate.preset("plain").prompts(panel)
+    with pytest.raises(TemplateError, match=r"taxonomy code 2, title.*line break"):
+        ResumeTemplate.preset("plain").continuations(tax)
+    tax = Taxonomy([1, 2, 3], ["Cashiers", "Clerks. Or cooks", "Cooks"])
+    with pytest.raises(TemplateError, match=r"taxonomy code 2, title.*boundary '\. '"):
+        ResumeTemplate.preset("model_card").continuations(tax)
+    assert len(ResumeTemplate.preset("plain").continuations(tax)) == 3
+
+
+def test_model_card_accepts_every_occ1990_title():
+    # "n.e.c." ends many titles: the terminator "." inside a title is not a wave boundary.
+    cont = ResumeTemplate.preset("model_card").continuations(occ1990())
+    assert len(cont) == 389 and " Managers and administrators, n.e.c.." in cont

@@ -208,11 +208,11 @@ class _Tokenization:
             )
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text; special-token strings in it ("</s>") are read as text."""
         if not texts:
             return []
-        return [
-            list(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-        ]
+        ids = self.tokenizer(list(texts), add_special_tokens=False, split_special_tokens=True)
+        return [list(i) for i in ids["input_ids"]]
 
 
 def _split_joint(
@@ -238,6 +238,42 @@ def _split_joint(
             "candidate strings"
         )
     return m
+
+
+def _segment_starts(prompts: Sequence[str], starts: Sequence[int] | None) -> list[int]:
+    """Where the cached last segment of each prompt begins (its cache key is the text after).
+
+    Default: after the last line break before the final character. Given `starts`, they are
+    checked to lie inside their prompts; an offset of 0 turns the cache off for that prompt.
+    """
+    if starts is None:
+        return [p.rfind("\n", 0, len(p) - 1) + 1 for p in prompts]
+    starts = list(starts)
+    if len(starts) != len(prompts):
+        raise ValueError(f"got {len(starts)} starts for {len(prompts)} prompts; pass one each")
+    bad = [
+        i
+        for i, (p, s) in enumerate(zip(prompts, starts, strict=True))
+        if isinstance(s, bool) or not isinstance(s, int | np.integer) or not 0 <= s < len(p)
+    ]
+    if bad:
+        i = bad[0]
+        raise ValueError(
+            f"starts[{i}] = {starts[i]!r} is not an offset inside prompt {i} (length "
+            f"{len(prompts[i])}); {len(bad)} bad entries"
+        )
+    return [int(s) for s in starts]
+
+
+def _context_start(prompt: str, cut: int, by_lines: bool) -> int:
+    """Start of the text before `cut` that checks the cached tokenization: the line before
+    (line-cut prompts), else as many characters as the segment, from a word's start."""
+    if by_lines:
+        return prompt.rfind("\n", 0, cut - 1) + 1
+    start = max(0, cut - max(len(prompt) - cut, 32))
+    while start > 0 and not prompt[start - 1].isspace():
+        start -= 1
+    return start
 
 
 class CandidateScorer:
@@ -282,12 +318,15 @@ class CandidateScorer:
     tokens, which cover the prompt's tail and the candidate, are what is scored. The tokenizer's
     leading special tokens (BOS) start every prompt; none are added inside continuations.
 
-    Candidate tokenizations are cached per prompt's last line (the text after its last
-    newline), so K candidates cost K short tokenizations per distinct last line, not per
-    prompt. This relies on no token spanning a newline, as with Llama's tokenizer, and is
-    checked: each prompt must tokenize as its head plus its last line, and the candidates,
-    tokenized after the line before, must leave that line's tokens intact; where a check fails,
-    that prompt is tokenized jointly with every candidate in full.
+    Candidate tokenizations are cached per prompt's last wave (the text after its last line
+    break, or from the offsets given as ``starts``, e.g. ``ResumeTemplate.wave_starts`` for
+    one-line sentence resumes), so K candidates cost K short tokenizations per distinct last
+    wave, not per prompt. This relies on no token spanning the wave's start, as with Llama's
+    tokenizer at a line break or before a space, and is checked: each prompt must tokenize as
+    its head plus its last wave, and the candidates, tokenized after the text before (the line
+    before, or as many characters as the wave), must leave that text's tokens intact; where a
+    check fails, that prompt is tokenized jointly with every candidate in full. Special-token
+    strings in the text (``"</s>"``) are tokenized as text, never as control tokens.
 
     Examples
     --------
@@ -364,7 +403,13 @@ class CandidateScorer:
             f"max_trie_nodes={self.max_trie_nodes!r})"
         )
 
-    def score(self, prompts: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
+    def score(
+        self,
+        prompts: Sequence[str],
+        candidates: Sequence[str],
+        *,
+        starts: Sequence[int] | None = None,
+    ) -> np.ndarray:
         """Log-probability of each candidate continuation given each prompt.
 
         Parameters
@@ -375,6 +420,11 @@ class CandidateScorer:
             The same K distinct continuations for every prompt, e.g. ``" Cashiers\\n"``: a
             leading space and the terminator belong to the candidate, so ``" Cashiers\\n"``
             and ``" Cashiers and clerks\\n"`` are distinct outcomes.
+        starts : sequence of int, optional
+            Where each prompt's last wave begins (character offsets, e.g.
+            ``ResumeTemplate.wave_starts(prompts)``): candidate tokenizations are cached per
+            text from there. Default: after the prompt's last line break. Only speed depends
+            on it; the scores do not.
 
         Returns
         -------
@@ -395,7 +445,7 @@ class CandidateScorer:
             return out
         rows = [
             (i, ids, trie, cols)
-            for i, (ids, parts) in enumerate(self._plan(prompts, candidates))
+            for i, (ids, parts) in enumerate(self._plan(prompts, candidates, starts))
             for trie, cols in parts
         ]
 
@@ -494,14 +544,14 @@ class CandidateScorer:
                 start = stop
 
     def _plan(
-        self, prompts: list[str], candidates: list[str]
+        self, prompts: list[str], candidates: list[str], starts: Sequence[int] | None = None
     ) -> list[tuple[list[int], tuple[tuple[_Trie, np.ndarray], ...]]]:
         """For each prompt, its token ids before the tries, and the tries with their columns."""
         if self._cache_candidates != tuple(candidates):
             self._cache_candidates = tuple(candidates)
             self._paths, self._tries = {}, {}
         encode, prefix = self._tok.encode, self._tok.prefix
-        cuts = [p.rfind("\n", 0, len(p) - 1) + 1 for p in prompts]
+        cuts = _segment_starts(prompts, starts)
         full = encode(prompts)
         heads = encode([p[:cut] for p, cut in zip(prompts, cuts, strict=True)])
         plans = []
@@ -512,9 +562,9 @@ class CandidateScorer:
             key: tuple[str, tuple[int, ...]] | None = (p[cut:], tuple(tail))
             paths = self._paths.get(key)
             if paths is None and cut:
-                # The candidates' tokens after the last line depend only on that line when no
-                # token spans a newline; check it on the line before, as context.
-                start = p.rfind("\n", 0, cut - 1) + 1
+                # The candidates' tokens after the last wave depend only on that wave when no
+                # token spans its start; check it with the text before as context.
+                start = _context_start(p, cut, starts is None)
                 context_head, context = encode([p[start:cut], p[start:]])
                 if context == context_head + tail:
                     paths = self._joint_paths(
@@ -702,7 +752,8 @@ def naive_score(
     special = set(tokenizer.all_special_ids)
 
     def encode(text: str) -> list[int]:
-        ids = list(tokenizer(text)["input_ids"])
+        # Data is text: "</s>" in a title is three characters, not the end-of-text token.
+        ids = list(tokenizer(text, split_special_tokens=True)["input_ids"])
         while ids and ids[-1] in special:
             ids.pop()
         return ids

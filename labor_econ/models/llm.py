@@ -254,7 +254,9 @@ class LLMTransitionModel(LikelihoodModel):
     @cached_property
     def logq(self) -> np.ndarray:
         """``log P(continuation_k | prompt_i)``, shape (n_transitions, K), computed once."""
-        scores = self.scorer.score(self.prompts.tolist(), self.candidates)
+        prompts = self.prompts.tolist()
+        starts = self.template.wave_starts(prompts)  # the scorer's cache key: the last wave
+        scores = self.scorer.score(prompts, self.candidates, starts=starts)
         return self._check_scores(np.asarray(scores, dtype=np.float64))
 
     def for_panel(self, panel: CareerPanel) -> LLMTransitionModel:
