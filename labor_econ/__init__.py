@@ -10,6 +10,7 @@ from . import datasets, taxonomies
 from .diagnostics import ModelComparison, TestResult, clarke_test, compare, lr_test, vuong_test
 from .lm import CandidateScorer, CausalLM, LMLoadError, load_lm, naive_score
 from .lm.finetune import finetune
+from .lm.formats import CheckpointMismatchWarning, FormatCheck, LowValidMassWarning, check_format
 from .models import (
     LLMTransitionModel,
     LLMTransitionResults,
@@ -36,11 +37,14 @@ __all__ = [
     "CandidateScorer",
     "CareerPanel",
     "CausalLM",
+    "CheckpointMismatchWarning",
+    "FormatCheck",
     "LLMTransitionModel",
     "LLMTransitionResults",
     "LMLoadError",
     "LogLinearPool",
     "LogLinearPoolResults",
+    "LowValidMassWarning",
     "MarginalModel",
     "MarkovTransitionModel",
     "ModelComparison",
@@ -56,6 +60,7 @@ __all__ = [
     "__version__",
     "calibration_plot",
     "calibration_table",
+    "check_format",
     "clarke_test",
     "compare",
     "datasets",

@@ -344,6 +344,22 @@ class CareerPanel:
             raise PanelError(f"person(s) not in the panel: {_preview(unknown.tolist())}")
         return self._derive(self._data[self._data[self.id].isin(persons)])
 
+    def with_taxonomy(self, taxonomy: Taxonomy) -> CareerPanel:
+        """The same panel with another taxonomy of its codes, e.g. spelled as a checkpoint
+        spells its titles (:meth:`Taxonomy.with_titles`).
+
+        Raises
+        ------
+        PanelError
+            If an occupation code of the panel is not in `taxonomy`.
+        """
+        if not isinstance(taxonomy, Taxonomy):
+            raise TypeError(f"taxonomy must be a Taxonomy, got {type(taxonomy).__name__}")
+        new = self._derive(self._data)
+        new.taxonomy = taxonomy
+        new._check_codes(new._data)
+        return new
+
     def split(
         self, test_size: float = 0.2, val_size: float = 0.0, seed: int = 0
     ) -> tuple[CareerPanel, ...]:

@@ -144,3 +144,18 @@ def test_with_titles_errors(tax):
         tax.with_titles(pd.DataFrame({"code": [10]}))
     with pytest.raises(TypeError, match="mapping"):
         tax.with_titles([("10", "x")])
+
+
+def test_panel_with_taxonomy_spelled_as_the_checkpoint(toy_panel):
+    from labor_econ import PanelError, ResumeTemplate
+
+    lower = toy_panel.taxonomy.with_titles({1: "cashiers", 3: "cooks"})
+    panel = toy_panel.with_taxonomy(lower)
+    assert panel.taxonomy == lower and toy_panel.taxonomy.titles[0] == "Cashiers"
+    pd.testing.assert_frame_equal(panel.data, toy_panel.data)
+    text = ResumeTemplate.preset("plain").render(panel, 7)
+    assert text.startswith("1990: cashiers\n")
+    with pytest.raises(PanelError, match=r"code\(s\) 3 .* not in taxonomy"):
+        toy_panel.with_taxonomy(Taxonomy([1, 2], ["a", "b"]))
+    with pytest.raises(TypeError, match="Taxonomy"):
+        toy_panel.with_taxonomy({1: "a"})

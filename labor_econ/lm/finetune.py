@@ -21,6 +21,7 @@ from .batching import (
 )
 from .loading import CausalLM, load_lm
 from .memory import available_memory, check_training_memory, estimate_training_memory
+from .model_card import write_checkpoint_files
 from .precision import autocast_dtype
 
 __all__ = ["finetune", "ResumeDataset"]
@@ -243,7 +244,11 @@ def finetune(
     -------
     CausalLM
         The best (or last) checkpoint, loaded with :func:`load_lm` from
-        ``output_dir/best``.
+        ``output_dir/best``, where the template (``labor_econ_template.json``), the
+        training taxonomy (``labor_econ_taxonomy.csv``) and a model card (``README.md``:
+        base model, training panel, template, schedule, loss history) are saved next to
+        the weights; the returned model carries them as ``lm.template`` and
+        ``lm.taxonomy``.
 
     Raises
     ------
@@ -374,6 +379,19 @@ def finetune(
         best.save_pretrained(best_dir)
         tokenizer.save_pretrained(best_dir)
         _write_history(best_dir, trainer, result.metrics, packed=packed)
+        write_checkpoint_files(
+            best_dir,
+            base_model=lm.name,
+            template=template,
+            train=train,
+            val=val,
+            epochs=epochs,
+            method=method,
+            learning_rate=learning_rate,
+            loss_on=loss_on,
+            log_history=trainer.state.log_history,
+            best_checkpoint=trainer.state.best_model_checkpoint,
+        )
     trainer.accelerator.wait_for_everyone()
     return load_lm(best_dir, dtype=lm.dtype, device=lm.device)
 

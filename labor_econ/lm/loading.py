@@ -57,12 +57,20 @@ class CausalLM:
     name : str
         The hub id, with the subfolder appended when there is one
         (``"tianyudu/LABOR_LLM/ft_7b_NLSY79_with_birth_year_ckpt_bo5"``), or the local directory.
+    template : ResumeTemplate or None
+        The resume template saved with the checkpoint by :func:`labor_econ.finetune`
+        (``labor_econ_template.json``); None when the checkpoint has none.
+    taxonomy : Taxonomy or None
+        The training taxonomy saved with the checkpoint (``labor_econ_taxonomy.csv``): the
+        titles spelled as the model saw them; None when absent.
     """
 
     model: Any
     tokenizer: Any
     device: torch.device
     name: str
+    template: Any = None
+    taxonomy: Any = None
 
     @property
     def dtype(self) -> torch.dtype:
@@ -388,7 +396,10 @@ def load_lm(
     Returns
     -------
     CausalLM
-        The model in ``eval()`` mode on `device`, with its tokenizer.
+        The model in ``eval()`` mode on `device`, with its tokenizer, and the template and
+        taxonomy saved with it by :func:`labor_econ.finetune` (``lm.template``,
+        ``lm.taxonomy``; None when the checkpoint has none). Taxonomy codes are read back as
+        integers when all are written as integers, else as strings.
 
     Raises
     ------
@@ -457,4 +468,14 @@ def load_lm(
         raise _hub_error(display, "weights", err, allow_pickle) from err
     model.to(torch_device)
     model.eval()
-    return CausalLM(model=model, tokenizer=tokenizer, device=torch_device, name=display)
+    from labor_econ.lm.model_card import read_format
+
+    template, taxonomy = read_format(source, subfolder=subfolder, revision=revision, local=local)
+    return CausalLM(
+        model=model,
+        tokenizer=tokenizer,
+        device=torch_device,
+        name=display,
+        template=template,
+        taxonomy=taxonomy,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -57,8 +58,11 @@ class LLMTransitionModel(LikelihoodModel):
     lm : CausalLM
         A loaded causal LM (:func:`labor_econ.load_lm`, or a tiny one from
         :func:`labor_econ.lm.testing.tiny_lm`).
-    template : str or ResumeTemplate
-        How careers are written; must match how the checkpoint was trained.
+    template : str or ResumeTemplate, optional
+        How careers are written; must match how the checkpoint was trained. Default: the
+        template saved with the checkpoint (``lm.template``, written by
+        :func:`labor_econ.finetune`), else the ``"labor_llm"`` preset. A template that
+        differs from the saved one is used, with a :class:`CheckpointMismatchWarning`.
     scorer : CandidateScorer, optional
         Scores prompts against candidates; default ``CandidateScorer(lm)``.
     include_first : bool
@@ -83,7 +87,7 @@ class LLMTransitionModel(LikelihoodModel):
         panel: CareerPanel,
         lm: CausalLM | None,
         *,
-        template: str | ResumeTemplate = "labor_llm",
+        template: str | ResumeTemplate | None = None,
         scorer: CandidateScorer | None = None,
         include_first: bool = False,
         name: str | None = None,
@@ -92,7 +96,7 @@ class LLMTransitionModel(LikelihoodModel):
             raise TypeError(f"panel must be a CareerPanel, got {type(panel).__name__}")
         self.panel = panel
         self.lm = lm
-        self.template = ResumeTemplate.coerce(template)
+        self.template = _template_for(lm, template, panel)
         self._scorer = scorer
         self.include_first = include_first
         self._name = name
@@ -378,7 +382,9 @@ class LLMTransitionModel(LikelihoodModel):
         if not calibrate:
             params = np.array([1.0, 0.0])
             cov = np.full((2, 2), np.nan)
-            return LLMTransitionResults(self, params, cov, calibrated=False, cov_type=None)
+            return _checked(
+                LLMTransitionResults(self, params, cov, calibrated=False, cov_type=None)
+            )
         start = np.array([1.0, 0.0] if start_params is None else start_params, dtype=float)
         # Plain Newton (statsmodels' "newton") has no step control and overshoots from
         # (1, 0) when the LM is far from calibrated; a trust-region Newton with the same
@@ -409,7 +415,7 @@ class LLMTransitionModel(LikelihoodModel):
             "max_mean_score": mean_score,
             "message": opt.message,
         }
-        return res
+        return _checked(res)
 
     def _covariance(self, params: np.ndarray, cov_type: CovType) -> np.ndarray:
         persons = self.transitions.index.get_level_values(0)
@@ -635,6 +641,68 @@ class LLMTransitionResults(TransitionResults, LikelihoodModelResults):
             f"<LLMTransitionResults {self.name!r}: N={self.nobs}, llf={self.llf:.3f}, "
             f"perplexity={self.perplexity:.4f}, calibrated={self.calibrated}>"
         )
+
+
+def _template_for(
+    lm: CausalLM | None, template: str | ResumeTemplate | None, panel: CareerPanel
+) -> ResumeTemplate:
+    """The template to score with: the one given, else the checkpoint's saved one, else the
+    ``labor_llm`` preset; warn where what is used differs from what the checkpoint saved."""
+    from ..lm.formats import CheckpointMismatchWarning
+
+    saved = getattr(lm, "template", None)
+    if template is None:
+        template = saved if saved is not None else "labor_llm"
+    template = ResumeTemplate.coerce(template)
+    name = getattr(lm, "name", "the checkpoint")
+    if saved is not None and _format_of(template) != _format_of(saved):
+        warnings.warn(
+            f"template {template.name!r} differs from the template {saved.name!r} saved with "
+            f"{name} (its training format): {_format_of(template)} vs {_format_of(saved)}. "
+            "Omit template= to score with the saved one",
+            CheckpointMismatchWarning,
+            stacklevel=4,
+        )
+    trained = getattr(lm, "taxonomy", None)
+    if trained is not None and template.outcome == "title":
+        differ = [
+            (c, panel.taxonomy.title(c), trained.title(c))
+            for c in panel.taxonomy.codes
+            if c in trained and panel.taxonomy.title(c) != trained.title(c)
+        ]
+        if differ:
+            c, ours, theirs = differ[0]
+            warnings.warn(
+                f"{len(differ)} title(s) of the panel's taxonomy differ from the taxonomy saved "
+                f"with {name}, e.g. code {c!r}: {ours!r} here, {theirs!r} in training. Use "
+                "panel.with_taxonomy(lm.taxonomy) to score with the training spellings",
+                CheckpointMismatchWarning,
+                stacklevel=4,
+            )
+    return template
+
+
+def _format_of(template: ResumeTemplate) -> dict:
+    """What a template writes, without its display name."""
+    return {k: v for k, v in template.to_dict().items() if k != "name"}
+
+
+def _checked(results: LLMTransitionResults) -> LLMTransitionResults:
+    """Warn when the LM puts little probability on the taxonomy: its numbers mislead."""
+    from ..lm.formats import WARN_VALID_MASS, LowValidMassWarning
+
+    mass = results.valid_mass.mean()
+    if mass < WARN_VALID_MASS:
+        warnings.warn(
+            f"{results.name}: the mean valid mass is {mass:.3f} (below {WARN_VALID_MASS}): the "
+            "LM mostly writes something other than the taxonomy's titles after these prompts, "
+            "so the template or the title spellings differ from its training resumes. Run "
+            "labor_econ.check_format(lm, panel, template) and follow its advice (sample_resumes, "
+            "ResumeTemplate.infer, Taxonomy.match_titles) before trusting these results",
+            LowValidMassWarning,
+            stacklevel=3,
+        )
+    return results
 
 
 def _clip(text: str, width: int = 24) -> str:
