@@ -49,9 +49,9 @@ class CountingScorer(CandidateScorer):
         super().__init__(*args, **kwargs)
         self.calls: list[int] = []
 
-    def score(self, prompts, candidates):
+    def score(self, prompts, candidates, **kwargs):
         self.calls.append(len(prompts))
-        return super().score(prompts, candidates)
+        return super().score(prompts, candidates, **kwargs)
 
 
 def test_checkpoint_is_float32(lm):
