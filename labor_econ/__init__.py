@@ -26,7 +26,8 @@ from .panel import CareerPanel, PanelError
 from .plotting import calibration_plot, calibration_table
 from .stata import predictions_frame, to_stata
 from .taxonomy import Taxonomy, TaxonomyError
-from .templates import ResumeTemplate, TemplateError
+from .template_inference import TemplateGuess
+from .templates import ParsedResume, ResumeTemplate, TemplateError
 
 try:
     __version__ = version("labor-econ")
@@ -49,10 +50,12 @@ __all__ = [
     "MarkovTransitionModel",
     "ModelComparison",
     "PanelError",
+    "ParsedResume",
     "ResumeTemplate",
     "Taxonomy",
     "TaxonomyError",
     "TemplateError",
+    "TemplateGuess",
     "TestResult",
     "TransitionEvaluation",
     "TransitionMNLogit",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import string
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,10 @@ import pandas as pd
 from .panel import CareerPanel
 from .taxonomy import Taxonomy
 
-__all__ = ["ResumeTemplate", "TemplateError", "PRESETS"]
+if TYPE_CHECKING:
+    from .template_inference import TemplateGuess
+
+__all__ = ["PRESETS", "ParsedResume", "ResumeTemplate", "TemplateError"]
 
 
 class TemplateError(ValueError):
@@ -65,6 +69,52 @@ def _fields(fmt: str, where: str) -> list[str]:
 def _breaks_line(text: str) -> bool:
     """Whether `text` holds a character that starts a new line (``\n``, ``\r``, ``\u2028``...)."""
     return len((text + "x").splitlines()) > 1
+
+
+_NUMBER_FIELDS = ("year", "age", "birth_year", "code")
+
+
+def _pattern(fmt: str, named: bool, seen: set[str]) -> str:
+    """A regular expression matching what `fmt` renders; fields become (named) groups.
+
+    Numbers (year, age, birth year, code) match digits; other fields any text on one line.
+    A field already captured (in `seen`) must repeat its value.
+    """
+    out = []
+    for literal, name, _, _ in string.Formatter().parse(fmt):
+        out.append(re.escape(literal))
+        if name is None:
+            continue
+        body = r"-?\d+" if name in _NUMBER_FIELDS else r"[^\n]*?"
+        if not named:
+            out.append(f"(?:{body})")
+        elif name in seen:
+            out.append(f"(?P={name})")
+        else:
+            seen.add(name)
+            out.append(f"(?P<{name}>{body})")
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class ParsedResume:
+    """The values read back from one resume by :meth:`ResumeTemplate.parse`.
+
+    Attributes
+    ----------
+    header : dict of str to str
+        Header fields (``birth_year``, ``characteristics``, static covariates) as written.
+    waves : list of dict of str to str
+        Per wave, its fields as written: ``year``, ``age``, covariates, and the outcome
+        (``title`` or ``code``).
+    """
+
+    header: dict[str, str]
+    waves: list[dict[str, str]]
+
+    def pairs(self, outcome: str = "title") -> list[tuple[int, str]]:
+        """``[(year, title), ...]`` (or codes), years as integers."""
+        return [(int(w["year"]), w[outcome]) for w in self.waves if "year" in w]
 
 
 def _value(v: Any) -> Any:
@@ -516,6 +566,95 @@ class ResumeTemplate:
             start = at + len(self.terminator) if at >= 0 else 0
             out.append(max(start, p.rfind("\n", 0, stop) + 1))
         return out
+
+    # -- reading resumes back ---------------------------------------------------------------------
+    def parse(self, text: str) -> ParsedResume:
+        """Read the header values and every wave's values back from a resume.
+
+        The inverse of :meth:`render`: the whole text must be the header, waves joined by the
+        separator, and the footer, and ages must equal year minus birth year.
+
+        Raises
+        ------
+        TemplateError
+            Saying where the text stops following the template.
+        """
+        if not isinstance(text, str):
+            raise TemplateError(f"a resume must be a string, got {type(text).__name__}")
+        header_re, wave_re = self._parsers()
+        m = header_re.match(text)
+        if m is None:
+            bare = self._parsers(first_wave=False)[0].match(text)
+            if bare:
+                raise TemplateError(
+                    f"wave 1 at character {bare.end()} does not follow template "
+                    f"{self.name!r}: {text[bare.end() : bare.end() + 60]!r}"
+                )
+            raise TemplateError(f"the header does not follow template {self.name!r}")
+        header = {k: v for k, v in m.groupdict().items() if v is not None}
+        pos, waves = m.end(), []
+        while True:
+            w = wave_re.match(text, pos)
+            if w is None:
+                raise TemplateError(
+                    f"wave {len(waves) + 1} at character {pos} does not follow template "
+                    f"{self.name!r}: {text[pos : pos + 60]!r}"
+                )
+            waves.append(w.groupdict())
+            pos = w.end()
+            if text[pos:] == self.footer:
+                break
+            if not text.startswith(self.separator, pos) or not self.separator and pos == len(text):
+                raise TemplateError(
+                    f"after wave {len(waves)} (character {pos}) the text neither continues with "
+                    f"the separator nor ends with the footer: {text[pos : pos + 60]!r}"
+                )
+            pos += len(self.separator)
+        birth = header.get("birth_year")
+        for j, wave in enumerate(waves):
+            if birth is not None and "age" in wave and "year" in wave:
+                if int(wave["year"]) - int(birth) != int(wave["age"]):
+                    raise TemplateError(
+                        f"wave {j + 1}: age {wave['age']} is not year {wave['year']} minus "
+                        f"birth year {birth}"
+                    )
+        return ParsedResume(header, waves)
+
+    def _parsers(self, first_wave: bool = True) -> tuple[re.Pattern[str], re.Pattern[str]]:
+        """(header, wave) regexes; the header's must be followed by a wave unless told not."""
+        cached = self.__dict__.get("_parser_cache")
+        if cached is not None and first_wave:
+            return cached
+        header_seen: set[str] = set()
+        parts = []
+        for h in self.header:
+            body = _pattern(h, True, header_seen) + re.escape(self.header_separator)
+            optional = any(n in _HEADER_OPTIONAL for n in _fields(h, "header"))
+            parts.append(f"(?:{body})?" if optional else body)
+        first = f"(?={_pattern(self._prefix, False, set())})" if first_wave else ""
+        header_re = re.compile("".join(parts) + first, re.DOTALL)
+        nxt = re.escape(self.separator) + _pattern(self._prefix, False, set())
+        wave = (
+            _pattern(self._prefix, True, set())
+            + re.escape(self._lead)
+            + f"(?P<{self._outcome}>[^\\n]+?)"
+            + re.escape(self._suffix)
+            + f"(?=(?:{nxt})|{re.escape(self.footer)}\\Z)"
+        )
+        parsers = (header_re, re.compile(wave, re.DOTALL))
+        if first_wave:
+            object.__setattr__(self, "_parser_cache", parsers)
+        return parsers
+
+    @classmethod
+    def infer(cls, texts: Sequence[str], *, taxonomy: Taxonomy | None = None) -> TemplateGuess:
+        """Infer the template that wrote `texts` (e.g. resumes sampled from a checkpoint).
+
+        See :func:`labor_econ.template_inference.infer_template`.
+        """
+        from .template_inference import infer_template
+
+        return infer_template(texts, taxonomy=taxonomy)
 
 
 PRESETS: dict[str, ResumeTemplate] = {
