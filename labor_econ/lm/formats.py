@@ -261,7 +261,8 @@ def check_format(
     taxonomy = panel.taxonomy
     candidates = template.continuations(taxonomy)
     scorer = scorer if scorer is not None else CandidateScorer(lm, progress=progress)
-    logq = scorer.score(prompts.tolist(), candidates)
+    texts = prompts.tolist()
+    logq = scorer.score(texts, candidates, starts=template.wave_starts(texts))
     valid_mass = pd.Series(np.exp(logsumexp(logq, axis=1)), index=prompts.index, name="valid_mass")
 
     terminator = template.terminator

@@ -135,7 +135,8 @@ def generate(
         pad = 0
     encoded = []
     for i, p in enumerate(prompts):
-        ids = tokenizer(p, add_special_tokens=True)["input_ids"]
+        # Special-token strings in the prompt are text, as in the scorer.
+        ids = tokenizer(p, add_special_tokens=True, split_special_tokens=True)["input_ids"]
         if not ids:
             if start is None:
                 raise ValueError(
