@@ -31,8 +31,11 @@ def val_loss(lm, panel, template):
         return float(lm.model(**{k: v.to(lm.device) for k, v in batch.items()}).loss)
 
 
-def test_finetune_keeps_best_validation_checkpoint(tmp_path, parts):
+@pytest.fixture(scope="module")
+def best_of_six(tmp_path_factory, parts):
+    """Six epochs on the overfitting split, batches of 4: the single-process reference."""
     train, val = parts
+    tmp_path = tmp_path_factory.mktemp("best_of_six")
     template = ResumeTemplate.preset("labor_llm")
     lm = tiny_lm(tmp_path / "base", template.resumes(train), vocab_size=600, hidden_size=32)
     before = val_loss(lm, val, template)
@@ -48,6 +51,13 @@ def test_finetune_keeps_best_validation_checkpoint(tmp_path, parts):
         progress=False,
         per_device_eval_batch_size=64,
     )
+    return tmp_path, before, tuned
+
+
+def test_finetune_keeps_best_validation_checkpoint(best_of_six, parts):
+    tmp_path, before, tuned = best_of_six
+    _, val = parts
+    template = ResumeTemplate.preset("labor_llm")
     history = json.loads((tmp_path / "ft" / "best" / "training_history.json").read_text())
     evals = [h["eval_loss"] for h in history["log_history"] if "eval_loss" in h]
     assert len(evals) == 6
@@ -58,6 +68,38 @@ def test_finetune_keeps_best_validation_checkpoint(tmp_path, parts):
     assert after == pytest.approx(min(evals), rel=1e-4)
     reloaded = load_lm(tmp_path / "ft" / "best")
     assert val_loss(reloaded, val, template) == pytest.approx(after, rel=1e-5)
+    # the per-epoch summary: train and validation loss of each epoch, and the epoch kept
+    assert [e["val_loss"] for e in history["epochs"]] == evals
+    assert all(e["train_loss"] > 0 for e in history["epochs"])
+    assert history["best_epoch"] == 1 + int(np.argmin(evals))
+    assert history["best_model_checkpoint"].endswith(f"checkpoint-{6 * history['best_epoch']}")
+
+
+def test_two_gloo_processes_pick_the_same_best_epoch(best_of_six):
+    """torch.distributed.run with 2 CPU processes (gloo), 2 resumes each per step: the same
+    global batches as the single process, so the same losses and the same best epoch."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tmp_path, _, _ = best_of_six
+    script = Path(__file__).parent / "scripts" / "ddp_finetune.py"
+    root = str(Path(__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": root, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    command += [str(script), str(tmp_path / "base"), str(tmp_path / "ddp"), "4"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=540)
+    assert done.returncode == 0, done.stderr[-4000:]
+    one, two = (
+        json.loads((tmp_path / name / "best" / "training_history.json").read_text())
+        for name in ("ft", "ddp")
+    )
+    for key in ("train_loss", "val_loss"):
+        np.testing.assert_allclose(
+            [e[key] for e in two["epochs"]], [e[key] for e in one["epochs"]], rtol=1e-4
+        )
+    assert two["best_epoch"] == one["best_epoch"] < 6
 
 
 def test_title_only_labels(wage, tmp_path):
@@ -328,3 +370,32 @@ def test_finetune_with_a_token_budget(wage, tmp_path):
     steps = len(TokenBudgetBatchSampler(lengths, budget, padded=False))
     assert history["log_history"][-1]["step"] == 2 * steps < 2 * len(lengths) / 3
     assert history["train_tokens"] == 2 * sum(lengths)
+
+
+def test_progress_bar_defaults_on_in_notebooks(monkeypatch):
+    """Jupyter's stderr is no terminal; the bar (the Trainer's notebook callback) is shown."""
+    import sys
+
+    import transformers.utils
+
+    from labor_econ.lm.finetune import _interactive
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    monkeypatch.setattr(transformers.utils, "is_in_notebook", lambda: False)
+    assert not _interactive()
+    monkeypatch.setattr(transformers.utils, "is_in_notebook", lambda: True)
+    assert _interactive()
+
+
+def test_epoch_losses_are_printed(wage, tmp_path, capsys):
+    train, val, _ = wage.split(test_size=0.2, val_size=0.05, seed=0)
+    train, val = train.subset(train.persons[:8]), val.subset(val.persons[:4])
+    template = ResumeTemplate.preset("plain")
+    lm = tiny_lm(tmp_path / "base", template.resumes(train), vocab_size=300, hidden_size=16)
+    finetune(lm, train, template=template, val=val, epochs=2, output_dir=tmp_path / "ft")
+    out = capsys.readouterr().out
+    history = json.loads((tmp_path / "ft" / "best" / "training_history.json").read_text())
+    for e in history["epochs"]:
+        line = f"epoch {e['epoch']}: train loss {e['train_loss']:.4f}, "
+        assert line + f"validation loss {e['val_loss']:.4f}" in out
+    assert "{'loss'" not in out  # no raw log dicts

@@ -255,7 +255,7 @@ def finetune(
     MemoryError
         If the run is estimated not to fit the GPU (see ``check_memory``).
     """
-    from transformers import TrainingArguments
+    from transformers import PrinterCallback, TrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
 
     if method not in ("full", "lora"):
@@ -275,6 +275,9 @@ def finetune(
     data = {"loss_on": loss_on, "max_length": max_length}
     train_ds = ResumeDataset(train, tokenizer, template, **data)
     val_ds = ResumeDataset(val, tokenizer, template, **data) if val is not None else None
+    if val_ds is not None:  # the validation loss does not depend on the order: least padding
+        order = sorted(range(len(val_ds)), key=val_ds.lengths.__getitem__)
+        val_ds = torch.utils.data.Subset(val_ds, order)
 
     model = lm.model
     model.train()
@@ -365,6 +368,8 @@ def finetune(
         batch_sampler=sampler,
         eval_collator=pad_collator(pad_id),
     )
+    # The epoch lines above replace the Trainer's raw log dicts printed without a bar.
+    trainer.remove_callback(PrinterCallback)
     last = get_last_checkpoint(str(output_dir)) if resume and output_dir.is_dir() else None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*use_cache=True.*gradient checkpointing.*")
@@ -452,14 +457,41 @@ def _resume_trainer() -> type:
             return self.accelerator.prepare(loader)
 
         def get_eval_dataloader(self, eval_dataset=None):
-            # The validation loss is computed on padded batches whatever the training
-            # batches: the Trainer averages batch losses weighted by the number of rows,
-            # which a packed batch (one row) would change.
+            # Evaluation batches are padded whatever the training batches, so that every
+            # row is one resume (see prediction_step).
             collator, self.data_collator = self.data_collator, self._eval_collator
             try:
                 return super().get_eval_dataloader(eval_dataset)
             finally:
                 self.data_collator = collator
+
+        def evaluation_loop(self, *args: Any, **kwargs: Any):
+            self._eval_sums: list[torch.Tensor] = []
+            output = super().evaluation_loop(*args, **kwargs)
+            prefix = kwargs.get("metric_key_prefix", args[4] if len(args) > 4 else "eval")
+            if self._eval_sums:
+                nll, count = torch.cat(self._eval_sums).sum(0).tolist()
+                output.metrics[f"{prefix}_loss"] = nll / max(count, 1.0)
+            return output
+
+        def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+            # The validation loss is the mean over all target tokens of the validation
+            # resumes, whatever the batching and the number of processes (the Trainer
+            # would average batch means weighted by rows). Per-resume sums are gathered
+            # with gather_for_metrics, which drops the resumes repeated to even out the
+            # last batch across processes.
+            inputs = self._prepare_inputs(inputs)
+            labels = inputs["labels"]
+            with torch.no_grad():
+                features = {k: v for k, v in inputs.items() if k != "labels"}
+                logits = model(**features).logits[:, :-1]
+                target = labels[:, 1:]
+                nll = torch.nn.functional.cross_entropy(
+                    logits.float().transpose(1, 2), target, ignore_index=IGNORE, reduction="none"
+                )
+                sums = torch.stack([nll.sum(1), (target != IGNORE).sum(1).to(nll.dtype)], 1)
+            self._eval_sums.append(self.accelerator.gather_for_metrics(sums).double().cpu())
+            return sums[:, 0].sum() / sums[:, 1].sum().clamp_min(1), None, None
 
     return ResumeTrainer
 
