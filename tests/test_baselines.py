@@ -207,7 +207,7 @@ def test_mnlogit_llf_equals_direct_statsmodels_fit(split, mnl_small):
         warnings.simplefilter("ignore")
         direct = MNLogit(y, x).fit(method="bfgs", maxiter=5000, gtol=1e-7, disp=0)
     assert direct.mle_retvals["converged"]
-    assert mnl_small.model_results.llf == pytest.approx(direct.llf, rel=1e-6)
+    assert mnl_small.mnl_llf == pytest.approx(direct.llf, rel=1e-6)
     # the reported probabilities are the direct ones mixed with the uniform floor
     floor = 9 / (train.n_transitions + 9)
     p_direct = (1 - floor) * np.asarray(direct.predict(x)) + floor / 9
@@ -266,30 +266,52 @@ def test_mnlogit_summary_is_statsmodels_with_labels(split):
 
 
 # -- MNLogit robustness -------------------------------------------------------------------------
-def test_newton_failure_is_detected_and_falls_back(split):
-    model = TransitionMNLogit(split[0], features=SMALL)
-    with pytest.warns(
-        ConvergenceWarning, match="method='newton' failed.*refitting with method='bfgs'"
-    ):
-        res = model.fit()
-    assert res.method == "bfgs" and res.converged
-    assert res.fit_history[0].startswith("newton:")
+def test_default_fit_emits_no_warning_on_the_wage_panel(split):
+    """The default fit (L-BFGS) works where Newton fails: no fallback, no warning."""
+    for features in (SMALL, "career"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CollinearityWarning)  # the design, not the fit
+            model = TransitionMNLogit(split[0], features=features)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            res = model.fit()
+        assert res.method == "lbfgs" and res.converged
+        assert res.fit_history == (res.fit_history[0],)
+        assert res.fit_history[0].startswith("lbfgs: converged")
 
 
-def test_statsmodels_silent_newton_nan_is_caught(split):
-    """statsmodels' own MNLogit Newton on this design returns NaN flagged as converged."""
+def test_statsmodels_silent_newton_nan_is_avoided(split):
+    """statsmodels' own MNLogit Newton on this design returns NaN flagged as converged; the
+    default fit here is finite, and Newton on the same likelihood (trust region) too."""
     model = TransitionMNLogit(split[0], features=SMALL)
-    plain = MNLogit(model.endog, model.exog)
+    plain = MNLogit(np.asarray(model.endog.cat.codes), model.exog.to_numpy())
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         raw = plain.fit(method="newton", disp=0)
     if np.isfinite(raw.llf):
         pytest.skip("this statsmodels version no longer fails on the wage design")
     assert raw.mle_retvals["converged"]
-    model._sm_model = plain  # what a plain statsmodels fit would face
-    with pytest.warns(ConvergenceWarning, match="non-finite.*reports converged=True"):
-        res = model.fit()
-    assert res.method == "bfgs" and np.isfinite(res.llf)
+    res = model.fit()
+    assert np.isfinite(res.llf)
+    newton = model.fit(method="newton")
+    assert newton.mnl_llf == pytest.approx(res.mnl_llf, rel=1e-6)
+
+
+def test_failed_method_falls_back_to_lbfgs(split, monkeypatch):
+    model = TransitionMNLogit(split[0], features=SMALL)
+    real = model._optimize
+
+    def broken(method, *args):
+        if method == "bfgs":
+            return args[1], np.nan, False, "1 iterations", "non-finite log-likelihood"
+        return real(method, *args)
+
+    monkeypatch.setattr(model, "_optimize", broken)
+    with pytest.warns(
+        ConvergenceWarning, match="method='bfgs' failed.*refitting with method='lbfgs'"
+    ):
+        res = model.fit(method="bfgs")
+    assert res.method == "lbfgs" and res.fit_history[0].startswith("bfgs:")
 
 
 def test_nonconvergence_warns(split):

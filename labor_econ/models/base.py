@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..panel import CareerPanel, PanelError
 from ..taxonomy import Taxonomy
 
 __all__ = [
+    "COV_TYPES",
     "TransitionEvaluation",
     "TransitionResults",
+    "WaldInference",
+    "check_alpha",
+    "check_cov_type",
     "check_taxonomy",
+    "cov_type_label",
     "observed_positions",
     "marginal_loglike",
     "topk_accuracy",
@@ -37,8 +44,64 @@ def observed_positions(transitions: pd.DataFrame, taxonomy: Taxonomy) -> np.ndar
     return taxonomy.positions(transitions["occupation"])
 
 
+#: The covariance estimators every model accepts, and what each means. ``"cluster"`` is the
+#: same everywhere: clustered by person, with the small-sample factor G / (G - 1).
+COV_TYPES: dict[str, str] = {
+    "nonrobust": "inverse of the observed information (minus the Hessian)",
+    "HC0": "robust sandwich H^-1 (sum_i s_i s_i') H^-1, transitions independent",
+    "cluster": "sandwich clustered by person, sum over persons of the summed scores, "
+    "times G / (G - 1) (Stata's vce(cluster id) for ML models)",
+}
+
+
+def check_cov_type(cov_type: str) -> str:
+    """Return ``cov_type`` if it is a name of :data:`COV_TYPES`, else raise ``ValueError``."""
+    if cov_type not in COV_TYPES:
+        raise ValueError(
+            f"cov_type must be one of {list(COV_TYPES)}, got {cov_type!r} "
+            "(cluster = by person, with the factor G / (G - 1))"
+        )
+    return cov_type
+
+
+def cov_type_label(cov_type: str | None, n_persons: int | None = None) -> str:
+    """How a summary states the covariance type (the same words in every model)."""
+    if cov_type is None:
+        return "none (not estimated)"
+    if cov_type == "cluster":
+        clusters = f", {n_persons} persons" if n_persons is not None else ""
+        return f"cluster (person{clusters})"
+    return cov_type
+
+
+def check_alpha(alpha: float) -> float:
+    """Return ``alpha`` if it lies strictly between 0 and 1, else raise ``ValueError``."""
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}") from None
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"alpha must lie in (0, 1) (a significance level), got {alpha!r}")
+    return value
+
+
+def cluster_meat(scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``G / (G - 1) * sum_g s_g s_g'`` with ``s_g`` the summed scores of group ``g``."""
+    _, codes = np.unique(np.asarray(groups), return_inverse=True)
+    n_groups = int(codes.max()) + 1 if len(codes) else 0
+    sums = np.zeros((n_groups, scores.shape[1]))
+    np.add.at(sums, codes, scores)
+    factor = n_groups / (n_groups - 1) if n_groups > 1 else 1.0
+    return factor * (sums.T @ sums)
+
+
 def sandwich_covariance(
-    hessian: np.ndarray, scores: np.ndarray, groups: np.ndarray, cov_type: str
+    hessian: np.ndarray,
+    scores: np.ndarray | None,
+    groups: np.ndarray | None,
+    cov_type: str,
+    *,
+    meat: np.ndarray | None = None,
 ) -> np.ndarray:
     """Covariance of ML estimates: inverse information or a (clustered) sandwich.
 
@@ -46,27 +109,172 @@ def sandwich_covariance(
     ----------
     hessian : ndarray (k, k)
         Hessian of the log-likelihood at the estimate.
-    scores : ndarray (n, k)
-        Per-observation scores at the estimate.
-    groups : ndarray (n,)
+    scores : ndarray (n, k) or None
+        Per-observation scores at the estimate (not needed for ``"nonrobust"`` or when
+        ``meat`` is given).
+    groups : ndarray (n,) or None
         Cluster labels (persons), used by ``"cluster"``.
     cov_type : {"nonrobust", "HC0", "cluster"}
-        ``"cluster"`` sums scores within clusters and applies the small-sample factor
-        G / (G - 1), as Stata's ``vce(cluster)`` does for ML models.
+        See :data:`COV_TYPES`. ``"cluster"`` sums scores within persons and applies the
+        small-sample factor G / (G - 1), as Stata's ``vce(cluster)`` does for ML models.
+    meat : ndarray (k, k), optional
+        The middle of the sandwich, when the caller computed it (a model too large for an
+        ``(n, k)`` score matrix); it must already include the cluster factor.
     """
+    check_cov_type(cov_type)
     bread = np.linalg.inv(-hessian)
     if cov_type == "nonrobust":
         return bread
-    if cov_type == "HC0":
-        return bread @ (scores.T @ scores) @ bread
-    if cov_type != "cluster":
-        raise ValueError(f"cov_type must be 'nonrobust', 'HC0' or 'cluster', got {cov_type!r}")
-    _, codes = np.unique(np.asarray(groups), return_inverse=True)
-    n_groups = int(codes.max()) + 1
-    sums = np.zeros((n_groups, scores.shape[1]))
-    np.add.at(sums, codes, scores)
-    factor = n_groups / (n_groups - 1) if n_groups > 1 else 1.0
-    return factor * bread @ (sums.T @ sums) @ bread
+    if meat is None:
+        if cov_type == "HC0":
+            meat = scores.T @ scores
+        else:
+            meat = cluster_meat(scores, groups)
+    return bread @ meat @ bread
+
+
+def _constraints(names: list[str], r_matrix: Any, q_matrix: Any = None):
+    """``(R, q)`` from a matrix, a (R, q) tuple or a string such as ``"scale = 1, stay"``."""
+    if isinstance(r_matrix, str) or (
+        isinstance(r_matrix, (list, tuple)) and r_matrix and isinstance(r_matrix[0], str)
+    ):
+        from patsy import DesignInfo
+
+        lc = DesignInfo(names).linear_constraint(r_matrix)
+        return lc.coefs, lc.constants[:, 0]
+    if isinstance(r_matrix, tuple) and len(r_matrix) == 2 and q_matrix is None:
+        r_matrix, q_matrix = r_matrix
+    r = np.atleast_2d(np.asarray(r_matrix, dtype=float))
+    if r.shape[1] != len(names):
+        raise ValueError(
+            f"r_matrix has {r.shape[1]} columns but the model has {len(names)} parameters "
+            f"({names[:6]}{' ...' if len(names) > 6 else ''})"
+        )
+    q = np.zeros(len(r)) if q_matrix is None else np.asarray(q_matrix, dtype=float).ravel()
+    return r, q
+
+
+class WaldInference:
+    """Wald inference from ``params`` and a covariance, shared by every results class that
+    estimates parameters (the LLM calibration, the pool weights, the MNLogit coefficients).
+
+    A subclass provides :meth:`_wald_params` (a Series of the estimates, flattened in the
+    order of the covariance) and :meth:`_wald_cov` (the ``(k, k)`` covariance array, or
+    None when there is none: every statistic is then NaN). Everything else follows, with
+    statsmodels' names and shapes: ``bse``, ``tvalues``, ``pvalues``, ``conf_int()`` (columns
+    0 and 1), ``cov_params()`` (a method), ``t_test``, ``wald_test``. Inference is normal
+    (z statistics), as for statsmodels' ML models.
+    """
+
+    use_t = False
+
+    def _wald_params(self) -> pd.Series:
+        raise NotImplementedError
+
+    def _wald_cov(self) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def _shaped(self, values: np.ndarray, name: str | None = None):
+        """``values`` (flattened) in the shape and labels of :attr:`params`."""
+        params = self.params
+        if isinstance(params, pd.DataFrame):
+            flat = np.asarray(values).reshape(params.shape[::-1]).T
+            return pd.DataFrame(flat, index=params.index, columns=params.columns)
+        return pd.Series(values, index=params.index, name=name)
+
+    def _flat_cov(self) -> np.ndarray:
+        cov = self._wald_cov()
+        k = len(self._wald_params())
+        return np.full((k, k), np.nan) if cov is None else np.asarray(cov, dtype=float)
+
+    @property
+    def bse(self):
+        """Standard errors of :attr:`params` (NaN where there is no covariance)."""
+        with np.errstate(invalid="ignore"):
+            return self._shaped(np.sqrt(np.diag(self._flat_cov())), "bse")
+
+    @property
+    def tvalues(self):
+        """z statistics of ``params = 0``."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            flat = self._wald_params().to_numpy() / np.sqrt(np.diag(self._flat_cov()))
+        return self._shaped(flat, "z")
+
+    @property
+    def pvalues(self):
+        """Two-sided normal p-values of :attr:`tvalues`."""
+        with np.errstate(invalid="ignore"):
+            flat = self._wald_params().to_numpy() / np.sqrt(np.diag(self._flat_cov()))
+        return self._shaped(2 * stats.norm.sf(np.abs(flat)), "pvalue")
+
+    def conf_int(self, alpha: float = 0.05, cols: None = None) -> pd.DataFrame:
+        """Normal confidence intervals, columns 0 (lower) and 1 (upper) as in statsmodels.
+
+        Rows are the flattened parameter names (for a coefficient table, ``outcome:feature``).
+        """
+        q = stats.norm.ppf(1 - check_alpha(alpha) / 2)
+        b = self._wald_params()
+        with np.errstate(invalid="ignore"):
+            se = np.sqrt(np.diag(self._flat_cov()))
+        return pd.DataFrame({0: b.to_numpy() - q * se, 1: b.to_numpy() + q * se}, index=b.index)
+
+    def cov_params(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        """Covariance of the flattened parameters, labelled (NaN where there is none)."""
+        names = self._wald_params().index
+        return pd.DataFrame(self._flat_cov(), index=names, columns=names)
+
+    def t_test(self, r_matrix: Any, q_matrix: Any = None):
+        """z tests of each linear restriction ``R params = q``.
+
+        Parameters
+        ----------
+        r_matrix : array-like, str or tuple
+            A ``(m, k)`` matrix, ``(R, q)``, or constraints by name (``"scale = 1"``,
+            ``"stay"``, ``"markov - marginal = 0"``), as statsmodels accepts.
+        q_matrix : array-like, optional
+
+        Returns
+        -------
+        statsmodels.stats.contrast.ContrastResults
+        """
+        from statsmodels.stats.contrast import ContrastResults
+
+        b = self._wald_params()
+        r, q = _constraints(list(b.index), r_matrix, q_matrix)
+        effect = r @ b.to_numpy()
+        sd = np.sqrt(np.diag(r @ self._flat_cov() @ r.T))
+        return ContrastResults(
+            effect=effect, sd=sd, statistic=(effect - q) / sd, distribution="norm"
+        )
+
+    def wald_test(self, r_matrix: Any, q_matrix: Any = None, *, scalar: bool = True):
+        """Joint Wald (chi-squared) test of ``R params = q``.
+
+        Parameters
+        ----------
+        r_matrix, q_matrix
+            As for :meth:`t_test`.
+
+        Returns
+        -------
+        statsmodels.stats.contrast.ContrastResults
+            ``statistic`` is the chi-squared statistic, ``df_denom`` its degrees of freedom.
+
+        Raises
+        ------
+        ValueError
+            If there is no covariance (standard errors are NaN).
+        """
+        from statsmodels.stats.contrast import ContrastResults
+
+        b = self._wald_params()
+        r, q = _constraints(list(b.index), r_matrix, q_matrix)
+        cov = self._flat_cov()
+        if not np.isfinite(cov).all():
+            raise ValueError("no covariance of the parameters: a Wald test is not possible")
+        diff = r @ b.to_numpy() - q
+        stat = float(diff @ np.linalg.solve(r @ cov @ r.T, diff))
+        return ContrastResults(statistic=stat, df_denom=len(r), distribution="chi2")
 
 
 def topk_accuracy(probs: np.ndarray, observed: np.ndarray, k: int = 1) -> float:

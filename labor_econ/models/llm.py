@@ -21,6 +21,8 @@ from ..templates import ResumeTemplate
 from .base import (
     TransitionEvaluation,
     TransitionResults,
+    WaldInference,
+    check_cov_type,
     check_taxonomy,
     marginal_loglike,
     sandwich_covariance,
@@ -455,8 +457,7 @@ class LLMTransitionModel(LikelihoodModel):
         -------
         LLMTransitionResults
         """
-        if cov_type not in ("nonrobust", "HC0", "cluster"):
-            raise ValueError(f"cov_type must be 'nonrobust', 'HC0' or 'cluster', got {cov_type!r}")
+        check_cov_type(cov_type)
         if not calibrate:
             params = np.array([1.0, 0.0])
             cov = np.full((2, 2), np.nan)
@@ -502,7 +503,7 @@ class LLMTransitionModel(LikelihoodModel):
         )
 
 
-class LLMTransitionResults(TransitionResults, LikelihoodModelResults):
+class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResults):
     """Results of :class:`LLMTransitionModel`: statsmodels results plus the transition protocol.
 
     Attributes
@@ -557,36 +558,11 @@ class LLMTransitionResults(TransitionResults, LikelihoodModelResults):
         """Number of persons in the estimation sample."""
         return self.panel.n_persons
 
-    @cached_property
-    def bse(self) -> pd.Series:
-        """Standard errors of ``params`` (NaN when not calibrated)."""
-        return pd.Series(np.sqrt(np.diag(self.normalized_cov_params)), index=self.params.index)
+    def _wald_params(self) -> pd.Series:
+        return self.params
 
-    @cached_property
-    def tvalues(self) -> pd.Series:
-        """z statistics for ``params = 0``."""
-        return self.params / self.bse
-
-    @cached_property
-    def pvalues(self) -> pd.Series:
-        """Two-sided normal p-values of ``tvalues``."""
-        from scipy import stats
-
-        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index)
-
-    def cov_params(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        """Covariance of ``params`` (NaN when not calibrated)."""
-        names = list(PARAM_NAMES)
-        return pd.DataFrame(self.normalized_cov_params, index=names, columns=names)
-
-    def conf_int(self, alpha: float = 0.05, cols: None = None) -> pd.DataFrame:
-        """Normal confidence intervals of ``params``."""
-        from scipy import stats
-
-        q = stats.norm.ppf(1 - alpha / 2)
-        return pd.DataFrame(
-            {0: self.params - q * self.bse, 1: self.params + q * self.bse}, index=self.params.index
-        )
+    def _wald_cov(self) -> np.ndarray:
+        return np.asarray(self.normalized_cov_params, dtype=float)
 
     # -- the transition protocol ----------------------------------------------------------------
     def _model_for(self, panel: CareerPanel | None) -> LLMTransitionModel:
@@ -670,7 +646,10 @@ class LLMTransitionResults(TransitionResults, LikelihoodModelResults):
         ]
         if self.calibrated:
             if self.cov_type == "cluster":
-                notes.append(f"Standard errors clustered by person ({self.n_persons} clusters).")
+                notes.append(
+                    f"Standard errors clustered by person ({self.n_persons} clusters, "
+                    "factor G / (G - 1))."
+                )
         else:
             notes.append(
                 "Parameters fixed at scale = 1, stay = 0 (not estimated): the checkpoint's own "
