@@ -18,6 +18,7 @@ from .datasets import wage_panel
 from .lm.finetune import finetune
 from .lm.loading import CausalLM, load_lm
 from .lm.testing import tiny_lm
+from .outdir import prepare_out_dir
 from .panel import CareerPanel
 from .templates import ResumeTemplate
 
@@ -150,6 +151,7 @@ def run_demo(
     quick: bool = False,
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
+    overwrite: bool = False,
     log: TextIO | None = sys.stdout,
 ) -> DemoResult:
     """Run the demo: the whole product on the shipped NLSY wage panel.
@@ -162,6 +164,9 @@ def run_demo(
     5. Print the comparison table, a Vuong test (LLM vs MNLogit) and an encompassing test
        (does the LLM add to MNLogit in a log-linear pool?), and write the table as text,
        LaTeX and HTML plus a calibration plot to ``out``.
+
+    ``out`` must be new or empty unless ``overwrite=True``; it is created and checked for
+    writing before any work (:func:`labor_econ.outdir.prepare_out_dir`).
     """
     from .diagnostics import compare, vuong_test
     from .models.llm import LLMTransitionModel
@@ -172,8 +177,7 @@ def run_demo(
 
     start = time.perf_counter()
     config = DemoConfig.quick() if quick else DemoConfig()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_out_dir(out, overwrite=overwrite)
     panel = wage_panel()
     fit_panel, test = panel.split(test_size=0.2, seed=0)
     train, val = fit_panel.split(test_size=0.1, seed=0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from os import PathLike
 from typing import Any, Literal
 
@@ -24,6 +24,16 @@ class PanelError(ValueError):
 
 def _scalar(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
+
+
+def _value_kind(v: Any) -> str:
+    if isinstance(v, bool | np.bool_):
+        return "boolean"
+    if isinstance(v, int | float | np.integer | np.floating):
+        return "numeric"
+    if isinstance(v, str):
+        return "text"
+    return type(v).__name__
 
 
 def _rows(frame: pd.DataFrame, mask: np.ndarray | pd.Series, cols: Sequence[str]) -> str:
@@ -71,10 +81,17 @@ class CareerPanel:
     Raises
     ------
     PanelError
-        For an empty panel, missing columns, a missing person id, missing or non-integer
-        time, duplicate (id, time) pairs, missing occupations (with ``missing="raise"``),
-        codes absent from the taxonomy, missing covariate values, or static covariates
-        (birth year included) that vary within a person.
+        For an empty panel, missing columns, a missing person id, ids that mix numbers and
+        text, missing, infinite or non-integer time (exactly: 1990.01 is refused), duplicate
+        (id, time) pairs, missing occupations (with ``missing="raise"``), non-integer float
+        codes, codes absent from the taxonomy, missing covariate values, or static
+        covariates (birth year included) that vary within a person.
+
+    Notes
+    -----
+    Integer-valued float times and codes (what a ``.dta`` or CSV column with missing
+    values reads as) are stored as integers, so ``1990.0`` and code ``97.0`` become
+    ``1990`` and ``97`` in the panel and in everything computed from it.
 
     See Also
     --------
@@ -119,7 +136,8 @@ class CareerPanel:
 
         frame = data.copy()
         frame, self.dropped = self._check_missing_occupation(frame, missing)
-        self._check_ids_and_times(frame)
+        frame = self._check_ids_and_times(frame)
+        frame = self._check_occupation_codes(frame)
         self.taxonomy = taxonomy if taxonomy is not None else self._observed_taxonomy(frame)
         self._check_codes(frame)
         self._check_covariates(frame)
@@ -173,7 +191,7 @@ class CareerPanel:
         )
         return frame.loc[~na], dropped
 
-    def _check_ids_and_times(self, frame: pd.DataFrame) -> None:
+    def _check_ids_and_times(self, frame: pd.DataFrame) -> pd.DataFrame:
         if frame.empty:
             raise PanelError("the panel is empty after dropping waves with missing occupation")
         na_id = frame[self.id].isna()
@@ -181,32 +199,78 @@ class CareerPanel:
             raise PanelError(
                 f"missing person id in column {self.id!r}: {_rows(frame, na_id, [self.time])}"
             )
+        self._check_id_types(frame)
         t = frame[self.time]
         na_t = t.isna()
         if na_t.any():
             raise PanelError(
                 f"missing time in column {self.time!r}: {_rows(frame, na_t, [self.id])}"
             )
-        if not (pd.api.types.is_integer_dtype(t) or pd.api.types.is_float_dtype(t)):
+        if pd.api.types.is_bool_dtype(t) or not (
+            pd.api.types.is_integer_dtype(t) or pd.api.types.is_float_dtype(t)
+        ):
             raise PanelError(
                 f"time column {self.time!r} has dtype {t.dtype}; it must hold integers "
                 "(e.g. calendar years)"
             )
-        if pd.api.types.is_bool_dtype(t):
-            raise PanelError(f"time column {self.time!r} is boolean; it must hold integers")
         if pd.api.types.is_float_dtype(t):
-            frac = ~np.isclose(t.to_numpy(dtype=float), np.round(t.to_numpy(dtype=float)))
+            values = t.to_numpy(dtype=float)
+            infinite = ~np.isfinite(values)
+            if infinite.any():
+                raise PanelError(
+                    f"time values that are not finite in column {self.time!r}: "
+                    f"{_rows(frame, infinite, [self.id, self.time])}"
+                )
+            # exact test: 1990.01 is not a year, however close to one
+            frac = values != np.round(values)
             if frac.any():
                 raise PanelError(
                     f"non-integer time in column {self.time!r}: "
-                    f"{_rows(frame, frac, [self.id, self.time])}"
+                    f"{_rows(frame, frac, [self.id, self.time])}; times must be exact integers"
                 )
+            frame = frame.assign(**{self.time: values.astype(np.int64)})
         dup = frame.duplicated([self.id, self.time], keep=False)
         if dup.any():
             raise PanelError(
                 f"duplicate ({self.id}, {self.time}) pairs: "
                 f"{_rows(frame, dup, [self.id, self.time])}"
             )
+        return frame
+
+    def _check_id_types(self, frame: pd.DataFrame) -> None:
+        """Reject ids that mix numbers and text: 1 and "1" would be two different persons."""
+        ids = frame[self.id]
+        if ids.dtype != object:
+            return
+        kind = ids.map(_value_kind)
+        if kind.nunique() > 1:
+            examples = "; ".join(
+                f"{k} ids such as {_rows(frame, (kind == k).to_numpy(), [self.id])}"
+                for k in sorted(kind.unique())
+            )
+            raise PanelError(
+                f"person ids in column {self.id!r} mix types ({examples}); 1 and '1' would be "
+                "different persons. Convert the column to one type, e.g. "
+                f"data[{self.id!r}].astype(str)"
+            )
+
+    def _check_occupation_codes(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Integer-valued float codes (a .dta column with missing values) become integers."""
+        occ = frame[self.occupation]
+        if pd.api.types.is_bool_dtype(occ):
+            raise PanelError(
+                f"occupation column {self.occupation!r} is boolean; it must hold codes"
+            )
+        if not pd.api.types.is_float_dtype(occ):
+            return frame
+        values = occ.to_numpy(dtype=float)
+        bad = ~np.isfinite(values) | (values != np.round(values))
+        if bad.any():
+            raise PanelError(
+                f"occupation codes that are not integers in column {self.occupation!r}: "
+                f"{_rows(frame, bad, [self.id, self.time, self.occupation])}"
+            )
+        return frame.assign(**{self.occupation: values.astype(np.int64)})
 
     def _observed_taxonomy(self, frame: pd.DataFrame) -> Taxonomy:
         codes = sorted(pd.unique(frame[self.occupation]).tolist())
@@ -442,13 +506,20 @@ class CareerPanel:
         time: str,
         occupation: str,
         taxonomy: Taxonomy | None = None,
+        extended_missing: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> CareerPanel:
         """Declare a panel from a Stata ``.dta`` file, keeping integer codes.
 
         Value labels are not applied to the data (codes stay integers). When no taxonomy
         is given, the value labels attached to the occupation variable become the
-        taxonomy; without value labels the observed codes are used.
+        taxonomy; without value labels the observed codes are used. Reading is done by
+        :func:`labor_econ.stata.read_stata`.
+
+        Stata's missing values, ``.`` and the extended ``.a`` ... ``.z``, are missing
+        occupations (dropped with ``missing="drop"``, an error otherwise), never codes,
+        even when a value label names them. To keep a labelled extended missing value as
+        a state (say ``.a`` = "Unemployed"), map it to a code with ``extended_missing``.
 
         Parameters
         ----------
@@ -458,27 +529,20 @@ class CareerPanel:
             Variable names, as in ``xtset id time``.
         taxonomy : Taxonomy, optional
             Overrides the value labels.
+        extended_missing : mapping, optional
+            Extended missing values of the occupation variable to keep as states, e.g.
+            ``{".a": 991}``: waves with ``.a`` get code 991, whose title is the label of
+            ``.a`` when the taxonomy comes from the value labels (and 991 has no label of
+            its own).
         **kwargs
             Passed to :class:`CareerPanel` (``birth_year``, ``static``, ``varying``,
             ``missing``).
         """
-        with pd.io.stata.StataReader(path) as reader:
-            data = reader.read(convert_categoricals=False)
-            label_sets = reader.value_labels()
-            # pandas has no public variable -> label-set map; fall back to Stata's usual
-            # convention (label set named after the variable) if the private one moves.
-            label_names = dict(
-                zip(getattr(reader, "_varlist", []), getattr(reader, "_lbllist", []), strict=False)
-            )
-        if occupation not in data.columns:
-            raise PanelError(
-                f"{path}: variable {occupation!r} not found; variables: {list(data.columns)}"
-            )
-        if taxonomy is None:
-            label_name = label_names.get(occupation) or occupation
-            labels = label_sets.get(label_name)
-            if labels:
-                taxonomy = Taxonomy.from_stata_labels(labels, name=label_name)
+        from .stata import read_stata
+
+        data, taxonomy = read_stata(
+            path, occupation=occupation, taxonomy=taxonomy, extended_missing=extended_missing
+        )
         return cls(data, id=id, time=time, occupation=occupation, taxonomy=taxonomy, **kwargs)
 
     def __repr__(self) -> str:

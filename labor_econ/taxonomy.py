@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Iterator, Mapping
+from functools import cache
+from importlib import resources
 from os import PathLike
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Taxonomy", "TaxonomyError"]
+__all__ = ["Taxonomy", "TaxonomyError", "occ1990", "wage_panel_1970"]
 
 
 class TaxonomyError(ValueError):
@@ -37,6 +40,14 @@ def _normalize_code(code: Any, where: str) -> Hashable:
     raise TaxonomyError(
         f"{where}: occupation code {code!r} has type {type(code).__name__}; use int or str"
     )
+
+
+#: Largest non-missing Stata ``long``; value-label keys above it are ``.`` and ``.a``-``.z``.
+STATA_MAX_LONG = 2_147_483_620
+
+
+def _is_stata_missing_label(key: Any) -> bool:
+    return isinstance(key, int | np.integer) and key > STATA_MAX_LONG
 
 
 def _preview(items: Iterable[Any], limit: int = 5) -> str:
@@ -176,6 +187,10 @@ class Taxonomy:
     ) -> Taxonomy:
         """Read a taxonomy from a CSV file with a code column and a title column.
 
+        Codes are read as text, so leading zeros survive: codes ``"001"``, ``"002"`` stay
+        strings. When every code is a plain integer literal (``"3"``, ``"22"``, no leading
+        zero or sign), the codes are integers.
+
         Parameters
         ----------
         path : path-like
@@ -187,7 +202,7 @@ class Taxonomy:
         special : iterable, optional
             Codes that are states rather than jobs.
         """
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)
         missing = [c for c in (code, title) if c not in frame.columns]
         if missing:
             raise TaxonomyError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
@@ -195,10 +210,11 @@ class Taxonomy:
             rows = frame.index[frame[[code, title]].isna().any(axis=1)] + 2
             raise TaxonomyError(f"{path}: empty code or title on line(s) {_preview(rows)}")
         if name is None:
-            from pathlib import Path
-
             name = Path(path).stem
-        return cls(frame[code].tolist(), frame[title].tolist(), name=name, special=special)
+        codes = [c.strip() for c in frame[code]]
+        if all(c.isdigit() and c == str(int(c)) for c in codes):
+            codes = [int(c) for c in codes]
+        return cls(codes, frame[title].tolist(), name=name, special=special)
 
     @classmethod
     def from_stata_labels(
@@ -206,9 +222,15 @@ class Taxonomy:
     ) -> Taxonomy:
         """Build a taxonomy from a Stata value-label mapping ``{code: title}``.
 
-        Codes are sorted; titles are kept exactly as labelled.
+        Codes are sorted; titles are kept exactly as labelled. Labels of Stata's missing
+        values (``.``, ``.a`` ... ``.z``, stored as integers above 2,147,483,620) are not
+        occupations and are left out; see :meth:`CareerPanel.from_stata` to keep a labelled
+        extended missing value as a state.
         """
-        items = sorted(labels.items(), key=lambda kv: kv[0])
+        items = sorted(
+            ((k, v) for k, v in labels.items() if not _is_stata_missing_label(k)),
+            key=lambda kv: kv[0],
+        )
         return cls([k for k, _ in items], [v for _, v in items], name=name, special=special)
 
     # -- lookups ------------------------------------------------------------------------------
@@ -471,3 +493,39 @@ class Taxonomy:
         )
         more = ", ..." if len(self) > 3 else ""
         return f"<Taxonomy{label}: {len(self)} occupations {{{head}{more}}}>"
+
+
+# -- built-in taxonomies ------------------------------------------------------------------------
+_WAGE_PANEL_1970 = {
+    1: "Professional, technical and kindred",
+    2: "Managers, officials and proprietors",
+    3: "Sales workers",
+    4: "Clerical and kindred",
+    5: "Craftsmen, foremen and kindred",
+    6: "Operatives and kindred",
+    7: "Laborers and farmers",
+    8: "Farm laborers and foremen",
+    9: "Service workers",
+}
+
+
+@cache
+def wage_panel_1970() -> Taxonomy:
+    """The nine 1970 Census major occupation groups coded in the NLSY wage panel.
+
+    Codes 1..9 as in Vella and Verbeek (1998); see :func:`labor_econ.datasets.wage_panel`.
+    """
+    return Taxonomy(list(_WAGE_PANEL_1970), list(_WAGE_PANEL_1970.values()), name="wage_panel_1970")
+
+
+@cache
+def occ1990() -> Taxonomy:
+    """IPUMS harmonized 1990 Census occupation codes (OCC1990) with IPUMS titles.
+
+    389 entries, including 991 "Unemployed" and 999 "Unknown", which are marked as
+    special states. OCC1990 is the coding of many US panels and the base of the
+    ``occ1990dd`` scheme used by the CAREER and LABOR-LLM papers.
+    """
+    path = resources.files("labor_econ") / "data" / "occ1990_ipums.csv"
+    with resources.as_file(path) as csv:
+        return Taxonomy.from_csv(csv, name="occ1990", special=(991, 999))

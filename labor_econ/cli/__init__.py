@@ -1,0 +1,138 @@
+"""The ``labor-econ`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+__all__ = ["main"]
+
+_REPORTED = (
+    "labor-econ",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "statsmodels",
+    "pandas",
+    "numpy",
+    "scipy",
+)
+
+
+def _info() -> int:
+    """Print versions and the accelerator that torch can see."""
+    print(f"python        {platform.python_version()} ({sys.executable})")
+    for name in _REPORTED:
+        try:
+            v = version(name)
+        except PackageNotFoundError:
+            v = "not installed"
+        print(f"{name:<13} {v}")
+    import torch
+
+    if torch.cuda.is_available():
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        print(f"gpu           {len(names)} visible: {', '.join(names)}")
+    else:
+        print("gpu           none visible (CPU only)")
+    from .datasets import wage_panel
+
+    print(f"wage panel    {wage_panel()!r}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .. import __version__
+    from . import fit
+
+    parser = argparse.ArgumentParser(
+        prog="labor-econ",
+        description="Occupational-transition models: LLM checkpoints beside MNLogit and Markov.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"labor-econ {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("info", help="print package versions and whether a GPU is visible")
+    fit.add_parser(sub)
+    demo = sub.add_parser(
+        "demo",
+        help="fine-tune a tiny LM on the NLSY wage panel and compare it with Markov and MNLogit",
+    )
+    demo.add_argument("--out", default="labor-econ-demo", help="folder for tables and plot")
+    demo.add_argument("--overwrite", action="store_true", help="allow a non-empty --out")
+    demo.add_argument(
+        "--quick", action="store_true", help="a small, briefly trained model (smoke test)"
+    )
+    demo.add_argument(
+        "--cache-dir",
+        default=None,
+        help="where the trained tiny LM is cached (default "
+        "$LABOR_ECON_CACHE or ~/.cache/labor_econ)",
+    )
+    return parser
+
+
+EXAMPLES = """\
+examples:
+  labor-econ fit nlsy79.dta --id caseid --time year --occupation occ1990 --missing drop \\
+      --models marginal,markov,mnlogit --out results
+  labor-econ fit --help
+  labor-econ demo --quick --out demo
+  labor-econ info
+
+exit codes: 0 done, 1 failed, 2 bad arguments. Progress goes to stderr, tables to stdout.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``labor-econ`` console script.
+
+    Returns the exit code: 0 done, 1 failed (bad data, a model that cannot be fitted), 2
+    bad arguments (unknown options, a missing file or variable, an unusable ``--out``).
+    Errors are printed on stderr as ``labor-econ: error: <message>``.
+    """
+    from ..lm.loading import LMLoadError
+    from ..outdir import OutDirError
+    from ..panel import PanelError
+    from ..taxonomy import TaxonomyError
+    from .data import UsageError
+
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse: --help, --version (0) or a bad argument (2)
+        return int(exit_.code or 0)
+    try:
+        if args.command == "info":
+            return _info()
+        if args.command == "fit":
+            from .fit import run_fit
+
+            return run_fit(args, log=sys.stderr)
+        if args.command == "demo":
+            from ..demo import run_demo
+
+            run_demo(
+                args.out,
+                quick=args.quick,
+                cache_dir=args.cache_dir,
+                overwrite=args.overwrite,
+                log=sys.stdout,
+            )
+            return 0
+    except (UsageError, OutDirError) as err:
+        print(f"labor-econ: error: {err}", file=sys.stderr)
+        return 2
+    except (PanelError, TaxonomyError, LMLoadError, ValueError, OSError) as err:
+        print(f"labor-econ: error: {err}", file=sys.stderr)
+        return 1
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Reading the DATA argument of the command line: a .dta, .csv or .parquet long panel."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import pandas as pd
+
+from ..panel import CareerPanel, PanelError
+from ..stata import read_stata
+from ..taxonomy import Taxonomy
+
+__all__ = ["UsageError", "declare_panel", "read_data"]
+
+FORMATS = (".dta", ".csv", ".parquet")
+
+
+class UsageError(ValueError):
+    """A bad command-line argument (exit code 2): a missing file or variable, a bad option."""
+
+
+def read_data(path: Path, occupation: str) -> tuple[pd.DataFrame, Taxonomy | None]:
+    """The data file as a frame, with the taxonomy of a .dta occupation variable's labels."""
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise UsageError(
+            f"{path}: DATA must be a .dta, .csv or .parquet file, not "
+            f"{suffix or 'a file without extension'!r}"
+        )
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    if suffix == ".dta":
+        try:
+            with pd.io.stata.StataReader(path) as reader:
+                names = list(reader.variable_labels())  # every variable, labelled or not
+        except (OSError, ValueError) as err:
+            raise PanelError(f"{path}: cannot read it as a Stata .dta file ({err})") from err
+        if occupation not in names:
+            return pd.DataFrame(columns=names), None  # the caller names what is missing
+        return read_stata(path, occupation=occupation)
+    if suffix == ".csv":
+        return pd.read_csv(path), None
+    return pd.read_parquet(path), None
+
+
+def declare_panel(
+    path: Path,
+    *,
+    id: str,
+    time: str,
+    occupation: str,
+    static: Sequence[str] = (),
+    varying: Sequence[str] = (),
+    birth_year: str | None = None,
+    missing: str = "raise",
+    log: TextIO | None = None,
+) -> CareerPanel:
+    """Read DATA and declare the panel; missing variables are a usage error naming them."""
+    data, taxonomy = read_data(path, occupation)
+    wanted = [id, time, occupation, *([birth_year] if birth_year else []), *static, *varying]
+    absent = [v for v in wanted if v not in data.columns]
+    if absent:
+        raise UsageError(
+            f"{path}: variable(s) {absent} not found; the file has "
+            f"{', '.join(map(str, data.columns))}"
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            panel = CareerPanel(
+                data,
+                id=id,
+                time=time,
+                occupation=occupation,
+                taxonomy=taxonomy,
+                birth_year=birth_year,
+                static=static,
+                varying=varying,
+                missing=missing,  # type: ignore[arg-type]
+            )
+        except PanelError as err:
+            raise PanelError(f"{path}: {err}") from err
+    if log is not None:
+        for w in caught:
+            print(f"warning: {path}: {w.message}", file=log, flush=True)
+    return panel

@@ -1,0 +1,259 @@
+"""``labor-econ fit``: fit baselines (and an LLM) on a data file and write every output."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..outdir import prepare_out_dir
+from .data import UsageError, declare_panel
+
+__all__ = ["MODELS", "add_parser", "run_fit", "template_from_arg"]
+
+#: Model keys of ``--models`` and their column names in the comparison.
+MODELS = {"marginal": "Marginal", "markov": "Markov", "mnlogit": "MNLogit", "llm": "LLM"}
+
+EXAMPLES = """\
+examples:
+  labor-econ fit nlsy79.dta --id caseid --time year --occupation occ1990 \\
+      --static educ black female --birth-year birth_year --missing drop \\
+      --models marginal,markov,mnlogit --out results
+  labor-econ fit careers.csv --id pid --time year --occupation occ \\
+      --models markov,llm --lm ./my_checkpoint --template labor_llm --out results
+
+outputs (in --out): comparison.txt/.tex/.html, diagnostics.txt/.json, one
+predictions_<model>.dta per model (test persons, integer codes with value labels),
+results_<model>.txt (summary) and the saved results where the model supports save(),
+manifest.json (every file, the arguments, timings).
+exit codes: 0 done, 1 failed (bad data, a model that cannot be fitted), 2 bad arguments.
+"""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add the ``fit`` sub-command to the parsers of ``main``."""
+    p = sub.add_parser(
+        "fit",
+        help="fit models on a .dta/.csv/.parquet panel and write comparison, tests, predictions",
+        description="Split the persons of DATA into train and test, fit the chosen models on "
+        "the train persons and compare them on the test persons.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("data", type=Path, metavar="DATA", help="a .dta, .csv or .parquet long panel")
+    p.add_argument("--id", required=True, help="person identifier variable (xtset id ...)")
+    p.add_argument("--time", required=True, help="wave variable, integer years (xtset ... time)")
+    p.add_argument("--occupation", required=True, help="occupation code variable")
+    p.add_argument("--static", nargs="*", default=[], help="person-level covariates")
+    p.add_argument("--varying", nargs="*", default=[], help="wave-level covariates")
+    p.add_argument("--birth-year", default=None, help="birth-year variable")
+    p.add_argument(
+        "--missing",
+        choices=("raise", "drop"),
+        default="raise",
+        help="waves with a missing occupation: an error (default) or dropped and reported",
+    )
+    p.add_argument(
+        "--models",
+        default="marginal,markov,mnlogit",
+        help=f"comma-separated, from {','.join(MODELS)} (default marginal,markov,mnlogit)",
+    )
+    p.add_argument("--lm", default=None, help="checkpoint directory or hub id (for llm)")
+    p.add_argument("--subfolder", default=None, help="subfolder of the checkpoint")
+    p.add_argument(
+        "--template",
+        default="labor_llm",
+        help="resume template: a preset name, a JSON object or a .json file",
+    )
+    p.add_argument("--test-size", type=float, default=0.2, help="share of test persons")
+    p.add_argument("--seed", type=int, default=0, help="seed of the person split")
+    p.add_argument("--out", type=Path, required=True, help="output folder, new or empty")
+    p.add_argument("--overwrite", action="store_true", help="allow a non-empty --out")
+    return p
+
+
+def template_from_arg(text: str) -> Any:
+    """A :class:`ResumeTemplate` from a preset name, a JSON object or a JSON file."""
+    from ..templates import ResumeTemplate, TemplateError
+
+    try:
+        if text.lstrip().startswith("{"):
+            return ResumeTemplate(**json.loads(text))
+        if text.endswith(".json"):
+            return ResumeTemplate(**json.loads(Path(text).read_text()))
+        return ResumeTemplate.preset(text)
+    except (OSError, ValueError, TypeError, TemplateError) as err:
+        raise UsageError(f"--template {text!r}: {err}") from err
+
+
+def _models(text: str, lm: str | None) -> list[str]:
+    keys = [k.strip().lower() for k in text.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in MODELS]
+    if unknown or not keys:
+        raise UsageError(
+            f"--models {text!r}: unknown model(s) {unknown}; choose from {list(MODELS)}"
+        )
+    if len(set(keys)) != len(keys):
+        raise UsageError(f"--models {text!r} names a model twice")
+    if ("llm" in keys) != (lm is not None):
+        raise UsageError("--lm is needed with the llm model, and only then")
+    return keys
+
+
+class _Progress:
+    def __init__(self, log: TextIO | None) -> None:
+        self.log, self.start = log, time.perf_counter()
+
+    def __call__(self, text: str) -> None:
+        if self.log is not None:
+            print(f"[{time.perf_counter() - self.start:7.1f}s] {text}", file=self.log, flush=True)
+
+
+def _fit_one(key: str, train: Any, args: argparse.Namespace, say: _Progress) -> Any:
+    from ..models import LLMTransitionModel, MarginalModel, MarkovTransitionModel, TransitionMNLogit
+
+    if key == "marginal":
+        return MarginalModel(train).fit()
+    if key == "markov":
+        return MarkovTransitionModel(train).fit()
+    if key == "mnlogit":
+        return TransitionMNLogit(train).fit()
+    from ..lm.loading import load_lm
+
+    say(f"loading the LM {args.lm} ...")
+    lm = load_lm(args.lm, subfolder=args.subfolder)
+    return LLMTransitionModel(train, lm, template=args.template_obj, name="LLM").fit()
+
+
+def _diagnostics(fitted: dict[str, Any], test: Any, say: _Progress) -> tuple[str, list[dict]]:
+    """Vuong and Clarke tests of every pair, and encompassing tests in a log-linear pool."""
+    from ..diagnostics import clarke_test, vuong_test
+    from ..models import LogLinearPool
+
+    text, records = [], []
+
+    def record(kind: str, names: list[str], fn: Any) -> None:
+        label = f"{kind}: {' vs '.join(names)}"
+        try:
+            result = fn()
+        except (ValueError, RuntimeError, ArithmeticError) as err:
+            text.append(f"{label}\n  not applicable: {err}\n")
+            records.append({"test": kind, "models": names, "error": str(err)})
+            return
+        text.append(f"{label}\n{result}\n")
+        records.append(
+            {
+                "test": kind,
+                "models": names,
+                "statistic": float(result.statistic),
+                "pvalue": float(result.pvalue),
+                "conclusion": result.conclusion,
+            }
+        )
+
+    for a, b in itertools.combinations(fitted, 2):
+        say(f"Vuong and Clarke tests, {a} vs {b} ...")
+        record("Vuong", [a, b], lambda a=a, b=b: vuong_test(fitted[a], fitted[b], test))
+        record("Clarke", [a, b], lambda a=a, b=b: clarke_test(fitted[a], fitted[b], test))
+    pooled = [n for n in fitted if n != "Marginal"]
+    if len(pooled) >= 2:
+        say(f"log-linear pool of {', '.join(pooled)} and encompassing tests ...")
+        try:
+            pool = LogLinearPool(test, {n: fitted[n] for n in pooled}).fit()
+        except (ValueError, RuntimeError, ArithmeticError) as err:
+            text.append(f"Encompassing tests\n  not applicable: {err}\n")
+        else:
+            for name in pooled:
+                record("Encompassing", [name], lambda name=name: pool.encompassing_test(name))
+    return "\n".join(text), records
+
+
+def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
+    """Run ``labor-econ fit``; raises UsageError for bad arguments, other errors for failures."""
+    from .. import __version__
+    from ..diagnostics import compare
+    from ..stata import to_stata
+
+    keys = _models(args.models, args.lm)
+    if not 0 < args.test_size < 1:
+        raise UsageError(f"--test-size must be in (0, 1), got {args.test_size}")
+    args.template_obj = template_from_arg(args.template) if "llm" in keys else None
+    out = prepare_out_dir(args.out, overwrite=args.overwrite)  # before any work
+    say = _Progress(log)
+    say(f"reading {args.data} ...")
+    panel = declare_panel(
+        args.data,
+        id=args.id,
+        time=args.time,
+        occupation=args.occupation,
+        static=args.static,
+        varying=args.varying,
+        birth_year=args.birth_year,
+        missing=args.missing,
+        log=log,
+    )
+    say(f"{panel!r}")
+    train, test = panel.split(test_size=args.test_size, seed=args.seed)
+    say(f"split by person (seed {args.seed}): {train.n_persons} train, {test.n_persons} test")
+    files: dict[str, str] = {}
+    timings: dict[str, float] = {}
+    fitted: dict[str, Any] = {}
+    for key in keys:
+        name = MODELS[key]
+        say(f"fitting {name} on {train.n_transitions} transitions ...")
+        start = time.perf_counter()
+        fitted[name] = _fit_one(key, train, args, say)
+        timings[name] = round(time.perf_counter() - start, 3)
+        say(f"fitted {name} in {timings[name]:.1f} s")
+
+    say(f"comparing on the {test.n_transitions} test transitions ...")
+    comparison = compare(fitted, test)
+    for kind, suffix, content in (
+        ("comparison_text", "txt", str(comparison.summary()) + "\n"),
+        ("comparison_latex", "tex", comparison.to_latex()),
+        ("comparison_html", "html", comparison._repr_html_()),
+    ):
+        path = out / f"comparison.{suffix}"
+        path.write_text(content)
+        files[kind] = path.name
+    text, records = _diagnostics(fitted, test, say) if len(fitted) > 1 else ("", [])
+    (out / "diagnostics.txt").write_text(text or "one model: no pairwise tests\n")
+    (out / "diagnostics.json").write_text(json.dumps(records, indent=2) + "\n")
+    files["diagnostics_text"], files["diagnostics_json"] = "diagnostics.txt", "diagnostics.json"
+
+    not_saved = []
+    for key, (name, results) in zip(keys, fitted.items(), strict=True):
+        say(f"writing predictions and results of {name} ...")
+        path = out / f"predictions_{key}.dta"
+        to_stata(results, path, test)
+        files[f"predictions_{key}"] = path.name
+        summary = out / f"results_{key}.txt"
+        summary.write_text(str(results.summary()) + "\n")
+        files[f"summary_{key}"] = summary.name
+        if hasattr(results, "save"):
+            saved = out / f"results_{key}"
+            results.save(saved)
+            files[f"results_{key}"] = saved.name
+        else:
+            not_saved.append(name)
+    manifest = {
+        "labor_econ": __version__,
+        "command": "fit",
+        "data": str(args.data),
+        "panel": repr(panel),
+        "dropped_waves": len(panel.dropped),
+        "train_persons": train.n_persons,
+        "test_persons": test.n_persons,
+        "models": list(fitted),
+        "fit_seconds": timings,
+        "files": files,
+        "not_saved": {n: "this results class has no save() yet" for n in not_saved},
+        "seconds": round(time.perf_counter() - say.start, 3),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    say(f"wrote {len(files) + 1} files to {out}")
+    print((out / "comparison.txt").read_text())
+    return 0

@@ -1,0 +1,225 @@
+"""The labor-econ command line: fit, exit codes, --out rules, outputs readable from Stata."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labor_econ import CareerPanel
+from labor_econ.cli import main
+from labor_econ.datasets import simulate_panel, write_nlsy79_dta
+from labor_econ.taxonomy import STATA_MAX_LONG, wage_panel_1970
+
+YEARS = [1990, 1991, 1992, 1994, 1996, 1998]
+DECL = ["--id", "caseid", "--time", "year", "--occupation", "occ1990"]
+
+
+@pytest.fixture(scope="module")
+def nlsy_small(tmp_path_factory):
+    """An NLSY79-like .dta (value labels, missing and refused occupations, skipped waves)."""
+    path = tmp_path_factory.mktemp("data") / "nlsy.dta"
+    data = write_nlsy79_dta(
+        path, 60, taxonomy=wage_panel_1970(), years=YEARS, seed=1, missing_rate=0.05
+    )
+    return path, data
+
+
+@pytest.fixture(scope="module")
+def careers_csv(tmp_path_factory):
+    panel = simulate_panel(40, years=YEARS, seed=3)
+    path = tmp_path_factory.mktemp("csv") / "careers.csv"
+    panel.data.to_csv(path, index=False)
+    return path
+
+
+def test_writer_makes_an_nlsy_like_file(nlsy_small):
+    path, data = nlsy_small
+    assert (data["occ1990"] == STATA_MAX_LONG + 1).any()  # "."
+    assert (data["occ1990"] == STATA_MAX_LONG + 2).any()  # ".a", labelled "Refused"
+    assert data.groupby("caseid").size().min() < len(YEARS)  # skipped waves
+    with pd.io.stata.StataReader(path) as reader:
+        labels = reader.value_labels()["occ1990"]
+    assert labels[9] == "Service workers" and labels[STATA_MAX_LONG + 2] == "Refused"
+    with pytest.warns(UserWarning, match="missing occupation"):
+        panel = CareerPanel.from_stata(
+            path, id="caseid", time="year", occupation="occ1990", missing="drop"
+        )
+    assert "Refused" not in panel.taxonomy.titles and len(panel.taxonomy) == 9
+
+
+@pytest.fixture(scope="module")
+def fitted_dir(nlsy_small, tmp_path_factory):
+    path, _ = nlsy_small
+    out = tmp_path_factory.mktemp("fit") / "out"
+    code = main(
+        ["fit", str(path), *DECL, "--static", "educ", "black", "female"]
+        + ["--birth-year", "birth_year", "--missing", "drop"]
+        + ["--models", "marginal,markov,mnlogit", "--test-size", "0.25", "--out", str(out)]
+    )
+    assert code == 0
+    return out
+
+
+def test_fit_writes_every_output(fitted_dir):
+    names = {p.name for p in fitted_dir.iterdir()}
+    expected = {"comparison.txt", "comparison.tex", "comparison.html", "manifest.json"}
+    expected |= {"diagnostics.txt", "diagnostics.json"}
+    expected |= {f"predictions_{m}.dta" for m in ("marginal", "markov", "mnlogit")}
+    expected |= {f"results_{m}.txt" for m in ("marginal", "markov", "mnlogit")}
+    assert expected <= names
+    manifest = json.loads((fitted_dir / "manifest.json").read_text())
+    assert manifest["models"] == ["Marginal", "Markov", "MNLogit"]
+    assert manifest["dropped_waves"] > 0
+    assert set(manifest["files"].values()) <= names
+    text = (fitted_dir / "comparison.txt").read_text()
+    assert "Markov" in text and "MNLogit" in text
+    assert "\\begin{tabular}" in (fitted_dir / "comparison.tex").read_text()
+    assert "<table" in (fitted_dir / "comparison.html").read_text()
+    tests = json.loads((fitted_dir / "diagnostics.json").read_text())
+    kinds = {(t["test"], tuple(t["models"])) for t in tests}
+    assert ("Vuong", ("Markov", "MNLogit")) in kinds and ("Clarke", ("Markov", "MNLogit")) in kinds
+    assert ("Encompassing", ("MNLogit",)) in kinds
+    assert all("pvalue" in t for t in tests if t["test"] == "Vuong")
+
+
+def test_predictions_reopen_with_integer_codes_and_labels(fitted_dir, nlsy_small):
+    path = fitted_dir / "predictions_markov.dta"
+    raw = pd.read_stata(path, convert_categoricals=False)
+    for col in ("caseid", "year", "occupation", "pred_occ"):
+        assert pd.api.types.is_integer_dtype(raw[col]), col
+    assert set(raw["occupation"]) <= set(range(1, 10))
+    probs = raw[[f"p_{c}" for c in range(1, 10)]].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+    labelled = pd.read_stata(path)
+    assert set(labelled["occupation"].astype(str)) <= set(wage_panel_1970().titles)
+    with pd.io.stata.StataReader(path) as reader:
+        assert reader.value_labels()["occupation"][9] == "Service workers"
+    manifest = json.loads((fitted_dir / "manifest.json").read_text())
+    assert raw["caseid"].nunique() == manifest["test_persons"]
+
+
+def test_out_must_be_empty_unless_overwrite(careers_csv, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    args = ["fit", str(careers_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
+    assert main([*args, "--models", "markov", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "not empty (keep.txt)" in err and "--overwrite" in err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    assert main([*args, "--models", "markov", "--out", str(out), "--overwrite"]) == 0
+    assert (out / "keep.txt").exists() and (out / "predictions_markov.dta").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_unwritable_out_fails_before_any_work(careers_csv, tmp_path, capsys, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    called = []
+    monkeypatch.setattr("labor_econ.cli.fit.declare_panel", lambda *a, **k: called.append(1))
+    try:
+        code = main(
+            ["fit", str(careers_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
+            + ["--out", str(locked / "out")]
+        )
+    finally:
+        locked.chmod(0o700)
+    assert code == 2 and called == []
+    assert "cannot be written" in capsys.readouterr().err
+
+
+def test_unwritable_out_is_found_before_reading(careers_csv, tmp_path, capsys, monkeypatch):
+    """Independent of the user id: --out below a file cannot be created."""
+    (tmp_path / "file").write_text("x")
+    called = []
+    monkeypatch.setattr("labor_econ.cli.fit.declare_panel", lambda *a, **k: called.append(1))
+    code = main(
+        ["fit", str(careers_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
+        + ["--out", str(tmp_path / "file" / "out")]
+    )
+    assert code == 2 and called == []
+    assert "cannot be written" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--models", "markov,probit"], "unknown model(s) ['probit']"),
+        (["--models", "llm"], "--lm is needed with the llm model"),
+        (["--test-size", "1.5"], "--test-size must be in (0, 1), got 1.5"),
+        (["--models", "markov,llm", "--lm", "x", "--template", "no_such"], "--template 'no_such'"),
+    ],
+)
+def test_bad_arguments_exit_2(careers_csv, tmp_path, capsys, extra, message):
+    code = main(
+        ["fit", str(careers_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
+        + [*extra, "--out", str(tmp_path / "out")]
+    )
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_argparse_errors_and_help_return_codes(capsys):
+    assert main(["fit"]) == 2
+    assert "required" in capsys.readouterr().err
+    assert main(["fit", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "examples:" in text and "--missing drop" in text and "exit codes" in text
+
+
+def test_bad_data_exits_1_naming_file_and_rows(tmp_path, capsys):
+    frame = pd.DataFrame({"pid": [1, 1, 2], "year": [1990.0, 1990.5, 1990.0], "occ": [1, 2, 3]})
+    frame.to_csv(tmp_path / "bad.csv", index=False)
+    code = main(
+        ["fit", str(tmp_path / "bad.csv"), "--id", "pid", "--time", "year", "--occupation", "occ"]
+        + ["--out", str(tmp_path / "out")]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "row 1 (pid=1, year=1990.5)" in err
+
+
+def test_parquet_input(tmp_path):
+    panel = simulate_panel(30, years=YEARS, seed=4)
+    panel.data.to_parquet(tmp_path / "careers.parquet")
+    code = main(
+        ["fit", str(tmp_path / "careers.parquet"), "--id", "pid", "--time", "year"]
+        + ["--occupation", "occ", "--models", "marginal,markov", "--out", str(tmp_path / "o")]
+    )
+    assert code == 0 and (tmp_path / "o" / "predictions_markov.dta").exists()
+
+
+def test_module_runs_as_a_subprocess(careers_csv, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-m", "labor_econ.cli", "fit", str(careers_csv), "--id", "pid"]
+        + ["--time", "year", "--occupation", "occ", "--models", "marginal,markov"]
+        + ["--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "fitting Markov" in done.stderr  # progress on stderr
+    assert "Markov" in done.stdout  # the comparison on stdout
+    again = subprocess.run(
+        [sys.executable, "-m", "labor_econ.cli", "fit", str(careers_csv), "--id", "pid"]
+        + ["--time", "year", "--occupation", "occ", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert again.returncode == 2 and "is not empty" in again.stderr
