@@ -370,10 +370,15 @@ class ResumeTemplate:
             raise TemplateError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}") from None
 
     @classmethod
-    def coerce(cls, template: str | os.PathLike[str] | ResumeTemplate) -> ResumeTemplate:
-        """Return ``template`` itself, the preset it names, or the JSON file it points to."""
+    def coerce(
+        cls, template: str | os.PathLike[str] | Mapping[str, Any] | ResumeTemplate
+    ) -> ResumeTemplate:
+        """Return ``template`` itself, the preset it names, the JSON file it points to
+        (a path ending in ``.json``), or the template a :meth:`to_dict` dict describes."""
         if isinstance(template, ResumeTemplate):
             return template
+        if isinstance(template, Mapping):
+            return cls.from_dict(template)
         if isinstance(template, os.PathLike) or (
             isinstance(template, str) and template.endswith(".json")
         ):
