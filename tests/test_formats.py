@@ -35,7 +35,7 @@ def lm(tmp_path_factory, panel):
     texts = SENTENCES.resumes(panel)
     return tiny_lm(
         tmp_path_factory.mktemp("formats"), texts, vocab_size=400, hidden_size=32,
-        initializer_range=0.3,
+        initializer_range=0.3, dtype="float32",
     )  # fmt: skip
 
 
@@ -44,7 +44,9 @@ def greedy_reference(lm, prompt, steps):
     new = []
     with torch.no_grad():
         for _ in range(steps):
-            token = int(lm.model(torch.tensor([ids + new])).logits[0, -1].argmax())
+            token = int(
+                lm.model(torch.tensor([ids + new], device=lm.device)).logits[0, -1].argmax()
+            )
             if token == lm.tokenizer.eos_token_id:
                 break
             new.append(token)

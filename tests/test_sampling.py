@@ -15,7 +15,7 @@ def lm(tmp_path_factory, wage):
     texts = ResumeTemplate.preset("plain").resumes(panel)
     return tiny_lm(
         tmp_path_factory.mktemp("sampling"), texts, vocab_size=400, hidden_size=32,
-        initializer_range=0.3,
+        initializer_range=0.3, dtype="float32",
     )  # fmt: skip
 
 
@@ -25,7 +25,7 @@ def greedy_reference(lm, prompt, steps):
     new = []
     with torch.no_grad():
         for _ in range(steps):
-            logits = lm.model(torch.tensor([ids + new])).logits[0, -1]
+            logits = lm.model(torch.tensor([ids + new], device=lm.device)).logits[0, -1]
             token = int(logits.argmax())
             if token == lm.tokenizer.eos_token_id:
                 break
@@ -73,7 +73,13 @@ def test_samples_follow_the_model_distribution(lm):
     prompt = "1980: Sales workers\n1981:"
     ids = lm.tokenizer(prompt)["input_ids"]
     with torch.no_grad():
-        probs = torch.softmax(lm.model(torch.tensor([ids])).logits[0, -1].double(), -1).numpy()
+        probs = (
+            torch.softmax(
+                lm.model(torch.tensor([ids], device=lm.device)).logits[0, -1].double(), -1
+            )
+            .cpu()
+            .numpy()
+        )
     n = 600
     texts = sample_resumes(
         lm, n, prompt=prompt, max_new_tokens=1, batch_size=200, seed=0, progress=False

@@ -172,7 +172,7 @@ class FormatCheck:
         lines.append("-" * width)
         if len(self.non_titles):
             lines.append("Most frequent greedy continuations that are not titles:")
-            lines += [f"  {n:>5}  {text!r}" for text, n in self.non_titles.items()]
+            lines += [f"  {n:>5}  {_clip(text)!r}" for text, n in self.non_titles.items()]
         else:
             lines.append("Every greedy continuation is a title.")
         lines.append("=" * width)
@@ -194,6 +194,10 @@ class FormatCheck:
             f"(n={self.n}, mean valid mass {self.mean_valid_mass:.3f}, "
             f"titles {self.title_share:.0%})>"
         )
+
+
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def check_format(

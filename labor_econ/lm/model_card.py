@@ -68,7 +68,7 @@ def write_checkpoint_files(
     history = _epoch_history(log_history)
     best = _best_epoch(history, log_history, best_checkpoint, epochs)
     card = _card(base_model, template, train, val, epochs, method, learning_rate, loss_on)
-    card += _history_section(history, best)
+    card += "\n" + _history_section(history, best)
     (directory / README_FILE).write_text(card, encoding="utf-8")
 
 

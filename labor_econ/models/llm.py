@@ -65,7 +65,8 @@ class LLMTransitionModel(LikelihoodModel):
         How careers are written; must match how the checkpoint was trained. Default: the
         template saved with the checkpoint (``lm.template``, written by
         :func:`labor_econ.finetune`), else the ``"labor_llm"`` preset. A template that
-        differs from the saved one is used, with a :class:`CheckpointMismatchWarning`.
+        differs from the saved one is used, with a
+        :class:`~labor_econ.CheckpointMismatchWarning`.
     scorer : CandidateScorer, optional
         Scores prompts against candidates; default ``CandidateScorer(lm)``.
     include_first : bool
