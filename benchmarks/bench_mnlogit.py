@@ -51,7 +51,7 @@ def run(case: int) -> None:
         warnings.simplefilter("always")
         model = TransitionMNLogit(train)
         built = time.perf_counter()
-        results = model.fit()
+        results = model.fit(progress=True)
     fitted = time.perf_counter()
     for w in caught:
         print(f"  {w.category.__name__}: {str(w.message)[:160]}")

@@ -91,11 +91,11 @@ def test_cluster_sandwich_by_hand(parts, pool):
     sums = scores.groupby(parts[1].transitions().index.get_level_values(0).to_numpy()).sum()
     g = len(sums)
     expected = bread @ (sums.T.to_numpy() @ sums.to_numpy()) @ bread * g / (g - 1)
-    np.testing.assert_allclose(pool.cov_params.to_numpy(), expected, rtol=1e-10)
+    np.testing.assert_allclose(pool.cov_params().to_numpy(), expected, rtol=1e-10)
     assert pool.cov_type == "cluster"
     nonrobust = model.fit(cov_type="nonrobust")
     np.testing.assert_allclose(nonrobust.params, pool.params)
-    np.testing.assert_allclose(nonrobust.cov_params.to_numpy(), bread, rtol=1e-10)
+    np.testing.assert_allclose(nonrobust.cov_params().to_numpy(), bread, rtol=1e-10)
     assert pool.pvalues["mnlogit"] == pytest.approx(
         2 * stats.norm.sf(abs(pool.params["mnlogit"] / pool.bse["mnlogit"]))
     )

@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 from statsmodels.iolib.summary2 import Summary
 
-from ..models.base import TransitionEvaluation, TransitionResults, check_taxonomy
+from ..models.base import (
+    TransitionEvaluation,
+    TransitionResults,
+    check_same_transitions,
+    check_taxonomy,
+)
 from ..models.markov import MarginalModel, MarginalResults
 from ..panel import CareerPanel
 
@@ -188,6 +193,7 @@ def compare(models: Mapping[str, TransitionResults], panel: CareerPanel) -> Mode
             -2 * ev.llf + np.log(ev.nobs) * k,
             1 - ev.llf / llf0,
         ]
+    check_same_transitions(evaluations)
     table = pd.DataFrame(columns, index=pd.Index(list(ROWS)), dtype=float)
     source = f"the estimation sample of {first_name!r}"
     return ModelComparison(table, evaluations, baseline, panel, source)

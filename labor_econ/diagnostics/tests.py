@@ -9,7 +9,12 @@ from typing import Literal
 import numpy as np
 from scipy import stats
 
-from ..models.base import TransitionEvaluation, TransitionResults
+from ..models.base import (
+    TransitionEvaluation,
+    TransitionResults,
+    check_alpha,
+    check_same_transitions,
+)
 from ..panel import CareerPanel
 
 __all__ = ["TestResult", "clarke_test", "lr_test", "vuong_test"]
@@ -99,6 +104,8 @@ def _differences(
     if panel.n_transitions == 0:
         raise ValueError("the panel has no transitions to compare the models on")
     ev_a, ev_b = a.evaluate(panel), b.evaluate(panel)
+    la, lb = _labels(a, b)
+    check_same_transitions({la.strip("'"): ev_a, lb.strip("'"): ev_b})
     for ev in (ev_a, ev_b):
         bad = ~np.isfinite(ev.loglikeobs.to_numpy())
         if bad.any():
@@ -179,6 +186,7 @@ def vuong_test(
     clarke_test : the distribution-free sign test on the same differences.
     """
     correction = _check_correction(correction)
+    alpha = check_alpha(alpha)
     m, ev_a, ev_b = _differences(a, b, panel)
     n = len(m)
     dk = ev_a.k_params - ev_b.k_params
@@ -273,6 +281,7 @@ def clarke_test(
         If a model gives probability zero to an observed transition.
     """
     correction = _check_correction(correction)
+    alpha = check_alpha(alpha)
     m, ev_a, ev_b = _differences(a, b, panel)
     n = len(m)
     dk = ev_a.k_params - ev_b.k_params
@@ -344,6 +353,7 @@ def lr_test(
     UserWarning
         If ``LR < 0``: the models are not nested or a fit did not converge.
     """
+    alpha = check_alpha(alpha)
     rn, fn = getattr(restricted, "name", "restricted"), getattr(full, "name", "full")
     rp, fp = restricted.panel, full.panel
     if rp is not fp:

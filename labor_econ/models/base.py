@@ -20,6 +20,7 @@ __all__ = [
     "WaldInference",
     "check_alpha",
     "check_cov_type",
+    "check_same_transitions",
     "check_taxonomy",
     "cov_type_label",
     "observed_positions",
@@ -275,6 +276,25 @@ class WaldInference:
         diff = r @ b.to_numpy() - q
         stat = float(diff @ np.linalg.solve(r @ cov @ r.T, diff))
         return ContrastResults(statistic=stat, df_denom=len(r), distribution="chi2")
+
+
+def check_same_transitions(evaluations: dict[str, TransitionEvaluation]) -> None:
+    """Raise unless every evaluation covers the same transitions (same (id, time) rows).
+
+    A model built with ``include_first=True`` (an LLM) also predicts each person's first
+    wave; a comparison with a model that does not would compare different samples.
+    """
+    items = list(evaluations.items())
+    ref_name, ref = items[0]
+    index = ref.loglikeobs.index
+    if all(ev.loglikeobs.index.equals(index) for _, ev in items[1:]):
+        return
+    counts = ", ".join(f"{name!r} on {ev.nobs}" for name, ev in items)
+    raise ValueError(
+        f"the models are evaluated on different transition sets ({counts} transitions); "
+        "compare models on the same transitions (an LLM built with include_first=True also "
+        "predicts each person's first wave: rebuild it with include_first=False)"
+    )
 
 
 def topk_accuracy(probs: np.ndarray, observed: np.ndarray, k: int = 1) -> float:

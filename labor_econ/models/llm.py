@@ -22,6 +22,7 @@ from .base import (
     TransitionEvaluation,
     TransitionResults,
     WaldInference,
+    check_alpha,
     check_cov_type,
     check_taxonomy,
     marginal_loglike,
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["LLMTransitionModel", "LLMTransitionResults", "PARAM_NAMES"]
 
 PARAM_NAMES = ("scale", "stay")
+#: Rounding allowed above a total probability of 1 in a row of scores (float32 scoring).
+_MASS_TOLERANCE = 1e-4
 CovType = Literal["nonrobust", "HC0", "cluster"]
 
 
@@ -266,6 +269,17 @@ class LLMTransitionModel(LikelihoodModel):
             raise ValueError(
                 f"log q is {logq[i, k]} (NaN or positive) for person {pid!r}, year {year!r}, "
                 f"code {self.taxonomy.codes[k]!r}: scores must be log-probabilities"
+            )
+        mass = logsumexp(logq, axis=1)
+        over = mass > np.log1p(_MASS_TOLERANCE)
+        if over.any():
+            i = int(np.argmax(over))
+            pid, year = (_scalar(v) for v in self.transitions.index[i])
+            raise ValueError(
+                f"the scores of {int(over.sum())} transition(s) sum to more than 1 over the "
+                f"taxonomy (first: person {pid!r}, year {year!r}: sum of q = "
+                f"{float(np.exp(mass[i])):.6g}); log q must be log-probabilities of distinct "
+                "continuations, whose total is at most 1"
             )
         dead = np.isneginf(logq).all(axis=1)
         if dead.any():
@@ -661,6 +675,7 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
 
     def summary(self, alpha: float = 0.05) -> Summary:
         """A statsmodels ``Summary``: model header, then the ``scale``/``stay`` table."""
+        alpha = check_alpha(alpha)
         left, right = self._info()
         smry = Summary()
         smry.add_table_2cols(
@@ -679,6 +694,7 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
 
     def summary2(self, alpha: float = 0.05, float_format: str = "%.4f") -> summary2.Summary:
         """A statsmodels ``summary2.Summary`` (renders as text, HTML and LaTeX)."""
+        alpha = check_alpha(alpha)
         smry = summary2.Summary()
         left, right = self._info()
         info = pd.DataFrame(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.iolib.summary2 import Summary
 
-from ..panel import CareerPanel
+from ..panel import CareerPanel, PanelError
 from .base import TransitionResults
 
 __all__ = [
@@ -26,6 +26,10 @@ class _SmoothedCounts:
     def __init__(self, panel: CareerPanel, *, smoothing: float = 1.0) -> None:
         if not isinstance(panel, CareerPanel):
             raise TypeError(f"panel must be a CareerPanel, got {type(panel).__name__}")
+        if panel.n_transitions == 0:
+            raise PanelError(
+                "the panel has no transitions (every person has a single wave): nothing to count"
+            )
         smoothing = float(smoothing)
         if not np.isfinite(smoothing) or smoothing < 0:
             raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing}")
@@ -36,24 +40,45 @@ class _SmoothedCounts:
 
 def _info_summary(results: TransitionResults, title: str, extra: dict[str, str]) -> Summary:
     """A summary with the common fit statistics of ``results`` and model-specific entries."""
-    smry = Summary()
-    smry.add_title(title)
-    info = {
-        "Model:": results.name,
-        "Taxonomy:": f"{results.taxonomy.name} ({len(results.taxonomy)} codes)",
-        "No. transitions:": str(results.nobs),
-        "No. persons:": str(results.panel.n_persons),
-        "Parameters:": str(results.k_params),
-        **extra,
-        "Log-likelihood:": f"{results.llf:.4f}",
-        "LL-Null:": f"{results.llnull:.4f}",
-        "Pseudo R-squ.:": f"{results.prsquared:.4f}",
-        "Perplexity:": f"{results.perplexity:.4f}",
-        "AIC:": f"{results.aic:.4f}",
-        "BIC:": f"{results.bic:.4f}",
-    }
-    smry.add_dict(info)
-    return smry
+    from ..report import header, info_summary
+
+    return info_summary(title, header(results, model=results.name, extra=extra))
+
+
+class _NoCoefficientTable:
+    """Wald statistics that a table of smoothed frequencies does not have.
+
+    ``tvalues``, ``pvalues``, ``conf_int``, ``cov_params``, ``t_test`` and ``wald_test``
+    raise an :class:`AttributeError` that says why and points to the comparisons that apply
+    (so ``hasattr(results, "tvalues")`` is False and ``summary_col`` fails with the reason).
+    """
+
+    def _no_table(self, what: str) -> AttributeError:
+        return AttributeError(
+            f"{type(self).__name__} has no {what}: its params are smoothed frequencies "
+            "(probabilities), not coefficients with a Wald table. Compare it with other "
+            "models by labor_econ.compare(models, panel), vuong_test, clarke_test or lr_test."
+        )
+
+    @property
+    def tvalues(self):
+        raise self._no_table("tvalues")
+
+    @property
+    def pvalues(self):
+        raise self._no_table("pvalues")
+
+    def conf_int(self, *args, **kwargs):
+        raise self._no_table("conf_int()")
+
+    def cov_params(self, *args, **kwargs):
+        raise self._no_table("cov_params()")
+
+    def t_test(self, *args, **kwargs):
+        raise self._no_table("t_test()")
+
+    def wald_test(self, *args, **kwargs):
+        raise self._no_table("wald_test()")
 
 
 class MarkovTransitionModel(_SmoothedCounts):
@@ -112,7 +137,7 @@ class MarkovTransitionModel(_SmoothedCounts):
         return MarkovResults(self, probs, counts)
 
 
-class MarkovResults(TransitionResults):
+class MarkovResults(_NoCoefficientTable, TransitionResults):
     """Results of :class:`MarkovTransitionModel`.
 
     Attributes
@@ -224,7 +249,7 @@ class MarginalModel(_SmoothedCounts):
         return MarginalResults(self, smoothed / smoothed.sum(), counts)
 
 
-class MarginalResults(TransitionResults):
+class MarginalResults(_NoCoefficientTable, TransitionResults):
     """Results of :class:`MarginalModel`.
 
     Attributes

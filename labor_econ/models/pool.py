@@ -5,17 +5,25 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.special import log_softmax
-from statsmodels.iolib.summary2 import Summary
+from statsmodels.iolib.summary2 import Summary  # noqa: F401 (the return type)
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-from ..panel import CareerPanel
-from .base import TransitionResults, check_taxonomy, sandwich_covariance
+from ..panel import CareerPanel, PanelError
+from .base import (
+    TransitionResults,
+    WaldInference,
+    check_alpha,
+    check_cov_type,
+    check_taxonomy,
+    cov_type_label,
+    sandwich_covariance,
+)
 
 if TYPE_CHECKING:
     from ..diagnostics.tests import TestResult
@@ -50,9 +58,17 @@ def _as_dict(
 def _component_logs(components: dict[str, TransitionResults], panel: CareerPanel) -> np.ndarray:
     """Stacked log-probabilities (M, n, K) of the components on ``panel``'s transitions."""
     logs = []
+    expected = panel.transitions().index
     for name, res in components.items():
         check_taxonomy(panel, res.taxonomy, f"component {name!r}")
         probs = res.predict(panel)
+        if not probs.index.equals(expected):
+            raise ValueError(
+                f"component {name!r} predicts {len(probs)} transitions of this panel but the "
+                f"pool models its {len(expected)} transitions (panel.transitions()); "
+                "components must be evaluated on the same transition set (an LLM built "
+                "with include_first=True also predicts each person's first wave)"
+            )
         values = probs.to_numpy()
         bad = ~(values > 0) | ~np.isfinite(values)
         if bad.any():
@@ -123,6 +139,11 @@ class LogLinearPool:
     ) -> None:
         if not isinstance(panel, CareerPanel):
             raise TypeError(f"panel must be a CareerPanel, got {type(panel).__name__}")
+        if panel.n_transitions == 0:
+            raise PanelError(
+                "the panel has no transitions (every person has a single wave): no weights "
+                "to estimate"
+            )
         self.panel = panel
         self.taxonomy = panel.taxonomy
         self.components = _as_dict(components)
@@ -131,6 +152,18 @@ class LogLinearPool:
         tr = panel.transitions()
         self._choice = self.taxonomy.positions(tr["occupation"])
         self._groups = pd.factorize(tr.index.get_level_values(0))[0]
+
+    endog_names = "occupation"
+
+    @property
+    def data(self) -> SimpleNamespace:
+        """Parameter names where statsmodels' tools (``summary_col``) look for them."""
+        return SimpleNamespace(param_names=list(self.names))
+
+    @property
+    def exog_names(self) -> list[str]:
+        """The components' names (the weights)."""
+        return list(self.names)
 
     # -- likelihood -------------------------------------------------------------------------
     def _observed_logs(self) -> np.ndarray:
@@ -210,8 +243,7 @@ class LogLinearPool:
         ConvergenceWarning
             When ``maxiter`` is reached.
         """
-        if cov_type not in ("cluster", "HC0", "nonrobust"):
-            raise ValueError(f"cov_type must be 'cluster', 'HC0' or 'nonrobust', got {cov_type!r}")
+        check_cov_type(cov_type)
         m = len(self.names)
         n = self._logs.shape[1]
         w = np.full(m, 1.0 / m) if start_params is None else np.asarray(start_params, float)
@@ -264,7 +296,7 @@ class LogLinearPool:
         )
 
 
-class LogLinearPoolResults(TransitionResults):
+class LogLinearPoolResults(WaldInference, TransitionResults):
     """Results of :class:`LogLinearPool`.
 
     Attributes
@@ -299,34 +331,16 @@ class LogLinearPoolResults(TransitionResults):
         self.k_params = len(params)
         index = pd.Index(model.names, name="component")
         self.params = pd.Series(params, index=index, name="weight")
-        self.cov_params = pd.DataFrame(cov, index=index, columns=index)
+        self._cov = np.asarray(cov, dtype=float)
         self.cov_type = cov_type
         self.converged = converged
         self.iterations = iterations
 
-    @property
-    def bse(self) -> pd.Series:
-        """Standard errors of the weights."""
-        return pd.Series(np.sqrt(np.diag(self.cov_params)), index=self.params.index, name="bse")
+    def _wald_params(self) -> pd.Series:
+        return self.params
 
-    @property
-    def tvalues(self) -> pd.Series:
-        """z statistics of ``w = 0``."""
-        return (self.params / self.bse).rename("z")
-
-    @property
-    def pvalues(self) -> pd.Series:
-        """Two-sided normal p-values of ``w = 0``."""
-        return pd.Series(
-            2 * stats.norm.sf(np.abs(self.tvalues)), index=self.params.index, name="pvalue"
-        )
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Normal confidence intervals of the weights."""
-        q = stats.norm.ppf(1 - alpha / 2)
-        return pd.DataFrame(
-            {"lower": self.params - q * self.bse, "upper": self.params + q * self.bse}
-        )
+    def _wald_cov(self) -> np.ndarray:
+        return self._cov
 
     @property
     def df_model(self) -> int:
@@ -363,6 +377,8 @@ class LogLinearPoolResults(TransitionResults):
         """
         from ..diagnostics.tests import lr_test
 
+        alpha = check_alpha(alpha)
+
         if name not in self.components:
             raise KeyError(f"{name!r} is not a component; components: {list(self.components)}")
         if len(self.components) < 2:
@@ -393,22 +409,19 @@ class LogLinearPoolResults(TransitionResults):
         -------
         statsmodels.iolib.summary2.Summary
         """
-        smry = Summary()
-        smry.add_title("Log-linear pool of transition models")
-        smry.add_dict(
-            {
-                "Model:": self.name,
-                "Taxonomy:": f"{self.taxonomy.name} ({len(self.taxonomy)} codes)",
-                "No. transitions:": str(self.nobs),
-                "No. persons:": str(self.panel.n_persons),
+        from ..report import header, info_summary
+
+        alpha = check_alpha(alpha)
+        info = header(
+            self,
+            model=self.name,
+            cov_type=cov_type_label(self.cov_type, self.panel.n_persons),
+            extra={
                 "Components:": str(self.k_params),
-                "Covariance:": self.cov_type,
                 "Converged:": f"{self.converged} ({self.iterations} iterations)",
-                "Log-likelihood:": f"{self.llf:.4f}",
-                "Perplexity:": f"{self.perplexity:.4f}",
-                "AIC:": f"{self.aic:.4f}",
-            }
+            },
         )
+        smry = info_summary("Log-linear pool of transition models", info)
         ci = self.conf_int(alpha)
         table = pd.DataFrame(
             {
@@ -416,8 +429,8 @@ class LogLinearPoolResults(TransitionResults):
                 "std err": self.bse.map("{:.4f}".format),
                 "z": self.tvalues.map("{:.3f}".format),
                 "P>|z|": self.pvalues.map("{:.3f}".format),
-                f"[{alpha / 2:g}": ci["lower"].map("{:.4f}".format),
-                f"{1 - alpha / 2:g}]": ci["upper"].map("{:.4f}".format),
+                f"[{alpha / 2:g}": ci[0].map("{:.4f}".format),
+                f"{1 - alpha / 2:g}]": ci[1].map("{:.4f}".format),
             }
         )
         smry.add_df(table)
