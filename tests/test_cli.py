@@ -124,7 +124,7 @@ def test_unwritable_out_fails_before_any_work(careers_csv, tmp_path, capsys, mon
     locked.mkdir()
     locked.chmod(0o500)
     called = []
-    monkeypatch.setattr("labor_econ.cli.fit.declare_panel", lambda *a, **k: called.append(1))
+    monkeypatch.setattr("labor_econ.cli.fit.panel_from_args", lambda *a, **k: called.append(1))
     try:
         code = main(
             ["fit", str(careers_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
@@ -140,7 +140,7 @@ def test_unwritable_out_is_found_before_reading(careers_csv, tmp_path, capsys, m
     """Independent of the user id: --out below a file cannot be created."""
     (tmp_path / "file").write_text("x")
     called = []
-    monkeypatch.setattr("labor_econ.cli.fit.declare_panel", lambda *a, **k: called.append(1))
+    monkeypatch.setattr("labor_econ.cli.fit.panel_from_args", lambda *a, **k: called.append(1))
     code = main(
         ["fit", str(careers_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
         + ["--out", str(tmp_path / "file" / "out")]
@@ -223,3 +223,39 @@ def test_module_runs_as_a_subprocess(careers_csv, tmp_path):
         check=False,
     )
     assert again.returncode == 2 and "is not empty" in again.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    from labor_econ.lm.testing import tiny_lm
+    from labor_econ.templates import ResumeTemplate
+
+    template = ResumeTemplate.preset("labor_llm")
+    panel = simulate_panel(20, years=YEARS, seed=5)
+    texts = list(template.resumes(panel)) * 5
+    path = tmp_path_factory.mktemp("tiny_lm")
+    tiny_lm(path, texts, vocab_size=400, hidden_size=32, seed=3, device="cpu")
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory):
+    panel = simulate_panel(12, years=YEARS[:4], seed=6)
+    path = tmp_path_factory.mktemp("small") / "careers.csv"
+    panel.data.to_csv(path, index=False)
+    return path
+
+
+def test_fit_with_an_llm(small_csv, tiny_checkpoint, tmp_path):
+    out = tmp_path / "out"
+    code = main(
+        ["fit", str(small_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
+        + ["--birth-year", "birth_year", "--models", "markov,llm", "--lm", str(tiny_checkpoint)]
+        + ["--template", "labor_llm", "--test-size", "0.25", "--out", str(out)]
+    )
+    assert code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["models"] == ["Markov", "LLM"]
+    raw = pd.read_stata(out / "predictions_llm.dta", convert_categoricals=False)
+    assert pd.api.types.is_integer_dtype(raw["pred_occ"])
+    np.testing.assert_allclose(raw.filter(like="p_").sum(axis=1), 1.0, rtol=1e-5)
