@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import datasets, taxonomies
 from .diagnostics import ModelComparison, TestResult, clarke_test, compare, lr_test, vuong_test
-from .lm import CandidateScorer, CausalLM, LMLoadError, load_lm, naive_score
+from .lm import CandidateScorer, CausalLM, LMLoadError, load_lm, naive_score, score_panel
 from .lm.finetune import finetune
 from .models import (
     LLMTransitionModel,
@@ -64,6 +64,7 @@ __all__ = [
     "lr_test",
     "naive_score",
     "predictions_frame",
+    "score_panel",
     "taxonomies",
     "to_stata",
     "vuong_test",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,10 +13,55 @@ import torch
 
 from labor_econ.lm.loading import CausalLM, resolve_dtype
 
-__all__ = ["CandidateScorer", "naive_score"]
+__all__ = ["CandidateScorer", "ContextLengthError", "naive_score"]
 
-_SUPPORTED_ATTENTION = ("sdpa", "eager")
+_SUPPORTED_ATTENTION = ("flex_attention", "sdpa", "eager")
 _HEAD_CHUNK_ROWS = 2048
+_CPU_BATCH_TOKENS = 8192
+# torch.cuda.OutOfMemoryError is an alias of torch.OutOfMemoryError where the latter exists.
+_OOM_ERRORS = tuple(
+    {getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), torch.cuda.OutOfMemoryError}
+)
+
+
+class ContextLengthError(ValueError):
+    """Prompts (with their longest candidate) exceed the model's context window.
+
+    Attributes
+    ----------
+    rows : list of tuple
+        ``(prompt index, tokens needed)`` for every prompt that does not fit.
+    limit : int
+        The model's ``max_position_embeddings``.
+    """
+
+    def __init__(
+        self, rows: list[tuple[int, int]], limit: int, labels: Sequence[Any] | None = None
+    ) -> None:
+        self.rows, self.limit = rows, limit
+        listed = ", ".join(
+            f"{f'prompt {i}' if labels is None else labels[i]} ({n:,} tokens)" for i, n in rows[:10]
+        )
+        if len(rows) > 10:
+            listed += f", ... ({len(rows)} in all)"
+        super().__init__(
+            f"{len(rows)} prompt(s) are longer than the model's context of {limit:,} tokens "
+            f"(max_position_embeddings), counting the prompt and its longest candidate: {listed}; "
+            "shorten the prompts (fewer past years or a shorter header) or use a model with a "
+            "longer context"
+        )
+
+    def relabel(self, labels: Sequence[Any]) -> ContextLengthError:
+        """The same error naming each prompt by ``labels[i]`` (e.g. its person and year)."""
+        return ContextLengthError(self.rows, self.limit, labels)
+
+
+def _has_flex_attention() -> bool:
+    try:
+        from torch.nn.attention.flex_attention import create_block_mask  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _check_texts(values: Any, what: str) -> list[str]:
@@ -243,29 +289,37 @@ def _split_joint(
 class CandidateScorer:
     """Score K candidate continuations of many prompts with one forward pass per prompt.
 
-    For each prompt the input is the prompt's tokens followed by the nodes of a token trie
-    holding every candidate's continuation; a 4D attention mask lets each trie node see the
+    For each prompt the input is the prompt's tokens followed by the inner nodes of a token
+    trie holding every candidate's continuation; an attention mask lets each trie node see the
     whole prompt, its ancestors and itself, and its position id is prompt length + depth - 1,
     so every node gets exactly the hidden state it would get in prompt + candidate alone. The
     LM head runs only at the last prompt token and at inner trie nodes; log-softmax is taken in
-    float32. Several prompts share a forward pass up to a token budget.
+    float32. Leaves (the last token of a candidate) are not fed through the model at all: a
+    node's log-probability comes from its parent's logits, and a leaf's own hidden state is
+    never used. Several prompts share a forward pass up to a token budget.
 
     Parameters
     ----------
     lm : CausalLM
         The model and tokenizer (see `load_lm`).
-    batch_tokens : int, default 8192
+    batch_tokens : int or "auto", default "auto"
         Budget of (padded) tokens per forward pass; a sequence longer than that runs alone.
+        ``"auto"``: sized from the free GPU memory (``torch.cuda.mem_get_info``) on CUDA,
+        8192 on CPU. On a CUDA out-of-memory error a batch is halved and retried (and the
+        budget halved for the batches after it); no prompt is lost.
     dtype : str or torch.dtype, optional
         Cast ``lm.model`` to this dtype (in place) before scoring, e.g. ``torch.float32`` to
         compare methods without bfloat16 noise. Default: keep the model's dtype.
     progress : bool, default True
-        Show a tqdm progress bar over prompts when stderr is a terminal.
-    attn_implementation : {"sdpa", "eager"}, optional
-        Attention implementation to set on the model. Default: keep the model's when it is
-        sdpa or eager, switch to sdpa otherwise (flash-attention kernels cannot take a 4D mask).
-        sdpa gets a boolean mask; eager an additive float mask (eager would add a boolean mask
-        as 0/1 and silently attend everywhere).
+        Show a tqdm progress bar (prompts/s and time left) when stderr is a terminal.
+    attn_implementation : {"flex_attention", "sdpa", "eager"}, optional
+        Attention implementation to set on the model. Default: ``"flex_attention"`` on CUDA
+        (PyTorch FlexAttention with a ``BlockMask`` built from the trie; it skips the mask's
+        empty blocks, and falls back to sdpa with a warning where it fails to run), else the
+        model's own when it is sdpa or eager, else sdpa (flash-attention kernels cannot take
+        the trie's mask). sdpa gets a boolean 4D mask; eager an additive float mask (eager
+        would add a boolean mask as 0/1 and silently attend everywhere). FlexAttention is
+        compiled on its first call (minutes on a CPU), so it is not the CPU default.
     max_trie_nodes : int, "auto" or None, default "auto"
         Cut a prompt's trie into several rows (each repeating the prompt) of at most this many
         nodes. Attention over prompt + trie grows with the square of its length while the rest
@@ -299,14 +353,14 @@ class CandidateScorer:
         self,
         lm: CausalLM,
         *,
-        batch_tokens: int = 8192,
+        batch_tokens: int | str = "auto",
         dtype: str | torch.dtype | None = None,
         progress: bool = True,
         attn_implementation: str | None = None,
         max_trie_nodes: int | str | None = "auto",
     ) -> None:
-        if batch_tokens < 1:
-            raise ValueError(f"batch_tokens must be positive, got {batch_tokens}")
+        if batch_tokens != "auto" and not (isinstance(batch_tokens, int) and batch_tokens >= 1):
+            raise ValueError(f"batch_tokens must be 'auto' or positive, got {batch_tokens!r}")
         if max_trie_nodes not in ("auto", None) and not (
             isinstance(max_trie_nodes, int) and max_trie_nodes >= 1
         ):
@@ -314,14 +368,19 @@ class CandidateScorer:
                 f"max_trie_nodes must be 'auto', None or positive, got {max_trie_nodes!r}"
             )
         self.lm = lm
-        self.batch_tokens = int(batch_tokens)
+        self.batch_tokens = batch_tokens
         self.progress = progress
         self.max_trie_nodes = max_trie_nodes
         model = lm.model
         if dtype is not None:
             model.to(resolve_dtype(dtype, lm.device))
         current = getattr(model.config, "_attn_implementation", None)
-        wanted = attn_implementation or (current if current in _SUPPORTED_ATTENTION else "sdpa")
+        if attn_implementation is not None:
+            wanted = attn_implementation
+        elif lm.device.type == "cuda" and _has_flex_attention():
+            wanted = "flex_attention"
+        else:
+            wanted = current if current in ("sdpa", "eager") else "sdpa"
         if wanted not in _SUPPORTED_ATTENTION:
             raise ValueError(
                 f"attn_implementation={wanted!r} cannot take the trie's 4D attention mask; use "
@@ -329,6 +388,7 @@ class CandidateScorer:
             )
         if wanted != current:
             model.set_attn_implementation(wanted)
+        self._flex_fallback = attn_implementation is None and wanted == "flex_attention"
         for attr in ("final_logit_softcapping", "logit_scale"):
             if getattr(model.config, attr, None) is not None:
                 raise ValueError(
@@ -348,13 +408,14 @@ class CandidateScorer:
         embedding = self._base.get_input_embeddings().weight.numel()
         self._token_flops = 2 * (sum(p.numel() for p in self._base.parameters()) - embedding)
         self._pair_flops = 4 * heads * head_dim * config.num_hidden_layers
+        self._max_positions = getattr(config, "max_position_embeddings", None)
         self._cache_candidates: tuple[str, ...] | None = None
         self._paths: dict[tuple[str, tuple[int, ...]], _Paths] = {}
         self._tries: dict[tuple[Any, ...], tuple[tuple[_Trie, np.ndarray], ...]] = {}
 
     @property
     def attn_implementation(self) -> str:
-        """The model's attention implementation (``"sdpa"`` or ``"eager"``)."""
+        """The model's attention implementation: flex_attention, sdpa or eager."""
         return self.lm.model.config._attn_implementation
 
     def __repr__(self) -> str:
@@ -393,10 +454,12 @@ class CandidateScorer:
         out = np.empty((len(prompts), len(candidates)), dtype=np.float64)
         if not prompts:
             return out
+        plans = self._plan(prompts, candidates)
+        self._check_context(
+            [len(ids) + max(int(trie.depth.max()) for trie, _ in parts) for ids, parts in plans]
+        )
         rows = [
-            (i, ids, trie, cols)
-            for i, (ids, parts) in enumerate(self._plan(prompts, candidates))
-            for trie, cols in parts
+            (i, ids, trie, cols) for i, (ids, parts) in enumerate(plans) for trie, cols in parts
         ]
 
         def run(batch: list[int]) -> None:
@@ -405,9 +468,18 @@ class CandidateScorer:
             for (i, _, _, cols), value in zip(chosen, values, strict=True):
                 out[i, cols] = value
 
-        lengths = [len(ids) + len(trie.tokens) for _, ids, trie, _ in rows]
+        lengths = [len(ids) + len(trie.inner) for _, ids, trie, _ in rows]  # leaves are not fed
         self._run_batches(lengths, run, owners=[i for i, *_ in rows])
         return out
+
+    def _check_context(self, needed: Sequence[int]) -> None:
+        """Raise `ContextLengthError` for rows needing more positions than the model has."""
+        limit = self._max_positions
+        if limit is None:
+            return
+        too_long = [(i, int(n)) for i, n in enumerate(needed) if n > limit]
+        if too_long:
+            raise ContextLengthError(too_long, int(limit))
 
     def score_observed(self, prompts: Sequence[str], continuations: Sequence[str]) -> np.ndarray:
         """Log-probability of one continuation per prompt (e.g. the observed outcome).
@@ -449,6 +521,7 @@ class CandidateScorer:
         for p, c, pi, ji in zip(prompts, continuations, prompt_ids, joint, strict=True):
             m = _split_joint(pi, ji, len(prefix), p, c)
             rows.append((prefix + ji, len(prefix) + m))
+        self._check_context([len(ids) for ids, _ in rows])
 
         def run(batch: list[int]) -> None:
             for i, value in zip(batch, self._forward_rows([rows[i] for i in batch]), strict=True):
@@ -462,13 +535,16 @@ class CandidateScorer:
     ) -> None:
         """Call `run` on batches of row indices, longest rows first, within the token budget.
 
-        `owners` maps rows to prompts, for the progress bar (default: one row per prompt).
+        `owners` maps rows to prompts, for the progress bar (default: one row per prompt). On
+        a CUDA out-of-memory error the budget is halved and the same rows retried in smaller
+        batches; a single row that does not fit re-raises the error.
         """
         from tqdm.auto import tqdm
 
         owners = list(range(len(lengths))) if owners is None else list(owners)
         left = np.bincount(owners)
         order = np.argsort(-np.asarray(lengths), kind="stable")
+        budget = self._token_budget()
         with (
             _eval_mode(self.lm.model),
             torch.inference_mode(),
@@ -478,20 +554,56 @@ class CandidateScorer:
                 desc="scoring",
                 disable=None if self.progress else True,
                 leave=False,
+                smoothing=0.05,
             ) as bar,
         ):
             start = 0
             while start < len(order):
                 longest = lengths[order[start]]
-                stop = start + max(1, self.batch_tokens // max(longest, 1))
+                stop = start + max(1, budget // max(longest, 1))
                 batch = [int(r) for r in order[start:stop]]
-                run(batch)
+                if not self._run_or_shrink(run, batch, longest):
+                    budget = max(1, min(budget, len(batch) * longest) // 2)
+                    continue  # the same rows again, in a smaller batch
                 done = 0
                 for r in batch:
                     left[owners[r]] -= 1
                     done += left[owners[r]] == 0
                 bar.update(int(done))
                 start = stop
+
+    def _run_or_shrink(self, run: Any, batch: list[int], longest: int) -> bool:
+        """Run one batch; False when it ran out of CUDA memory and should be split."""
+        try:
+            run(batch)
+            return True
+        except _OOM_ERRORS as err:
+            if len(batch) == 1:
+                raise type(err)(
+                    f"out of memory on a single prompt of {longest:,} tokens (prompt and inner "
+                    "trie nodes); lower max_trie_nodes to cut its trie into smaller rows, or "
+                    f"free GPU memory: {err}"
+                ) from err
+        # Outside the except block, so that the failed batch's tensors can be freed.
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return False
+
+    def _token_budget(self) -> int:
+        """Tokens per forward: `batch_tokens`, or for "auto" sized from free GPU memory."""
+        if self.batch_tokens != "auto":
+            return int(self.batch_tokens)
+        if self.lm.device.type != "cuda":
+            return _CPU_BATCH_TOKENS
+        free, _ = torch.cuda.mem_get_info(self.lm.device)
+        config = self.lm.model.config
+        hidden = config.hidden_size
+        inner = getattr(config, "intermediate_size", None) or 4 * hidden
+        # Live activations per token inside one layer (residual, q/k/v/output, MLP up and
+        # gate) in the model's dtype; the LM head is run in fixed-size chunks. Half the free
+        # memory keeps room for the attention mask and the allocator; OOM halving backs it up.
+        per_token = self.lm.model.dtype.itemsize * (6 * hidden + 3 * inner)
+        return int(np.clip(0.5 * free / per_token, 2048, 65536))
 
     def _plan(
         self, prompts: list[str], candidates: list[str]
@@ -576,8 +688,20 @@ class CandidateScorer:
             drop=len(tail) - keep,
         )
 
-    def _attention_mask(self, end: torch.Tensor) -> torch.Tensor:
-        """4D mask (batch, 1, q, kv): ``k <= q < end[b, k]``; float and additive for eager."""
+    def _attention_mask(self, end: torch.Tensor) -> Any:
+        """Mask (batch, 1, q, kv) allowing ``k <= q < end[b, k]``, in the attention's format.
+
+        sdpa: a boolean tensor; eager: an additive float tensor; flex_attention: a
+        ``BlockMask``, whose empty blocks (most of a trie's mask) are skipped.
+        """
+        if self.attn_implementation == "flex_attention":
+            from torch.nn.attention.flex_attention import create_block_mask
+
+            def allowed(b: Any, h: Any, q: Any, k: Any) -> Any:
+                return (k <= q) & (q < end[b, k])
+
+            n = end.shape[1]
+            return create_block_mask(allowed, end.shape[0], None, n, n, device=end.device)
         n = end.shape[1]
         pos = torch.arange(n, device=end.device)
         allowed = (pos[None, None, :] <= pos[None, :, None]) & (
@@ -592,35 +716,41 @@ class CandidateScorer:
         return allowed
 
     def _forward_tries(self, plans: list[tuple[list[int], _Trie]]) -> list[np.ndarray]:
-        width = max(len(ids) + len(trie.tokens) for ids, trie in plans)
+        """log q of each (prompt ids, trie) row; the trie's leaves are not fed to the model.
+
+        Row layout: the prompt's p tokens, then the trie's inner nodes in preorder. Removing
+        the leaves keeps every subtree a contiguous range, so the mask stays ``k <= q <
+        end[k]`` with `end` counted in inner nodes; inner node j sits at row p + j, which is
+        where the head reads the logits of its children (head slot 1 + j).
+        """
+        width = max(len(ids) + len(trie.inner) for ids, trie in plans)
         n = len(plans)
         input_ids = np.full((n, width), self._pad_id, dtype=np.int64)
         position_ids = np.zeros((n, width), dtype=np.int64)
+        # Padding attends to itself only, so that no softmax row is empty.
         end = np.arange(1, width + 1, dtype=np.int64)[None, :].repeat(n, axis=0)
         head_rows, node_slot, node_token, counts = [], [], [], []
         n_rows = 0
         for b, (ids, trie) in enumerate(plans):
-            p, m = len(ids), len(trie.tokens)
+            fed = trie.inner
+            p, m = len(ids), len(fed)
             input_ids[b, :p] = ids
-            input_ids[b, p : p + m] = trie.tokens
+            input_ids[b, p : p + m] = trie.tokens[fed]
             position_ids[b, :p] = np.arange(p)
-            position_ids[b, p : p + m] = p + trie.depth - 1
+            position_ids[b, p : p + m] = p + trie.depth[fed] - 1
             end[b, :p] = p + m
-            end[b, p : p + m] = p + trie.end
-            rows = np.concatenate(([p - 1], p + trie.inner)) + b * width
-            head_rows.append(rows)
+            end[b, p : p + m] = p + np.searchsorted(fed, trie.end[fed])
+            head_rows.append(np.arange(p - 1, p + m) + b * width)
             node_slot.append(n_rows + trie.head_slot)
             node_token.append(trie.tokens)
-            counts.append(m)
-            n_rows += len(rows)
+            counts.append(len(trie.tokens))
+            n_rows += m + 1
         device = self.lm.device
-        end_t = torch.from_numpy(end).to(device)
-        hidden = self._base(
-            input_ids=torch.from_numpy(input_ids).to(device),
-            attention_mask=self._attention_mask(end_t),
-            position_ids=torch.from_numpy(position_ids).to(device),
-            use_cache=False,
-        ).last_hidden_state
+        hidden = self._hidden(
+            torch.from_numpy(input_ids).to(device),
+            torch.from_numpy(position_ids).to(device),
+            torch.from_numpy(end).to(device),
+        )
         hidden = hidden.reshape(n * width, -1)[
             torch.from_numpy(np.concatenate(head_rows)).to(device)
         ]
@@ -631,6 +761,34 @@ class CandidateScorer:
         )
         pieces = np.split(lp, np.cumsum(counts)[:-1])
         return [trie.log_q(piece) for (_, trie), piece in zip(plans, pieces, strict=True)]
+
+    def _hidden(
+        self, input_ids: torch.Tensor, position_ids: torch.Tensor, end: torch.Tensor
+    ) -> torch.Tensor:
+        """Last hidden states under the trie mask; FlexAttention chosen by default falls back
+        to sdpa (with a warning) when its first forward fails, e.g. where it cannot compile."""
+        try:
+            hidden = self._base(
+                input_ids=input_ids,
+                attention_mask=self._attention_mask(end),
+                position_ids=position_ids,
+                use_cache=False,
+            ).last_hidden_state
+        except _OOM_ERRORS:
+            raise
+        except Exception as err:  # noqa: BLE001 - any failure of the default flex path
+            if not self._flex_fallback:
+                raise
+            warnings.warn(
+                f"FlexAttention failed ({type(err).__name__}: {err}); scoring with sdpa instead",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self._flex_fallback = False
+            self.lm.model.set_attn_implementation("sdpa")
+            return self._hidden(input_ids, position_ids, end)
+        self._flex_fallback = False  # it ran: from now on any error is a real one
+        return hidden
 
     def _node_log_probs(
         self, hidden: torch.Tensor, slot: torch.Tensor, token: torch.Tensor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -66,10 +67,15 @@ class LLMTransitionModel(LikelihoodModel):
         and it has no previous occupation).
     name : str, optional
         Name in summaries, tables and test conclusions; default the checkpoint's name.
+    store : str or os.PathLike, optional
+        A score store directory (see :func:`labor_econ.score_panel`): the scores are
+        written there shard by shard as they are computed, a rerun reads them and scores
+        only what is missing, and :meth:`from_store` rebuilds the model without the LM.
 
     See Also
     --------
     LLMTransitionModel.from_scores : the model on precomputed log q scores.
+    LLMTransitionModel.from_store : the model on a score store, without an LM.
 
     Examples
     --------
@@ -87,6 +93,7 @@ class LLMTransitionModel(LikelihoodModel):
         scorer: CandidateScorer | None = None,
         include_first: bool = False,
         name: str | None = None,
+        store: str | os.PathLike | None = None,
     ) -> None:
         if not isinstance(panel, CareerPanel):
             raise TypeError(f"panel must be a CareerPanel, got {type(panel).__name__}")
@@ -96,6 +103,7 @@ class LLMTransitionModel(LikelihoodModel):
         self._scorer = scorer
         self.include_first = include_first
         self._name = name
+        self.store = store
         self.taxonomy = panel.taxonomy
         self.transitions = panel.transitions(include_first=include_first)
         if self.transitions.empty:
@@ -147,6 +155,52 @@ class LLMTransitionModel(LikelihoodModel):
                 raise ValueError("logq's columns must be the taxonomy codes in taxonomy order")
             logq = logq.to_numpy()
         model.__dict__["logq"] = model._check_scores(np.asarray(logq, dtype=np.float64))
+        return model
+
+    @classmethod
+    def from_store(
+        cls,
+        panel: CareerPanel,
+        path: str | os.PathLike,
+        *,
+        include_first: bool = False,
+        name: str | None = None,
+    ) -> LLMTransitionModel:
+        """The model on the scores in a score store (see :func:`labor_econ.score_panel`).
+
+        No LM is loaded: the store must hold every transition of `panel`, scored on the
+        panel's taxonomy with the prompts the panel gives now. Predicting on a new panel
+        then needs the LM and raises.
+
+        Parameters
+        ----------
+        panel : CareerPanel
+            The transitions to model.
+        path : str or os.PathLike
+            The store's directory.
+        include_first : bool
+            As for :class:`LLMTransitionModel`.
+        name : str, optional
+            Default: the stored checkpoint's name.
+
+        Raises
+        ------
+        ValueError
+            When the store lacks transitions of the panel, was scored on another taxonomy, or
+            on other prompts for the same (id, time).
+
+        Examples
+        --------
+        >>> model = LLMTransitionModel.from_store(panel, "scores/")  # doctest: +SKIP
+        """
+        from ..lm.store import read_store, template_from_dict
+
+        frame, meta = read_store(path, panel, include_first=include_first)
+        model = cls.from_scores(
+            panel, frame.to_numpy(), name=name or meta["model"], include_first=include_first
+        )
+        model.template = template_from_dict(meta["template"])
+        model.store = path
         return model
 
     @classmethod
@@ -250,7 +304,29 @@ class LLMTransitionModel(LikelihoodModel):
     @cached_property
     def logq(self) -> np.ndarray:
         """``log P(continuation_k | prompt_i)``, shape (n_transitions, K), computed once."""
-        scores = self.scorer.score(self.prompts.tolist(), self.candidates)
+        if self.store is not None:
+            from ..lm.store import score_panel
+
+            self._require_lm()
+            scores = score_panel(
+                self.lm,
+                self.panel,
+                template=self.template,
+                store=self.store,
+                scorer=self.scorer,
+                include_first=self.include_first,
+                progress=self.scorer.progress,
+            ).to_numpy()
+        else:
+            from ..lm.scoring import ContextLengthError
+
+            try:
+                scores = self.scorer.score(self.prompts.tolist(), self.candidates)
+            except ContextLengthError as err:
+                labels = [
+                    f"person {_scalar(i)!r}, year {_scalar(t)!r}" for i, t in self.prompts.index
+                ]
+                raise err.relabel(labels) from None
         return self._check_scores(np.asarray(scores, dtype=np.float64))
 
     def for_panel(self, panel: CareerPanel) -> LLMTransitionModel:
@@ -273,6 +349,7 @@ class LLMTransitionModel(LikelihoodModel):
                 scorer=self.scorer,
                 include_first=self.include_first,
                 name=self._name,
+                store=self.store,
             )
             self._other_panels[id(panel)] = cached
         return cached

@@ -1,0 +1,208 @@
+"""The trie forward's attention paths, leaf skipping, OOM halving and the context check.
+
+Every path is checked against `naive_score` (one plain causal row per prompt + candidate).
+"""
+
+from __future__ import annotations
+
+import random
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from labor_econ.lm import CandidateScorer, naive_score
+from labor_econ.lm.scoring import ContextLengthError
+from labor_econ.lm.testing import tiny_lm
+
+TOL = 1e-4
+
+
+def _titles() -> list[str]:
+    with resources.as_file(resources.files("labor_econ") / "data" / "occ1990_ipums.csv") as path:
+        return pd.read_csv(path)["title"].tolist()
+
+
+def _resume(rng: random.Random, titles: list[str], years: int) -> str:
+    born = rng.randint(1940, 1975)
+    lines = [f"A worker born in {born}."]
+    lines += [f"{born + 20 + j}: {rng.choice(titles)}" for j in range(years)]
+    return "\n".join(lines + [f"{born + 20 + years}:"])
+
+
+@pytest.fixture(scope="module")
+def lm(tmp_path_factory):
+    rng = random.Random(0)
+    titles = _titles()
+    texts = [
+        _resume(rng, titles, rng.randint(1, 5)) + f" {rng.choice(titles)}\n" for _ in range(400)
+    ]
+    return tiny_lm(
+        tmp_path_factory.mktemp("forward_lm"), texts, vocab_size=700, initializer_range=0.3,
+        seed=2, max_position_embeddings=256, device="cpu",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def case(lm):
+    titles = _titles()
+    rng = random.Random(3)
+    candidates = [f" {t}\n" for t in titles[:60]] + [" Sales", " Sales workers", "Cashiers\n"]
+    prompts = [_resume(rng, titles, rng.randint(0, 4)) for _ in range(5)] + ["Job: Sal"]
+    return prompts, candidates, naive_score(lm, prompts, candidates, batch_size=128)
+
+
+@pytest.fixture
+def sdpa(lm):
+    lm.model.set_attn_implementation("sdpa")
+    yield lm
+    lm.model.set_attn_implementation("sdpa")
+
+
+class _Inputs:
+    """Record input_ids shapes and attention masks of every forward of a module."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.shapes: list[tuple[int, ...]] = []
+        self.masks: list[object] = []
+        self.handle = module.register_forward_pre_hook(self, with_kwargs=True)
+
+    def __call__(self, module, args, kwargs) -> None:
+        self.shapes.append(tuple(kwargs["input_ids"].shape))
+        self.masks.append(kwargs["attention_mask"])
+
+
+def test_leaves_are_not_fed_and_scores_stay_exact(sdpa, case):
+    prompts, candidates, want = case
+    scorer = CandidateScorer(sdpa, progress=False, batch_tokens=1, max_trie_nodes=None)
+    plans = scorer._plan(prompts, candidates)
+    record = _Inputs(sdpa.model.model)
+    try:
+        got = scorer.score(prompts, candidates)
+    finally:
+        record.handle.remove()
+    np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
+    # One row per prompt: its tokens plus the trie's inner nodes, every leaf left out.
+    fed = sorted(len(ids) + len(parts[0][0].inner) for ids, parts in plans)
+    assert sorted(width for _, width in record.shapes) == fed
+    leaves = sum(len(parts[0][0].tokens) - len(parts[0][0].inner) for _, parts in plans)
+    assert leaves >= len(candidates) * len(prompts) // 2
+
+
+@pytest.mark.parametrize("max_trie_nodes", [None, 7, 40])
+def test_flex_attention_block_mask_matches_naive(sdpa, case, monkeypatch, max_trie_nodes):
+    # transformers compiles flex_attention on first use, minutes on a CPU; the uncompiled
+    # kernel computes the same attention under the same BlockMask.
+    flex_module = pytest.importorskip("transformers.integrations.flex_attention")
+    from torch.nn.attention.flex_attention import BlockMask, flex_attention
+
+    def uncompiled(query, key, value, training=False, **kwargs):
+        return flex_attention(query, key, value, **kwargs)
+
+    monkeypatch.setattr(flex_module, "compile_friendly_flex_attention", uncompiled)
+    prompts, candidates, want = case
+    scorer = CandidateScorer(
+        sdpa, progress=False, attn_implementation="flex_attention", batch_tokens=1300,
+        max_trie_nodes=max_trie_nodes,
+    )  # fmt: skip
+    assert scorer.attn_implementation == "flex_attention"
+    record = _Inputs(sdpa.model.model)
+    try:
+        got = scorer.score(prompts, candidates)
+    finally:
+        record.handle.remove()
+    assert all(isinstance(m, BlockMask) for m in record.masks)
+    assert any(rows > 1 for rows, _ in record.shapes)  # padded rows share a forward
+    np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
+
+
+def test_block_mask_equals_dense_mask(sdpa):
+    scorer = CandidateScorer(sdpa, progress=False, attn_implementation="sdpa")
+    end = torch.tensor([[5, 5, 3, 4, 5, 6, 7], [2, 3, 3, 4, 5, 6, 7]])
+    dense = scorer._attention_mask(end)
+    sdpa.model.set_attn_implementation("flex_attention")
+    block = scorer._attention_mask(end)
+    assert torch.equal(block.to_dense().bool(), torch.ones(2, 1, 1, 1, dtype=torch.bool))
+    q, k = torch.meshgrid(torch.arange(7), torch.arange(7), indexing="ij")
+    for b in range(2):
+        rebuilt = block.mask_mod(torch.tensor(b), torch.tensor(0), q, k)
+        assert torch.equal(rebuilt, dense[b, 0])
+
+
+def test_default_flex_falls_back_to_sdpa_when_it_fails(sdpa, case, monkeypatch):
+    flex_module = pytest.importorskip("transformers.integrations.flex_attention")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no compiler")
+
+    monkeypatch.setattr(flex_module, "compile_friendly_flex_attention", broken)
+    prompts, candidates, want = case
+    scorer = CandidateScorer(sdpa, progress=False, attn_implementation="flex_attention")
+    scorer._flex_fallback = True  # as chosen by default on CUDA
+    with pytest.warns(RuntimeWarning, match="FlexAttention failed.*no compiler"):
+        got = scorer.score(prompts[:2], candidates)
+    assert scorer.attn_implementation == "sdpa"
+    np.testing.assert_allclose(got, want[:2], rtol=0, atol=TOL)
+    # Asked for explicitly, a failing flex path raises.
+    sdpa.model.set_attn_implementation("sdpa")
+    explicit = CandidateScorer(sdpa, progress=False, attn_implementation="flex_attention")
+    with pytest.raises(RuntimeError, match="no compiler"):
+        explicit.score(prompts[:1], candidates)
+
+
+class _RunsOutOfMemory(torch.nn.Module):
+    """The base model, raising CUDA's out-of-memory error on forwards above `limit` tokens."""
+
+    def __init__(self, base: torch.nn.Module, limit: int, error: type[Exception]) -> None:
+        super().__init__()
+        self.base, self.limit, self.error = base, limit, error
+        self.failed: list[tuple[int, ...]] = []
+        self.ran: list[tuple[int, ...]] = []
+
+    def forward(self, input_ids, **kwargs):
+        if input_ids.numel() > self.limit:
+            self.failed.append(tuple(input_ids.shape))
+            raise self.error("CUDA out of memory. Tried to allocate 20.00 GiB")
+        self.ran.append(tuple(input_ids.shape))
+        return self.base(input_ids=input_ids, **kwargs)
+
+
+def test_out_of_memory_halves_the_batch_and_loses_no_row(sdpa, case):
+    error = torch.cuda.OutOfMemoryError  # torch.OutOfMemoryError itself, where torch has it
+    assert error is getattr(torch, "OutOfMemoryError", error)
+    prompts, candidates, want = case
+    scorer = CandidateScorer(sdpa, progress=False, batch_tokens=100_000, max_trie_nodes=None)
+    plans = scorer._plan(prompts, candidates)
+    widest = max(len(ids) + len(parts[0][0].inner) for ids, parts in plans)
+    fake = _RunsOutOfMemory(scorer._base, limit=4 * widest, error=error)
+    scorer._base = fake
+    got = scorer.score(prompts, candidates)
+    np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
+    assert fake.failed and fake.failed[0][0] == len(prompts)  # all rows at once: too big
+    assert sum(rows for rows, _ in fake.ran) == len(prompts)  # each row ran exactly once
+    assert max(rows for rows, _ in fake.ran) == 3  # 6 rows failed, 3 fit
+    # A single row that does not fit re-raises, saying what to do.
+    fake.limit = 1
+    with pytest.raises(error, match="single prompt.*max_trie_nodes"):
+        scorer.score(prompts[:1], candidates)
+
+
+def test_prompts_longer_than_the_context_raise_before_any_forward(sdpa, case):
+    prompts, candidates, _ = case
+    long = "A worker.\n" + "\n".join(f"{1900 + j}: Cashiers" for j in range(60)) + "\n1999:"
+    scorer = CandidateScorer(sdpa, progress=False)
+    record = _Inputs(sdpa.model.model)
+    try:
+        with pytest.raises(ContextLengthError, match=r"prompt 1 \(\d{3} tokens\)") as info:
+            scorer.score([prompts[0], long], candidates)
+        with pytest.raises(ContextLengthError, match="context of 256 tokens"):
+            scorer.score_observed([long], [" Cashiers\n"])
+    finally:
+        record.handle.remove()
+    assert record.shapes == []  # nothing ran
+    ((index, tokens),) = info.value.rows
+    deepest = max(len(sdpa.tokenizer(long + c)["input_ids"]) for c in candidates)
+    assert index == 1 and tokens == deepest > 256
+    assert "person 7, year 1999" in str(info.value.relabel(["x", "person 7, year 1999"]))
