@@ -259,3 +259,34 @@ def test_fit_with_an_llm(small_csv, tiny_checkpoint, tmp_path):
     raw = pd.read_stata(out / "predictions_llm.dta", convert_categoricals=False)
     assert pd.api.types.is_integer_dtype(raw["pred_occ"])
     np.testing.assert_allclose(raw.filter(like="p_").sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_score_writes_the_store(small_csv, tiny_checkpoint, tmp_path):
+    from labor_econ import load_lm, score_panel
+
+    store = tmp_path / "scores"
+    args = ["score", str(small_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
+    args += ["--birth-year", "birth_year", "--lm", str(tiny_checkpoint), "--store", str(store)]
+    assert main(args) == 0
+    assert any(store.iterdir())
+    panel = CareerPanel(
+        pd.read_csv(small_csv), id="pid", time="year", occupation="occ", birth_year="birth_year"
+    )
+    lm = load_lm(tiny_checkpoint, device="cpu")
+    stored = score_panel(lm, panel, template="labor_llm", store=store, progress=False)
+    fresh = score_panel(lm, panel, template="labor_llm", progress=False)
+    np.testing.assert_allclose(stored.to_numpy(), fresh.to_numpy(), rtol=1e-5, atol=1e-6)
+    assert main(args) == 0  # a second run finds the store complete
+
+
+def test_score_refuses_pickle_checkpoints(small_csv, tmp_path, capsys):
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text("{}")
+    (ckpt / "pytorch_model.bin").write_bytes(b"\x80\x04")
+    code = main(
+        ["score", str(small_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
+        + ["--lm", str(ckpt), "--store", str(tmp_path / "scores")]
+    )
+    assert code == 1
+    assert "only pickle weights" in capsys.readouterr().err
