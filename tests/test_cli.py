@@ -290,3 +290,18 @@ def test_score_refuses_pickle_checkpoints(small_csv, tmp_path, capsys):
     )
     assert code == 1
     assert "only pickle weights" in capsys.readouterr().err
+
+
+def test_demo_refuses_a_non_empty_or_unwritable_out_before_any_work(tmp_path, capsys, monkeypatch):
+    called = []
+    monkeypatch.setattr("labor_econ.demo.wage_panel", lambda: called.append(1))
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "comparison.txt").write_text("an earlier run\n")
+    assert main(["demo", "--quick", "--out", str(out)]) == 2
+    assert "not empty (comparison.txt)" in capsys.readouterr().err
+    assert (out / "comparison.txt").read_text() == "an earlier run\n"
+    (tmp_path / "file").write_text("x")
+    assert main(["demo", "--quick", "--out", str(tmp_path / "file" / "demo")]) == 2
+    assert "cannot be written" in capsys.readouterr().err
+    assert called == []
