@@ -3,12 +3,19 @@
 Run ``python benchmarks/bench_scoring.py`` for the tiny Llama on CPU; add ``--gpu`` (and
 ``--13b``) for a random-init Llama-2-7B (13B) shape in bfloat16 on CUDA, with plain prefill
 throughput and the floor (prompt tokens + trie nodes) / prefill rate.
+
+``--e2e`` times ``LLMTransitionModel`` end to end at K = 389 (occ1990, the ``labor_llm``
+template, a simulated NLSY79-like panel, tokenization included) next to the floor and the
+naive scorer, and projects the hours for a 370,000-transition panel on 1 and 8 GPUs: on a
+random-init 7B (``--13b``: 13B) shape on CUDA, or the tiny Llama on CPU (``--tiny``, and
+always when there is no GPU). Works with transformers 5.17 and newer.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import inspect
 import random
 import tempfile
 import time
@@ -97,14 +104,14 @@ def kv_copy_score(
             for b, r in enumerate(rows):
                 ids[b, : len(r)] = torch.tensor(r)
                 mask[b, p : p + len(r)] = 1
-            cache = copy.deepcopy(first.cache)
+            cache = copy.deepcopy(_output_cache(first))
             cache.batch_repeat_interleave(len(rows))
             logits = model(
                 input_ids=ids.to(device),
                 attention_mask=mask.to(device),
                 position_ids=(p + torch.arange(width, device=device)).expand(len(rows), -1),
-                cache=cache,
                 use_cache=True,
+                **{_cache_argument(model): cache},
             ).logits
             lp = torch.log_softmax(logits.float(), -1).cpu()
             del cache, logits
@@ -112,6 +119,18 @@ def kv_copy_score(
                 picked = lp[b, torch.arange(len(r) - 1), torch.tensor(r[1:])]
                 out[s + b] = first_lp[r[0]].item() + picked.double().sum().item()
     return out
+
+
+def _output_cache(output: object) -> object:
+    """The KV cache of a model output: ``cache`` in transformers >= 5.24, else
+    ``past_key_values``."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
+def _cache_argument(model: torch.nn.Module) -> str:
+    """The forward's name for a KV cache: ``cache`` (5.24+) or ``past_key_values`` (5.17)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def _time(fn: Callable[[], object], repeat: int = 1) -> float:
@@ -213,6 +232,119 @@ def bench_gpu(shape: str | dict, k: int, n_prompts: int, device: str = "cuda") -
     _compare(lm, prompts, cands, naive_batch=32, kv_chunk=100, repeat=2)
 
 
+def _e2e_lm(tiny: bool, shape: str, corpus: list[str], tmp: str) -> CausalLM:
+    """The tiny Llama (CPU, float32) or a random-init Llama-2 shape (CUDA, bfloat16)."""
+    if tiny:
+        lm = tiny_lm(tmp, corpus, initializer_range=0.2, device="cpu")
+        return CausalLM(lm.model, lm.tokenizer, lm.device, name="tiny Llama (2 layers, hidden 64)")
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = tiny_lm(tmp, corpus, device="cpu").tokenizer
+    config = LlamaConfig(vocab_size=32000, max_position_embeddings=4096, **_SHAPES[shape])
+    with torch.device("cuda"):
+        model = LlamaForCausalLM._from_config(config, dtype=torch.bfloat16)
+    model.eval()
+    return CausalLM(model, tokenizer, torch.device("cuda"), name=f"random Llama-2-{shape}")
+
+
+def _prefill_rate(lm: CausalLM, length: int, total: int = 8192) -> float:
+    """Tokens/s of a plain causal forward over rows of `length` tokens (no LM head)."""
+    rows = max(1, total // length)
+    ids = torch.randint(3, len(lm.tokenizer), (rows, length), device=lm.device)
+    with torch.inference_mode():
+        seconds = _time(lambda: lm.model.model(input_ids=ids, use_cache=False), repeat=3)
+    return ids.numel() / seconds
+
+
+def bench_e2e(
+    *, tiny: bool, shape: str = "7b", persons: int = 6, naive_transitions: int = 2,
+    panel_size: int = 370_000, gpus: int = 8,
+) -> dict[str, float]:  # fmt: skip
+    """`LLMTransitionModel(...).fit()` at K = 389 against the floor and the naive scorer."""
+    import transformers
+
+    from labor_econ import LLMTransitionModel
+    from labor_econ.datasets import simulate_panel
+    from labor_econ.taxonomies import occ1990
+    from labor_econ.templates import ResumeTemplate
+
+    template, taxonomy = ResumeTemplate.preset("labor_llm"), occ1990()
+    panel = simulate_panel(persons, taxonomy=taxonomy, seed=0)  # NLSY79 waves and cohorts
+    other = simulate_panel(300, taxonomy=taxonomy, seed=1)
+    observed = [template.continuation(c, taxonomy) for c in other.transitions()["occupation"]]
+    corpus = [p + c for p, c in zip(template.prompts(other), observed, strict=True)]
+    with tempfile.TemporaryDirectory() as tmp:
+        lm = _e2e_lm(tiny, shape, corpus, tmp)
+    where = torch.cuda.get_device_name() if lm.device.type == "cuda" else "CPU"
+    print(
+        f"end to end: {lm.name} on {where} ({lm.dtype}), torch {torch.__version__}, "
+        f"transformers {transformers.__version__}"
+    )
+    # Warm-up on other persons (FlexAttention compiles on its first call), then a cold model
+    # and scorer: tokenization is timed too.
+    warm = LLMTransitionModel(simulate_panel(1, taxonomy=taxonomy, seed=2), lm, template=template)
+    assert warm.fit().llf < 0
+    model = LLMTransitionModel(panel, lm, template=template)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    llf = model.fit().llf  # the scores are computed on first use
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    n = len(model.transitions)
+    t_e2e = (time.perf_counter() - t0) / n
+    assert np.isfinite(llf)
+    plans = CandidateScorer(lm, progress=False, max_trie_nodes=None)._plan(
+        model.prompts.tolist(), model.candidates
+    )
+    prompt_tokens = np.mean([len(ids) for ids, _ in plans])
+    nodes = np.mean([len(parts[0][0].tokens) for _, parts in plans])
+    leaves = 1 - np.mean([len(parts[0][0].inner) / len(parts[0][0].tokens) for _, parts in plans])
+    rate = _prefill_rate(lm, int(prompt_tokens + nodes))
+    floor = (prompt_tokens + nodes) / rate
+    few = model.prompts.tolist()[:naive_transitions]
+    t_naive = _time(lambda: naive_score(lm, few, model.candidates, batch_size=64)) / len(few)
+    print(
+        f"  K={len(model.candidates)}, {n} transitions of {persons} persons, prompts "
+        f"{prompt_tokens:.0f} tokens and tries of {nodes:.0f} nodes on average "
+        f"({100 * leaves:.0f}% leaves, not fed to the model)"
+    )
+    print(f"  plain prefill {rate:,.0f} tokens/s")
+    _report("naive_score", t_naive, t_naive, f"on {len(few)} transitions")
+    _report("floor (prompt+nodes)/rate", floor, t_naive)
+    _report("LLMTransitionModel e2e", t_e2e, t_naive, f"{t_e2e / floor:.2f}x the floor")
+    hours = panel_size * t_e2e / 3600
+    print(
+        f"  projected for {panel_size:,} transitions: {hours:,.1f} h on 1 "
+        f"{'GPU' if lm.device.type == 'cuda' else 'process'}, {hours / gpus:,.2f} h on {gpus} "
+        "(ranks score disjoint shards; no communication but the final wait)"
+    )
+    return {"e2e": t_e2e, "floor": floor, "naive": t_naive}
+
+
+def bench_cpu_real_titles(k: int = 300, n_prompts: int = 6) -> float:
+    """The CPU target: a new scorer (cold tokenization) vs naive_score, K real occ1990 titles."""
+    from labor_econ.datasets import simulate_panel
+    from labor_econ.taxonomies import occ1990
+    from labor_econ.templates import ResumeTemplate
+
+    template, taxonomy = ResumeTemplate.preset("labor_llm"), occ1990()
+    other = simulate_panel(300, taxonomy=taxonomy, seed=1)
+    observed = [template.continuation(c, taxonomy) for c in other.transitions()["occupation"]]
+    corpus = [p + c for p, c in zip(template.prompts(other), observed, strict=True)]
+    with tempfile.TemporaryDirectory() as tmp:
+        lm = tiny_lm(tmp, corpus, initializer_range=0.2, device="cpu")
+    cands = template.continuations(taxonomy)[:k]
+    prompts = template.prompts(simulate_panel(2, taxonomy=taxonomy, seed=3)).tolist()
+    prompts = prompts[:: max(1, len(prompts) // n_prompts)][:n_prompts]
+    print(f"tiny Llama on CPU, {torch.get_num_threads()} threads: K={k} real occ1990 titles")
+    t_naive = _time(lambda: naive_score(lm, prompts[:2], cands, batch_size=100)) / 2
+    t_cold = _time(lambda: CandidateScorer(lm, progress=False).score(prompts, cands)) / len(prompts)
+    _report("naive_score", t_naive, t_naive)
+    _report("trie, cold tokenizer cache", t_cold, t_naive, "target >= 20x")
+    return t_naive / t_cold
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -220,7 +352,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--prompts", type=int, default=16, help="transitions to time")
     parser.add_argument("--gpu", action="store_true", help="also time a 7B shape on CUDA")
     parser.add_argument("--13b", dest="b13", action="store_true", help="and a 13B shape")
+    parser.add_argument("--e2e", action="store_true", help="LLMTransitionModel end to end")
+    parser.add_argument("--tiny", action="store_true", help="--e2e with the tiny Llama on CPU")
+    parser.add_argument("--persons", type=int, default=6, help="--e2e: simulated persons")
     args = parser.parse_args(argv)
+    if args.e2e:
+        tiny = args.tiny or not torch.cuda.is_available()
+        if tiny:
+            bench_cpu_real_titles()
+        for shape in ["7b"] + ["13b"] * args.b13:
+            bench_e2e(tiny=tiny, shape=shape, persons=args.persons, naive_transitions=2)
+            if tiny:
+                break
+            torch.cuda.empty_cache()
+        return
     bench_cpu(args.k, args.prompts)
     if args.gpu or args.b13:
         if not torch.cuda.is_available():

@@ -87,15 +87,15 @@ class CareerPanel:
         codes, codes absent from the taxonomy, missing covariate values, or static
         covariates (birth year included) that vary within a person.
 
+    See Also
+    --------
+    CareerPanel.from_stata : declare a panel from a Stata ``.dta`` file.
+
     Notes
     -----
     Integer-valued float times and codes (what a ``.dta`` or CSV column with missing
     values reads as) are stored as integers, so ``1990.0`` and code ``97.0`` become
     ``1990`` and ``97`` in the panel and in everything computed from it.
-
-    See Also
-    --------
-    CareerPanel.from_stata : declare a panel from a Stata ``.dta`` file.
 
     Examples
     --------

@@ -124,7 +124,7 @@ def test_unwritable_out_fails_before_any_work(careers_csv, tmp_path, capsys, mon
     locked.mkdir()
     locked.chmod(0o500)
     called = []
-    monkeypatch.setattr("labor_econ.cli.fit.declare_panel", lambda *a, **k: called.append(1))
+    monkeypatch.setattr("labor_econ.cli.fit.panel_from_args", lambda *a, **k: called.append(1))
     try:
         code = main(
             ["fit", str(careers_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
@@ -140,7 +140,7 @@ def test_unwritable_out_is_found_before_reading(careers_csv, tmp_path, capsys, m
     """Independent of the user id: --out below a file cannot be created."""
     (tmp_path / "file").write_text("x")
     called = []
-    monkeypatch.setattr("labor_econ.cli.fit.declare_panel", lambda *a, **k: called.append(1))
+    monkeypatch.setattr("labor_econ.cli.fit.panel_from_args", lambda *a, **k: called.append(1))
     code = main(
         ["fit", str(careers_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
         + ["--out", str(tmp_path / "file" / "out")]
@@ -223,3 +223,85 @@ def test_module_runs_as_a_subprocess(careers_csv, tmp_path):
         check=False,
     )
     assert again.returncode == 2 and "is not empty" in again.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    from labor_econ.lm.testing import tiny_lm
+    from labor_econ.templates import ResumeTemplate
+
+    template = ResumeTemplate.preset("labor_llm")
+    panel = simulate_panel(20, years=YEARS, seed=5)
+    texts = list(template.resumes(panel)) * 5
+    path = tmp_path_factory.mktemp("tiny_lm")
+    tiny_lm(path, texts, vocab_size=400, hidden_size=32, seed=3, device="cpu")
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory):
+    panel = simulate_panel(12, years=YEARS[:4], seed=6)
+    path = tmp_path_factory.mktemp("small") / "careers.csv"
+    panel.data.to_csv(path, index=False)
+    return path
+
+
+def test_fit_with_an_llm(small_csv, tiny_checkpoint, tmp_path):
+    out = tmp_path / "out"
+    code = main(
+        ["fit", str(small_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
+        + ["--birth-year", "birth_year", "--models", "markov,llm", "--lm", str(tiny_checkpoint)]
+        + ["--template", "labor_llm", "--test-size", "0.25", "--out", str(out)]
+    )
+    assert code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["models"] == ["Markov", "LLM"]
+    raw = pd.read_stata(out / "predictions_llm.dta", convert_categoricals=False)
+    assert pd.api.types.is_integer_dtype(raw["pred_occ"])
+    np.testing.assert_allclose(raw.filter(like="p_").sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_score_writes_the_store(small_csv, tiny_checkpoint, tmp_path):
+    from labor_econ import load_lm, score_panel
+
+    store = tmp_path / "scores"
+    args = ["score", str(small_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
+    args += ["--birth-year", "birth_year", "--lm", str(tiny_checkpoint), "--store", str(store)]
+    assert main(args) == 0
+    assert any(store.iterdir())
+    panel = CareerPanel(
+        pd.read_csv(small_csv), id="pid", time="year", occupation="occ", birth_year="birth_year"
+    )
+    lm = load_lm(tiny_checkpoint, device="cpu")
+    stored = score_panel(lm, panel, template="labor_llm", store=store, progress=False)
+    fresh = score_panel(lm, panel, template="labor_llm", progress=False)
+    np.testing.assert_allclose(stored.to_numpy(), fresh.to_numpy(), rtol=1e-5, atol=1e-6)
+    assert main(args) == 0  # a second run finds the store complete
+
+
+def test_score_refuses_pickle_checkpoints(small_csv, tmp_path, capsys):
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text("{}")
+    (ckpt / "pytorch_model.bin").write_bytes(b"\x80\x04")
+    code = main(
+        ["score", str(small_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
+        + ["--lm", str(ckpt), "--store", str(tmp_path / "scores")]
+    )
+    assert code == 1
+    assert "only pickle weights" in capsys.readouterr().err
+
+
+def test_demo_refuses_a_non_empty_or_unwritable_out_before_any_work(tmp_path, capsys, monkeypatch):
+    called = []
+    monkeypatch.setattr("labor_econ.demo.wage_panel", lambda: called.append(1))
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "comparison.txt").write_text("an earlier run\n")
+    assert main(["demo", "--quick", "--out", str(out)]) == 2
+    assert "not empty (comparison.txt)" in capsys.readouterr().err
+    assert (out / "comparison.txt").read_text() == "an earlier run\n"
+    (tmp_path / "file").write_text("x")
+    assert main(["demo", "--quick", "--out", str(tmp_path / "file" / "demo")]) == 2
+    assert "cannot be written" in capsys.readouterr().err
+    assert called == []

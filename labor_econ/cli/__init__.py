@@ -46,7 +46,7 @@ def _info() -> int:
 
 def _parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import fit
+    from . import fit, score
 
     parser = argparse.ArgumentParser(
         prog="labor-econ",
@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="print package versions and whether a GPU is visible")
     fit.add_parser(sub)
+    score.add_parser(sub)
     demo = sub.add_parser(
         "demo",
         help="fine-tune a tiny LM on the NLSY wage panel and compare it with Markov and MNLogit",
@@ -81,6 +82,8 @@ examples:
   labor-econ fit nlsy79.dta --id caseid --time year --occupation occ1990 --missing drop \\
       --models marginal,markov,mnlogit --out results
   labor-econ fit --help
+  labor-econ score nlsy79.dta --id caseid --time year --occupation occ1990 \\
+      --lm ./checkpoint --store scores
   labor-econ demo --quick --out demo
   labor-econ info
 
@@ -113,6 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .fit import run_fit
 
             return run_fit(args, log=sys.stderr)
+        if args.command == "score":
+            from .score import run_score
+
+            return run_score(args, log=sys.stderr)
         if args.command == "demo":
             from ..demo import run_demo
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from ..panel import CareerPanel, PanelError
 from ..stata import read_stata
 from ..taxonomy import Taxonomy
 
-__all__ = ["UsageError", "declare_panel", "read_data"]
+__all__ = ["UsageError", "add_panel_arguments", "declare_panel", "panel_from_args", "read_data"]
 
 FORMATS = (".dta", ".csv", ".parquet")
 
@@ -87,3 +88,35 @@ def declare_panel(
         for w in caught:
             print(f"warning: {path}: {w.message}", file=log, flush=True)
     return panel
+
+
+def add_panel_arguments(p: argparse.ArgumentParser) -> None:
+    """DATA and the panel declaration, shared by the sub-commands."""
+    p.add_argument("data", type=Path, metavar="DATA", help="a .dta, .csv or .parquet long panel")
+    p.add_argument("--id", required=True, help="person identifier variable (xtset id ...)")
+    p.add_argument("--time", required=True, help="wave variable, integer years (xtset ... time)")
+    p.add_argument("--occupation", required=True, help="occupation code variable")
+    p.add_argument("--static", nargs="*", default=[], help="person-level covariates")
+    p.add_argument("--varying", nargs="*", default=[], help="wave-level covariates")
+    p.add_argument("--birth-year", default=None, help="birth-year variable")
+    p.add_argument(
+        "--missing",
+        choices=("raise", "drop"),
+        default="raise",
+        help="waves with a missing occupation: an error (default) or dropped and reported",
+    )
+
+
+def panel_from_args(args: argparse.Namespace, log: TextIO | None) -> CareerPanel:
+    """The panel that the arguments of :func:`add_panel_arguments` declare."""
+    return declare_panel(
+        args.data,
+        id=args.id,
+        time=args.time,
+        occupation=args.occupation,
+        static=args.static,
+        varying=args.varying,
+        birth_year=args.birth_year,
+        missing=args.missing,
+        log=log,
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..outdir import prepare_out_dir
-from .data import UsageError, declare_panel
+from .data import UsageError, add_panel_arguments, panel_from_args
 
 __all__ = ["MODELS", "add_parser", "run_fit", "template_from_arg"]
 
@@ -43,19 +43,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("data", type=Path, metavar="DATA", help="a .dta, .csv or .parquet long panel")
-    p.add_argument("--id", required=True, help="person identifier variable (xtset id ...)")
-    p.add_argument("--time", required=True, help="wave variable, integer years (xtset ... time)")
-    p.add_argument("--occupation", required=True, help="occupation code variable")
-    p.add_argument("--static", nargs="*", default=[], help="person-level covariates")
-    p.add_argument("--varying", nargs="*", default=[], help="wave-level covariates")
-    p.add_argument("--birth-year", default=None, help="birth-year variable")
-    p.add_argument(
-        "--missing",
-        choices=("raise", "drop"),
-        default="raise",
-        help="waves with a missing occupation: an error (default) or dropped and reported",
-    )
+    add_panel_arguments(p)
     p.add_argument(
         "--models",
         default="marginal,markov,mnlogit",
@@ -184,17 +172,7 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
     out = prepare_out_dir(args.out, overwrite=args.overwrite)  # before any work
     say = _Progress(log)
     say(f"reading {args.data} ...")
-    panel = declare_panel(
-        args.data,
-        id=args.id,
-        time=args.time,
-        occupation=args.occupation,
-        static=args.static,
-        varying=args.varying,
-        birth_year=args.birth_year,
-        missing=args.missing,
-        log=log,
-    )
+    panel = panel_from_args(args, log)
     say(f"{panel!r}")
     train, test = panel.split(test_size=args.test_size, seed=args.seed)
     say(f"split by person (seed {args.seed}): {train.n_persons} train, {test.n_persons} test")
