@@ -1,15 +1,18 @@
-"""Open built documentation pages in headless Chromium and fail on console errors.
+"""Open built documentation pages in headless Chromium and fail on console errors or math
+left unrendered.
 
 Run after the HTML build, from the repository root::
 
-    python docs/check_pages.py                      # index.html and tutorials/quickstart.html
-    python docs/check_pages.py model.html ...       # other pages, relative to the build
+    python docs/check_pages.py                      # every page of docs/_build/html
+    python docs/check_pages.py model.html ...       # some pages, relative to the build
+    python docs/check_pages.py --build /tmp/html    # another build
 
 For every page it checks that the HTML references no external script, style sheet, font or
 image (the pages must work offline), loads the page from disk in Chromium and fails if the
-browser console reports an error (a script exception, a resource that failed to load).
-It also saves a screenshot of the quickstart's comparison table to
-``docs/_build/quickstart.png``.
+browser console reports an error (a script exception, a resource that failed to load), or
+if a math element is left as TeX source after MathJax has finished typesetting, or MathJax
+reports a TeX error in it. It also saves a screenshot of the quickstart's comparison table
+to ``docs/_build/quickstart.png``.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` packages (or ``CHROMIUM`` and
 ``CHROMEDRIVER`` pointing at the binaries) and ``selenium`` from PyPI.
@@ -27,7 +30,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
-DEFAULT_PAGES = ("index.html", "tutorials/quickstart.html")
 SCREENSHOT_PAGE = "tutorials/quickstart.html"
 #: The cell tagged ``comparison-table`` in quickstart.md; myst-nb adds tags as classes.
 TABLE_SELECTOR = "div.cell.tag_comparison-table div.cell_output"
@@ -75,6 +77,54 @@ def external_resources(html: str) -> list[str]:
     parser.feed(html)
     inline = re.findall(r"url\(\s*['\"]?((?:https?:)?//[^)'\"]+)", html)
     return parser.found + [f"url({u})" for u in inline]
+
+
+def built_pages(build: Path) -> list[str]:
+    """Every HTML page of a build, relative to it (Sphinx's own ``_static``, ``_sources``,
+    ``_modules`` and notebook output folders excluded)."""
+    return sorted(
+        p.relative_to(build).as_posix()
+        for p in build.rglob("*.html")
+        if not any(part.startswith(("_", ".")) for part in p.relative_to(build).parts[:-1])
+    )
+
+
+#: Waits until MathJax has typeset the page (MathJax 3+: ``startup.promise``), then lists
+#: math elements without rendered output and rendered TeX errors.
+_MATH_SCRIPT = """
+const done = arguments[arguments.length - 1];
+const math = Array.from(document.querySelectorAll('.math'));
+const report = (error) => done({
+    count: math.length,
+    error: error,
+    unrendered: math.filter(e => !e.querySelector('mjx-container, .MathJax, .MathJax_Display'))
+        .map(e => e.textContent.trim().slice(0, 80)),
+    texErrors: Array.from(document.querySelectorAll('mjx-merror'))
+        .map(e => (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 80)),
+});
+if (!math.length) { report(null); return; }
+const mj = window.MathJax;
+if (!mj || !mj.startup || !mj.startup.promise) { report('MathJax is not loaded'); return; }
+mj.startup.promise.then(() => report(null), e => report(String(e)));
+"""
+
+
+def check_math(driver, page: str) -> int:
+    """Problems with the page's math: MathJax missing or failing, elements left as TeX."""
+    result = driver.execute_async_script(_MATH_SCRIPT)
+    problems = 0
+    if result["error"]:
+        print(f"{page}: {result['count']} math element(s) but {result['error']}")
+        problems += 1
+    for tex in result["unrendered"]:
+        print(f"{page}: math left unrendered: {tex!r}")
+    for tex in result["texErrors"]:
+        print(f"{page}: MathJax error: {tex!r}")
+    problems += len(result["unrendered"]) + len(result["texErrors"])
+    if result["count"]:
+        rendered = result["count"] - len(result["unrendered"])
+        print(f"{page}: {rendered} of {result['count']} math element(s) rendered")
+    return problems
 
 
 def _driver(user_data_dir: str):
@@ -128,11 +178,13 @@ def check(build: Path, pages: list[str], screenshot: Path) -> int:
 
     with tempfile.TemporaryDirectory(prefix="labor_econ_chromium_") as profile:
         driver = _driver(profile)
+        driver.set_script_timeout(60)
         try:
             for page in pages:
                 driver.get((build / page).resolve().as_uri())
                 _wait_loaded(driver)
                 title = driver.title
+                math_problems = check_math(driver, page)  # first: waits for MathJax
                 entries = driver.get_log("browser")
                 errors = [e for e in entries if e.get("level") == "SEVERE"]
                 for e in entries:
@@ -140,8 +192,14 @@ def check(build: Path, pages: list[str], screenshot: Path) -> int:
                 if not title:
                     print(f"{page}: the page has no title; did it load?")
                     problems += 1
-                problems += len(errors)
-                status = "ok" if not errors else f"{len(errors)} console error(s)"
+                problems += len(errors) + math_problems
+                status = (
+                    ", ".join(
+                        [f"{len(errors)} console error(s)"] * bool(errors)
+                        + [f"{math_problems} math problem(s)"] * bool(math_problems)
+                    )
+                    or "ok"
+                )
                 print(f"{page}: {status} ({title!r}, {len(entries)} console message(s))")
                 if page == SCREENSHOT_PAGE:
                     tables = driver.find_elements(By.CSS_SELECTOR, TABLE_SELECTOR)
@@ -162,15 +220,22 @@ def check(build: Path, pages: list[str], screenshot: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("pages", nargs="*", default=list(DEFAULT_PAGES))
+    parser.add_argument("pages", nargs="*", help="default: every page of the build")
     parser.add_argument("--build", type=Path, default=DOCS / "_build" / "html")
     parser.add_argument("--screenshot", type=Path, default=DOCS / "_build" / "quickstart.png")
     args = parser.parse_args(argv)
-    problems = check(args.build, args.pages, args.screenshot)
+    pages = args.pages or built_pages(args.build)
+    if not pages:
+        print(f"no HTML pages in {args.build}; run the Sphinx build first")
+        return 1
+    if not args.pages and SCREENSHOT_PAGE not in pages:
+        print(f"{SCREENSHOT_PAGE} is not in the build {args.build}")
+        return 1
+    problems = check(args.build, pages, args.screenshot)
     if problems:
         print(f"{problems} problem(s) found")
         return 1
-    print(f"all {len(args.pages)} page(s) load without console errors")
+    print(f"all {len(pages)} page(s) load without console errors or unrendered math")
     return 0
 
 
