@@ -133,7 +133,10 @@ def _glue_and_lead(pieces: list[str]) -> tuple[str, str, bool]:
         ends = [i for i in hashes if i + 1 < len(typical) and not typical[i + 1].isalnum()]
         ends = [i for i in ends if typical[i + 1] != " "] or ends
         if not ends:
-            raise TemplateError(f"cannot find the outcome in the repeated text {typical!r}")
+            raise TemplateError(
+                f"every wave reads {typical!r}: with one outcome throughout, the title cannot "
+                "be told from the template's text; pass more (and more varied) resumes"
+            )
         return typical[: ends[-1]], typical[ends[-1] + 1 :], True
     # Titles that share first or last letters must not extend the literals into the titles.
     after_year = after_year[: len(after_year) - len(re.search(r"\w*$", after_year).group())]
@@ -292,7 +295,7 @@ def infer_template(texts: Sequence[str], *, taxonomy: Taxonomy | None = None) ->
         header=header,
         footer=footer,
         separator=separator,
-        header_separator=header_separator or "",
+        header_separator=header_separator if header else None,
         name="inferred",
     )
     titles: Counter[str] = Counter()

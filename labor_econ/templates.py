@@ -145,6 +145,15 @@ class ResumeTemplate:
     Invariant: ``prompt + continuation`` of the observed outcome is a prefix of the
     person's full resume.
 
+    Data rules: a covariate value or title written into a resume may not contain a line
+    break nor the wave boundary (terminator + separator, e.g. ``". "`` for sentences):
+    either would write a fake wave. Rendering raises :class:`TemplateError` naming the
+    person, year and column (or the taxonomy code). Fields are plain names with at most a
+    literal format spec; conversions (``{year!r}``) and fields nested in specs are refused.
+
+    :meth:`parse` reads a resume back; :meth:`infer` learns the template from resumes a
+    checkpoint wrote; :meth:`save` / :meth:`load` keep it as JSON.
+
     Parameters
     ----------
     line : str
@@ -361,10 +370,15 @@ class ResumeTemplate:
             raise TemplateError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}") from None
 
     @classmethod
-    def coerce(cls, template: str | os.PathLike[str] | ResumeTemplate) -> ResumeTemplate:
-        """Return ``template`` itself, the preset it names, or the JSON file it points to."""
+    def coerce(
+        cls, template: str | os.PathLike[str] | Mapping[str, Any] | ResumeTemplate
+    ) -> ResumeTemplate:
+        """Return ``template`` itself, the preset it names, the JSON file it points to
+        (a path ending in ``.json``), or the template a :meth:`to_dict` dict describes."""
         if isinstance(template, ResumeTemplate):
             return template
+        if isinstance(template, Mapping):
+            return cls.from_dict(template)
         if isinstance(template, os.PathLike) or (
             isinstance(template, str) and template.endswith(".json")
         ):
@@ -650,7 +664,28 @@ class ResumeTemplate:
     def infer(cls, texts: Sequence[str], *, taxonomy: Taxonomy | None = None) -> TemplateGuess:
         """Infer the template that wrote `texts` (e.g. resumes sampled from a checkpoint).
 
-        See :func:`labor_econ.template_inference.infer_template`.
+        Parameters
+        ----------
+        texts : sequence of str
+            Resumes written in one format; a minority may be truncated or malformed.
+        taxonomy : Taxonomy, optional
+            The occupations the texts should name (reports how many it spells the same).
+
+        Returns
+        -------
+        TemplateGuess
+            The template, how many texts it parses back exactly, its parts, and the
+            outcome strings seen with their counts. See
+            :func:`labor_econ.template_inference.infer_template` for the method.
+
+        Examples
+        --------
+        >>> guess = ResumeTemplate.infer([
+        ...     "Born in 1980. In 2002, works as a Waiter. In 2003, works as a Cook.",
+        ...     "Born in 1975. In 1999, works as a Cook. In 2001, works as a Cook.",
+        ... ])
+        >>> guess.template.line, guess.template.header, guess.n_parsed
+        ('In {year}, works as a {title}.', ('Born in {birth_year}.',), 2)
         """
         from .template_inference import infer_template
 

@@ -159,4 +159,13 @@ def test_infer_errors():
         ResumeTemplate.infer("1990: Cooks\n1991: Cooks\n")
     with pytest.raises(TypeError, match=r"entries \[1\]"):
         ResumeTemplate.infer(["1990: Cooks\n1991: Cooks\n", None])
-    assert isinstance(pd.Series(dtype="int64"), pd.Series)
+    same = "Born in 1980. In 2002, works as a Cook. In 2003, works as a Cook."
+    with pytest.raises(TemplateError, match="one outcome throughout"):
+        ResumeTemplate.infer([same, same])
+
+
+def test_guess_reports_titles_as_a_series():
+    guess = ResumeTemplate.infer(["1990: Waiters\n1991: Cooks\n", "1990: Cooks\n1992: Cooks\n"])
+    assert isinstance(guess.observed_titles, pd.Series)
+    assert guess.observed_titles.to_dict() == {"Cooks": 3, "Waiters": 1}
+    assert guess.template == ResumeTemplate(line="{year}: {title}\n", name="inferred")

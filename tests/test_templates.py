@@ -301,6 +301,7 @@ def test_json_round_trip(tmp_path, preset):
     assert loaded == t and loaded.to_dict() == t.to_dict()
     assert ResumeTemplate.coerce(str(tmp_path / "t.json")) == t
     assert ResumeTemplate.coerce(tmp_path / "t.json") == t
+    assert ResumeTemplate.coerce(t.to_dict()) == t
 
 
 def test_json_round_trip_custom(tmp_path, toy_panel):
