@@ -769,8 +769,9 @@ def _checked(results: LLMTransitionResults) -> LLMTransitionResults:
     if mass < WARN_VALID_MASS:
         warnings.warn(
             f"{results.name}: the mean valid mass is {mass:.3f} (below {WARN_VALID_MASS}): the "
-            "LM mostly writes something other than the taxonomy's titles after these prompts, "
-            "so the template or the title spellings differ from its training resumes. Run "
+            "LM mostly writes something other than the taxonomy's titles after these prompts: "
+            "the template or the title spellings differ from its training resumes, or it was "
+            "not trained to write them. Run "
             "labor_econ.check_format(lm, panel, template) and follow its advice (sample_resumes, "
             "ResumeTemplate.infer, Taxonomy.match_titles) before trusting these results",
             LowValidMassWarning,
