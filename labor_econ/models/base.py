@@ -420,6 +420,35 @@ class TransitionResults:
         observed = panel.transitions()["occupation"]
         return TransitionEvaluation(self.name, probs, observed, int(self.k_params))
 
+    def save(self, path) -> None:
+        """Save the results to ``path`` (a zip of JSON, Parquet and NumPy arrays).
+
+        The file holds the estimation panel, the estimates and what is needed to predict;
+        never a language model, a tokenizer or a pickle. See
+        :mod:`labor_econ.models.persistence` for the format.
+        """
+        from .persistence import save_results
+
+        save_results(self, path)
+
+    @classmethod
+    def load(cls, path) -> TransitionResults:
+        """Load results saved by :meth:`save` (of any results class).
+
+        Reloaded results give the same ``predict`` and ``evaluate`` on the estimation
+        sample, and on new panels where the model needs no LM.
+        """
+        from .persistence import load_results
+
+        res = load_results(path)
+        if not isinstance(res, cls):
+            raise TypeError(f"{path} holds {type(res).__name__}, not {cls.__name__}")
+        return res
+
+    def _state(self) -> tuple[dict, dict, list]:
+        """(JSON scalars, arrays, component results) that :meth:`save` writes."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved")
+
     def to_stata(self, path, panel: CareerPanel | None = None, **kwargs) -> pd.DataFrame:
         """Write predictions to a Stata ``.dta`` file; see :func:`labor_econ.to_stata`."""
         from ..stata import to_stata

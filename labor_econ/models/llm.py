@@ -298,8 +298,10 @@ class LLMTransitionModel(LikelihoodModel):
     def _require_lm(self) -> None:
         if self.lm is None:
             raise ValueError(
-                "this model was built from precomputed scores and has no LM to score new "
-                "transitions; build it with LLMTransitionModel(panel, lm, ...)"
+                "this model has no LM (it was built from precomputed scores, or loaded from "
+                "a saved results file, which never holds the LM): a new panel needs its "
+                "scores. Build LLMTransitionModel.from_scores(new_panel, logq) with that "
+                "panel's log q, or LLMTransitionModel(new_panel, lm, ...) to score it"
             )
 
     @property
@@ -709,6 +711,45 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
         for note in self._notes():
             smry.add_text(note)
         return smry
+
+    def _state(self) -> tuple[dict, dict, list]:
+        import dataclasses
+
+        template = self.model.template
+        state = {
+            "name": self.name,
+            "include_first": self.model.include_first,
+            "calibrated": self.calibrated,
+            "cov_type": self.cov_type if self.calibrated else None,
+            "template": {
+                f.name: getattr(template, f.name) for f in dataclasses.fields(template) if f.init
+            },
+            "mle_retvals": getattr(self, "mle_retvals", None),
+        }
+        arrays = {
+            "logq": self.model.logq,
+            "params": self.params.to_numpy(),
+            "cov": np.asarray(self.normalized_cov_params, dtype=float),
+        }
+        return state, arrays, []
+
+    @classmethod
+    def _from_state(cls, panel, state, arrays, components) -> LLMTransitionResults:
+        model = LLMTransitionModel.from_scores(
+            panel, arrays["logq"], name=state["name"], include_first=state["include_first"]
+        )
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in state["template"].items()}
+        model.template = ResumeTemplate(**fields)
+        res = cls(
+            model,
+            arrays["params"],
+            arrays["cov"],
+            calibrated=state["calibrated"],
+            cov_type=state["cov_type"],
+        )
+        if state["mle_retvals"] is not None:
+            res.mle_retvals = state["mle_retvals"]
+        return res
 
     def __repr__(self) -> str:
         return (

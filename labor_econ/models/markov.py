@@ -208,6 +208,18 @@ class MarkovResults(_NoCoefficientTable, TransitionResults):
             smry.add_text(f"The {len(self.taxonomy)} x {len(self.taxonomy)} matrix is in .params.")
         return smry
 
+    def _state(self) -> tuple[dict, dict, list]:
+        return (
+            {"smoothing": self.smoothing},
+            {"probs": self._probs, "counts": self.counts.to_numpy()},
+            [],
+        )
+
+    @classmethod
+    def _from_state(cls, panel, state, arrays, components) -> MarkovResults:
+        model = MarkovTransitionModel(panel, smoothing=state["smoothing"])
+        return cls(model, arrays["probs"], arrays["counts"])
+
     def __repr__(self) -> str:
         return (
             f"<MarkovResults: K={len(self.taxonomy)}, N={self.nobs}, llf={self.llf:.2f}, "
@@ -311,6 +323,18 @@ class MarginalResults(_NoCoefficientTable, TransitionResults):
         else:
             smry.add_text("The probability of each code is in .params.")
         return smry
+
+    def _state(self) -> tuple[dict, dict, list]:
+        return (
+            {"smoothing": self.smoothing},
+            {"probs": self._probs, "counts": self.counts.to_numpy()},
+            [],
+        )
+
+    @classmethod
+    def _from_state(cls, panel, state, arrays, components) -> MarginalResults:
+        model = MarginalModel(panel, smoothing=state["smoothing"])
+        return cls(model, arrays["probs"], arrays["counts"])
 
     def __repr__(self) -> str:
         return (

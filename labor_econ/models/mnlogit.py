@@ -840,6 +840,41 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
         )
         return pd.DataFrame(rows, index=index, columns=columns)
 
+    def _state(self) -> tuple[dict, dict, list]:
+        state = {
+            "features": list(self.model.features),
+            "floor": self.floor,
+            "method": self.method,
+            "converged": self.converged,
+            "fit_history": list(self.fit_history),
+            "cov_type": self.cov_type,
+            "cov_note": self.cov_note,
+            "penalty": self.penalty,
+            "mnl_llf": self.mnl_llf,
+        }
+        arrays = {"params": self._flat}
+        if self._cov is not None:
+            arrays["cov"] = self._cov
+        return state, arrays, []
+
+    @classmethod
+    def _from_state(cls, panel, state, arrays, components) -> TransitionMNLogitResults:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CollinearityWarning)  # warned when first built
+            model = TransitionMNLogit(panel, features=state["features"], floor=state["floor"])
+        return cls(
+            model,
+            arrays["params"],
+            state["mnl_llf"],
+            arrays.get("cov"),
+            method=state["method"],
+            converged=state["converged"],
+            history=tuple(state["fit_history"]),
+            cov_type=state["cov_type"],
+            cov_note=state["cov_note"],
+            penalty=state["penalty"],
+        )
+
     def __repr__(self) -> str:
         return (
             f"<TransitionMNLogitResults: {len(self.model.names)} features x "

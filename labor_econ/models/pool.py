@@ -440,6 +440,28 @@ class LogLinearPoolResults(WaldInference, TransitionResults):
         )
         return smry
 
+    def _state(self) -> tuple[dict, dict, list]:
+        state = {
+            "names": list(self.components),
+            "cov_type": self.cov_type,
+            "converged": self.converged,
+            "iterations": self.iterations,
+        }
+        arrays = {"params": self.params.to_numpy(), "cov": self._cov}
+        return state, arrays, list(self.components.values())
+
+    @classmethod
+    def _from_state(cls, panel, state, arrays, components) -> LogLinearPoolResults:
+        model = LogLinearPool(panel, dict(zip(state["names"], components, strict=True)))
+        return cls(
+            model,
+            arrays["params"],
+            arrays["cov"],
+            state["cov_type"],
+            state["converged"],
+            state["iterations"],
+        )
+
     def __repr__(self) -> str:
         weights = ", ".join(f"{k}={v:.3f}" for k, v in self.params.items())
         return f"<LogLinearPoolResults: {weights}; N={self.nobs}, llf={self.llf:.2f}>"

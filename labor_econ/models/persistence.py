@@ -1,0 +1,164 @@
+"""Saving and loading fitted results: a zip of JSON, Parquet and NumPy files, never a pickle.
+
+The file format (version 1) is a zip archive holding
+
+``manifest.json``
+    ``{"format": "labor_econ.results", "version": 1, "class": ..., "library": ...,
+    "panel": {declaration and taxonomy}, "state": {the results' scalars}}``;
+``panel.parquet``
+    the estimation panel's long data (``panel.data``);
+``arrays.npz``
+    the estimates (parameters, covariance, probabilities, an LLM's log q scores), read
+    back with ``allow_pickle=False``;
+``components/<i>.zip``
+    for a log-linear pool, each component saved the same way.
+
+No language model or tokenizer is stored: a saved LLM result holds its scores on the
+estimation sample (``n_transitions x K`` floats), so it predicts and evaluates that sample
+without an LM; a new panel needs that panel's scores (see
+:meth:`labor_econ.LLMTransitionModel.from_scores`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..panel import CareerPanel
+from ..taxonomy import Taxonomy
+
+__all__ = ["FORMAT", "VERSION", "load_results", "save_results"]
+
+FORMAT = "labor_econ.results"
+VERSION = 1
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready scalars (NumPy scalars become Python ones)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _panel_spec(panel: CareerPanel) -> dict[str, Any]:
+    tax = panel.taxonomy
+    return {
+        "id": panel.id,
+        "time": panel.time,
+        "occupation": panel.occupation,
+        "birth_year": panel.birth_year,
+        "static": list(panel.static),
+        "varying": list(panel.varying),
+        "taxonomy": {
+            "name": tax.name,
+            "codes": [_plain(c) for c in tax.codes],
+            "titles": list(tax.titles),
+            "special": [_plain(c) for c in tax.special],
+        },
+    }
+
+
+def _panel_from(spec: dict[str, Any], data: pd.DataFrame) -> CareerPanel:
+    t = spec["taxonomy"]
+    taxonomy = Taxonomy(t["codes"], t["titles"], name=t["name"], special=t["special"])
+    return CareerPanel(
+        data,
+        id=spec["id"],
+        time=spec["time"],
+        occupation=spec["occupation"],
+        taxonomy=taxonomy,
+        birth_year=spec["birth_year"],
+        static=spec["static"],
+        varying=spec["varying"],
+    )
+
+
+def _to_bytes(results: Any) -> bytes:
+    state, arrays, components = results._state()
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "class": type(results).__name__,
+        "library": _version(),
+        "panel": _panel_spec(results.panel),
+        "state": state,
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", json.dumps(manifest, indent=1, default=_plain))
+        table = io.BytesIO()
+        results.panel.data.to_parquet(table, index=False)
+        zf.writestr("panel.parquet", table.getvalue())
+        packed = io.BytesIO()
+        np.savez(packed, **{k: np.asarray(v) for k, v in arrays.items()})
+        zf.writestr("arrays.npz", packed.getvalue())
+        for i, component in enumerate(components):
+            zf.writestr(f"components/{i}.zip", _to_bytes(component))
+    return buffer.getvalue()
+
+
+def _from_bytes(blob: bytes, where: str) -> Any:
+    from . import llm, markov, mnlogit, pool
+
+    classes = {
+        "MarkovResults": markov.MarkovResults,
+        "MarginalResults": markov.MarginalResults,
+        "TransitionMNLogitResults": mnlogit.TransitionMNLogitResults,
+        "LLMTransitionResults": llm.LLMTransitionResults,
+        "LogLinearPoolResults": pool.LogLinearPoolResults,
+    }
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(blob))
+    except zipfile.BadZipFile:
+        raise ValueError(f"{where} is not a saved labor_econ results file (not a zip)") from None
+    with zf:
+        names = set(zf.namelist())
+        if "manifest.json" not in names:
+            raise ValueError(f"{where} is not a saved labor_econ results file (no manifest)")
+        manifest = json.loads(zf.read("manifest.json"))
+        if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+            raise ValueError(
+                f"{where} has format {manifest.get('format')!r} version "
+                f"{manifest.get('version')!r}; this library reads {FORMAT!r} version {VERSION}"
+            )
+        cls = classes.get(manifest.get("class"))
+        if cls is None:
+            raise ValueError(f"{where} holds unknown results class {manifest.get('class')!r}")
+        data = pd.read_parquet(io.BytesIO(zf.read("panel.parquet")))
+        panel = _panel_from(manifest["panel"], data)
+        with np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        parts = sorted(
+            (n for n in names if n.startswith("components/")),
+            key=lambda n: int(n.split("/")[1].split(".")[0]),
+        )
+        components = [_from_bytes(zf.read(n), f"{where}:{n}") for n in parts]
+    return cls._from_state(panel, manifest["state"], arrays, components)
+
+
+def save_results(results: Any, path: str | Path) -> Path:
+    """Write ``results`` to ``path`` (the format of this module); returns the path."""
+    path = Path(path)
+    path.write_bytes(_to_bytes(results))
+    return path
+
+
+def load_results(path: str | Path) -> Any:
+    """Read results written by :func:`save_results` (any results class)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved results at {path}")
+    return _from_bytes(path.read_bytes(), str(path))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("labor-econ")
+    except PackageNotFoundError:
+        return "0+unknown"
