@@ -244,9 +244,10 @@ class CareerPanel:
             return
         kind = ids.map(_value_kind)
         if kind.nunique() > 1:
-            examples = "; ".join(
-                f"{k} ids such as {_rows(frame, (kind == k).to_numpy(), [self.id])}"
-                for k in sorted(kind.unique())
+            first = {k: int(np.flatnonzero((kind == k).to_numpy())[0]) for k in kind.unique()}
+            examples = ", ".join(
+                f"{k} ids such as {_rows(frame, np.arange(len(frame)) == i, [self.id])}"
+                for k, i in sorted(first.items())
             )
             raise PanelError(
                 f"person ids in column {self.id!r} mix types ({examples}); 1 and '1' would be "

@@ -146,7 +146,8 @@ def _cli(*args: str) -> Callable[[Path], object]:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             code = main(argv)
         if code != 0:
-            raise CommandLineError(f"exit code {code}: {err.getvalue().strip()}")
+            errors = [ln for ln in err.getvalue().splitlines() if ln.startswith("labor-econ:")]
+            raise CommandLineError(f"exit code {code}: {' '.join(errors)}")
         return code
 
     return run
@@ -223,8 +224,8 @@ def _cases() -> list[RejectionCase]:
             "pid = 1, 1, '1', '1'",
             lambda tmp: _declare(_toy(pid=[1, 1, "1", "1"])),
             PanelError,
-            r"person ids in column 'pid' mix types \(numeric ids such as row 0 .*text ids such "
-            r"as row 2 \(pid='1'\)",
+            r"person ids in column 'pid' mix types \(numeric ids such as row 0 \(pid=1\), text "
+            r"ids such as row 2 \(pid='1'\)\)",
         ),
         RejectionCase(
             "code_not_integer",

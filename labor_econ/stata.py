@@ -228,8 +228,8 @@ def _value_labels(tax: Taxonomy) -> dict[int, str] | None:
     out_of_range = [c for c in tax.codes if not -2_147_483_647 <= c <= STATA_MAX_LONG]
     if out_of_range:
         raise PanelError(
-            f"taxonomy {tax.name!r} has codes Stata cannot label (outside -2147483647 .. "
-            f"{STATA_MAX_LONG}): {out_of_range[:5]}"
+            f"taxonomy {tax.name or '(unnamed)'} has codes Stata cannot label (outside "
+            f"-2147483647 .. {STATA_MAX_LONG}): {out_of_range[:5]}"
         )
     return {c: t[:32000] for c, t in zip(tax.codes, tax.titles, strict=True)}
 

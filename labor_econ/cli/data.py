@@ -14,7 +14,14 @@ from ..panel import CareerPanel, PanelError
 from ..stata import read_stata
 from ..taxonomy import Taxonomy
 
-__all__ = ["UsageError", "add_panel_arguments", "declare_panel", "panel_from_args", "read_data"]
+__all__ = [
+    "UsageError",
+    "add_panel_arguments",
+    "check_data_path",
+    "declare_panel",
+    "panel_from_args",
+    "read_data",
+]
 
 FORMATS = (".dta", ".csv", ".parquet")
 
@@ -23,8 +30,8 @@ class UsageError(ValueError):
     """A bad command-line argument (exit code 2): a missing file or variable, a bad option."""
 
 
-def read_data(path: Path, occupation: str) -> tuple[pd.DataFrame, Taxonomy | None]:
-    """The data file as a frame, with the taxonomy of a .dta occupation variable's labels."""
+def check_data_path(path: Path) -> None:
+    """DATA exists and has a format we read; checked before any work."""
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise UsageError(
@@ -33,6 +40,12 @@ def read_data(path: Path, occupation: str) -> tuple[pd.DataFrame, Taxonomy | Non
         )
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
+
+
+def read_data(path: Path, occupation: str) -> tuple[pd.DataFrame, Taxonomy | None]:
+    """The data file as a frame, with the taxonomy of a .dta occupation variable's labels."""
+    check_data_path(path)
+    suffix = path.suffix.lower()
     if suffix == ".dta":
         try:
             with pd.io.stata.StataReader(path) as reader:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..outdir import prepare_out_dir
-from .data import UsageError, add_panel_arguments, panel_from_args
+from .data import UsageError, add_panel_arguments, check_data_path, panel_from_args
 
 __all__ = ["MODELS", "add_parser", "run_fit", "template_from_arg"]
 
@@ -169,6 +169,7 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
     if not 0 < args.test_size < 1:
         raise UsageError(f"--test-size must be in (0, 1), got {args.test_size}")
     args.template_obj = template_from_arg(args.template) if "llm" in keys else None
+    check_data_path(args.data)
     out = prepare_out_dir(args.out, overwrite=args.overwrite)  # before any work
     say = _Progress(log)
     say(f"reading {args.data} ...")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..outdir import prepare_out_dir
-from .data import UsageError, add_panel_arguments, panel_from_args
+from .data import UsageError, add_panel_arguments, check_data_path, panel_from_args
 
 __all__ = ["add_parser", "run_score"]
 
@@ -79,6 +79,7 @@ def run_score(args: argparse.Namespace, log: TextIO | None) -> int:
     if args.shard_transitions < 1:
         raise UsageError(f"--shard-transitions must be positive, got {args.shard_transitions}")
     template = template_from_arg(args.template)
+    check_data_path(args.data)
     store = prepare_out_dir(args.store, overwrite=True)  # an existing store is resumed
     start = time.perf_counter()
 
