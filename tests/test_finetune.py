@@ -50,6 +50,7 @@ def best_of_six(tmp_path_factory, parts):
         output_dir=tmp_path / "ft",
         progress=False,
         per_device_eval_batch_size=64,
+        train_sampling_strategy="random",  # as tests/scripts/ddp_finetune.py
     )
     return tmp_path, before, tuned
 
@@ -313,7 +314,11 @@ def test_packing_needs_a_supporting_attention(wage, tmp_path):
         vocab_size=300,
         hidden_size=16,
     )
-    assert resolve_packing(lm.model, "auto") and not resolve_packing(lm.model, False)
+    assert lm.model.config._attn_implementation == "sdpa"
+    assert resolve_packing(lm.model, True)  # exact, through the block-diagonal mask
+    assert not resolve_packing(lm.model, "auto") and not resolve_packing(lm.model, False)
+    lm.model.config._attn_implementation = "flash_attention_2"
+    assert resolve_packing(lm.model, "auto")
     lm.model.config._attn_implementation = "some_kernel"
     assert not resolve_packing(lm.model, "auto")
     with pytest.raises(ValueError, match="some_kernel"):
@@ -367,8 +372,10 @@ def test_finetune_with_a_token_budget(wage, tmp_path):
         progress=False,
     )
     history = json.loads((tmp_path / "ft" / "best" / "training_history.json").read_text())
-    steps = len(TokenBudgetBatchSampler(lengths, budget, padded=False))
-    assert history["log_history"][-1]["step"] == 2 * steps < 2 * len(lengths) / 3
+    steps = len(TokenBudgetBatchSampler(lengths, budget, padded=True))
+    # length-grouped padded batches of at least 3 resumes, not batch_size=8 resumes
+    assert history["log_history"][-1]["step"] == 2 * steps
+    assert len(lengths) / 8 < steps <= -(-len(lengths) // 3)
     assert history["train_tokens"] == 2 * sum(lengths)
 
 

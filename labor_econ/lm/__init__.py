@@ -1,6 +1,7 @@
 """Causal language models: loading checkpoints and scoring candidate continuations."""
 
 from labor_econ.lm.loading import CausalLM, LMLoadError, load_lm
+from labor_econ.lm.memory import TrainingMemory, estimate_training_memory
 from labor_econ.lm.sampling import sample_resumes
 from labor_econ.lm.scoring import CandidateScorer, ContextLengthError, naive_score
 from labor_econ.lm.store import ScoreStore, StoreMismatchError, score_panel
@@ -12,6 +13,8 @@ __all__ = [
     "LMLoadError",
     "ScoreStore",
     "StoreMismatchError",
+    "TrainingMemory",
+    "estimate_training_memory",
     "load_lm",
     "naive_score",
     "sample_resumes",

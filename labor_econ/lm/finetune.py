@@ -175,11 +175,11 @@ def finetune(
     The train and validation losses of every epoch are printed and kept in
     ``output_dir/best/training_history.json``.
 
-    Batches waste no compute on padding: resumes are packed into one row per batch, with
-    position ids restarting at every resume (transformers' ``DataCollatorWithFlattening``)
-    when the model's attention implementation keeps packed sequences apart (sdpa, eager,
-    flash attention); otherwise resumes of similar length are batched together. Packing
-    gives the same loss as padded batches of the same resumes (up to rounding).
+    Batches waste little compute on padding: with flash attention, resumes are packed into
+    one row per batch with position ids restarting at every resume (transformers'
+    ``DataCollatorWithFlattening``); otherwise resumes of similar length are batched
+    together. Packing gives the same losses as padded batches of the same resumes (up to
+    rounding).
 
     Before training, the memory of a step (weights, gradients, AdamW state, activations of
     the largest batch) is estimated and a run that cannot fit the GPU is refused.
@@ -224,8 +224,11 @@ def finetune(
     gradient_checkpointing : bool, optional
         Default: on when training on a CUDA GPU, off on CPU.
     packing : bool or "auto"
-        Pack resumes into padding-free batches: ``"auto"`` when the attention
-        implementation supports it, length-grouped padded batches otherwise.
+        Pack resumes into padding-free batches. ``"auto"``: with flash attention
+        (``lm.model.set_attn_implementation("flash_attention_2")`` where installed), whose
+        kernels attend within each resume; otherwise length-grouped padded batches, which
+        are faster than a packed row under sdpa's block-diagonal mask. ``True`` packs with
+        sdpa and eager attention too (exact, slower); ``False`` never packs.
     check_memory : bool
         Refuse (``MemoryError``) a run whose estimated memory exceeds the GPU's free
         memory before training starts; the estimate is a guide, not a guarantee.
@@ -398,7 +401,19 @@ def finetune(
             best_checkpoint=trainer.state.best_model_checkpoint,
         )
     trainer.accelerator.wait_for_everyone()
+    _release(trainer)
     return load_lm(best_dir, dtype=lm.dtype, device=lm.device)
+
+
+def _release(trainer: Any) -> None:
+    """Free the optimizer state and cached blocks before the best weights are loaded."""
+    import gc
+
+    trainer.accelerator.free_memory()
+    trainer.optimizer = trainer.lr_scheduler = None
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _largest_batch(
@@ -482,7 +497,7 @@ def _resume_trainer() -> type:
             # last batch across processes.
             inputs = self._prepare_inputs(inputs)
             labels = inputs["labels"]
-            with torch.no_grad():
+            with torch.no_grad(), self.compute_loss_context_manager():  # autocast if any
                 features = {k: v for k, v in inputs.items() if k != "labels"}
                 logits = model(**features).logits[:, :-1]
                 target = labels[:, 1:]
