@@ -91,7 +91,7 @@ def test_leaves_are_not_fed_and_scores_stay_exact(sdpa, case):
     assert leaves >= len(candidates) * len(prompts) // 2
 
 
-@pytest.mark.parametrize("max_trie_nodes", [None, 7, 40])
+@pytest.mark.parametrize("max_trie_nodes", [None, 40])  # 40: tries cut into ~16 rows
 def test_flex_attention_block_mask_matches_naive(sdpa, case, monkeypatch, max_trie_nodes):
     # transformers compiles flex_attention on first use, minutes on a CPU; the uncompiled
     # kernel computes the same attention under the same BlockMask.

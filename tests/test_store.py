@@ -17,7 +17,7 @@ import torch
 import labor_econ
 from labor_econ import LLMTransitionModel, score_panel
 from labor_econ.datasets import simulate_panel
-from labor_econ.lm import CandidateScorer, StoreMismatchError, load_lm
+from labor_econ.lm import CandidateScorer, ContextLengthError, StoreMismatchError, load_lm
 from labor_econ.lm.testing import tiny_lm
 from labor_econ.taxonomies import occ1990
 from labor_econ.templates import ResumeTemplate
@@ -211,3 +211,16 @@ def test_two_processes_under_torchrun_match_one(checkpoint, one_thread, tmp_path
     shards = list((store / "shards").glob("part-*.parquet"))
     assert len(shards) >= 4
     assert sum(len(pd.read_parquet(p)) for p in shards) == len(one_thread)
+
+
+def test_prompts_beyond_the_context_name_person_and_year(checkpoint, panel, tmp_path):
+    short = load_lm(checkpoint, device="cpu")
+    prompts = ResumeTemplate.preset("labor_llm").prompts(panel)
+    lengths = pd.Series([len(short.tokenizer(p)["input_ids"]) for p in prompts], prompts.index)
+    short.model.config.max_position_embeddings = limit = int(lengths.max())
+    pid, year = lengths.idxmax()  # with a candidate this prompt is over the limit
+    with pytest.raises(ContextLengthError, match=rf"person {pid}, year {year} \(\d+ tokens\)"):
+        _ = LLMTransitionModel(panel, short, template="labor_llm").logq
+    with pytest.raises(ContextLengthError, match=rf"context of {limit} .*: person \d+, year 19"):
+        score_panel(short, panel, store=tmp_path / "scores", progress=False)
+    assert not list((tmp_path / "scores" / "shards").glob("part-*"))

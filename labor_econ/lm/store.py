@@ -18,6 +18,7 @@ until the store holds every transition and returns the whole table.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -250,7 +251,9 @@ def _barrier(world: int) -> None:
     import torch.distributed as dist
 
     if not dist.is_initialized():
+        # Only a barrier is ever needed: gloo works for CPU and GPU runs alike.
         dist.init_process_group(backend="gloo")
+        atexit.register(dist.destroy_process_group)
     dist.barrier()
 
 
