@@ -422,10 +422,10 @@ def _largest_batch(
     """Sequence lengths of the largest micro-batch a run can meet (for the memory check)."""
     longest = max(lengths, default=0)
     if batch_tokens is None:
-        return [longest] * min(batch_size, len(lengths))
-    if packed:
-        return [longest] * max(1, batch_tokens // max(1, longest))
-    return [batch_tokens]  # rows x width <= budget: the same tokens, as one row at worst
+        rows = [longest] * min(batch_size, len(lengths))
+        return [sum(rows)] if packed else rows
+    # a packed row holds up to the budget; padded rows x width <= budget, one row at worst
+    return [batch_tokens]
 
 
 def _sharded(training_args: dict[str, Any]) -> bool:
