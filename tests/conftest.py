@@ -1,10 +1,18 @@
 """Shared fixtures: small panels built by hand and the shipped wage panel."""
 
+import os
+
 import pandas as pd
 import pytest
+import torch
 
 from labor_econ import CareerPanel, Taxonomy
 from labor_econ.datasets import wage_panel
+
+# Under pytest-xdist each worker is one process per core: torch's own thread pool (one thread
+# per core) would then oversubscribe the cores, which slows torch's kernels many times over.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
