@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import datasets, taxonomies
 from .diagnostics import ModelComparison, TestResult, clarke_test, compare, lr_test, vuong_test
-from .lm import CandidateScorer, CausalLM, LMLoadError, load_lm, naive_score
+from .lm import CandidateScorer, CausalLM, LMLoadError, load_lm
 from .lm.finetune import finetune
 from .models import (
     LLMTransitionModel,
@@ -62,7 +62,6 @@ __all__ = [
     "finetune",
     "load_lm",
     "lr_test",
-    "naive_score",
     "predictions_frame",
     "taxonomies",
     "to_stata",
