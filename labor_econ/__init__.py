@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import datasets, taxonomies
 from .diagnostics import ModelComparison, TestResult, clarke_test, compare, lr_test, vuong_test
-from .lm import CandidateScorer, CausalLM, LMLoadError, load_lm, naive_score, score_panel
+from .lm import CandidateScorer, CausalLM, LMLoadError, load_lm, score_panel
 from .lm.finetune import finetune
 from .lm.formats import CheckpointMismatchWarning, FormatCheck, LowValidMassWarning, check_format
 from .models import (
@@ -70,7 +70,6 @@ __all__ = [
     "finetune",
     "load_lm",
     "lr_test",
-    "naive_score",
     "predictions_frame",
     "score_panel",
     "taxonomies",

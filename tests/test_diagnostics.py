@@ -8,7 +8,7 @@ from scipy.special import softmax
 from labor_econ import PanelError, Taxonomy
 from labor_econ.datasets import simulate_panel
 from labor_econ.diagnostics.compare import ModelComparison, compare
-from labor_econ.diagnostics.tests import TestResult, clarke_test, lr_test, vuong_test
+from labor_econ.diagnostics.hypotheses import TestResult, clarke_test, lr_test, vuong_test
 from labor_econ.models.base import TransitionResults
 from labor_econ.models.markov import MarginalModel, MarkovTransitionModel
 from labor_econ.models.mnlogit import TransitionMNLogit

@@ -12,7 +12,7 @@ from statsmodels.tools.sm_exceptions import CollinearityWarning
 
 from labor_econ import CareerPanel, PanelError, Taxonomy, clarke_test, compare, vuong_test
 from labor_econ.datasets import simulate_panel
-from labor_econ.diagnostics.tests import lr_test
+from labor_econ.diagnostics.hypotheses import lr_test
 from labor_econ.models.base import COV_TYPES
 from labor_econ.models.llm import LLMTransitionModel
 from labor_econ.models.markov import MarginalModel, MarkovTransitionModel

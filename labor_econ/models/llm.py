@@ -298,8 +298,9 @@ class LLMTransitionModel(LikelihoodModel):
     def _require_lm(self) -> None:
         if self.lm is None:
             raise ValueError(
-                "this model has no LM (it was built from precomputed scores, or loaded from "
-                "a saved results file, which never holds the LM): a new panel needs its "
+                "this model has no LM to score new transitions (it was built from precomputed "
+                "scores, or loaded from a saved results file, which never holds the LM): a new "
+                "panel needs its "
                 "scores. Build LLMTransitionModel.from_scores(new_panel, logq) with that "
                 "panel's log q, or LLMTransitionModel(new_panel, lm, ...) to score it"
             )
@@ -646,7 +647,7 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
             ("No. Transitions:", f"{self.nobs}"),
             ("No. Persons:", f"{self.n_persons}"),
             ("Df Model:", f"{self.k_params}"),
-            ("Log-Likelihood:", f"{self.llf:#8.5g}"),
+            ("Log-likelihood:", f"{self.llf:#8.5g}"),
             ("LL-Null:", f"{self.llnull:#8.5g}"),
             ("Pseudo R-squ.:", f"{self.prsquared:#6.4g}"),
             ("Perplexity:", f"{self.perplexity:#6.4g}"),

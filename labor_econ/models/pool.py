@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
@@ -26,7 +25,7 @@ from .base import (
 )
 
 if TYPE_CHECKING:
-    from ..diagnostics.tests import TestResult
+    from ..diagnostics.hypotheses import TestResult
 
 __all__ = ["LogLinearPool", "LogLinearPoolResults"]
 
@@ -354,53 +353,11 @@ class LogLinearPoolResults(WaldInference, TransitionResults):
     def encompassing_test(self, name: str, *, alpha: float = 0.05) -> TestResult:
         """Likelihood-ratio test of ``w[name] = 0``: do the other components encompass it?
 
-        The pool is refit without ``name`` on the same panel and compared by
-        :func:`~labor_econ.diagnostics.tests.lr_test` (one degree of freedom).
-
-        Parameters
-        ----------
-        name : str
-            A component.
-        alpha : float
-            Level of the conclusion.
-
-        Returns
-        -------
-        TestResult
-
-        Raises
-        ------
-        KeyError
-            If ``name`` is not a component.
-        ValueError
-            If the pool has a single component.
+        See :func:`labor_econ.diagnostics.hypotheses.encompassing_test`, which this calls.
         """
-        from ..diagnostics.tests import lr_test
+        from ..diagnostics.hypotheses import encompassing_test
 
-        alpha = check_alpha(alpha)
-
-        if name not in self.components:
-            raise KeyError(f"{name!r} is not a component; components: {list(self.components)}")
-        if len(self.components) < 2:
-            raise ValueError("an encompassing test needs at least two components")
-        others = {k: v for k, v in self.components.items() if k != name}
-        restricted = LogLinearPool(self.panel, others).fit(cov_type=self.cov_type)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            lr = lr_test(restricted, self, alpha=alpha)
-        level = f"{alpha:.0%}"
-        rest = ", ".join(repr(k) for k in others)
-        conclusion = (
-            f"{name!r} is not encompassed by {rest}: w = 0 rejected at {level}"
-            if lr.pvalue < alpha
-            else f"{name!r} is encompassed by {rest} at {level} (cannot reject w = 0)"
-        )
-        return dataclasses.replace(
-            lr,
-            name="Encompassing (LR)",
-            null=f"w[{name!r}] = 0: {rest} encompass {name!r}",
-            conclusion=conclusion,
-        )
+        return encompassing_test(self, name, alpha=alpha)
 
     def summary(self, alpha: float = 0.05) -> Summary:
         """Fit statistics and the weights with standard errors.

@@ -1,7 +1,8 @@
-"""Tests between fitted transition models: Vuong, Clarke and likelihood-ratio tests."""
+"""Tests between fitted transition models: Vuong, Clarke, likelihood-ratio, encompassing."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -15,9 +16,10 @@ from ..models.base import (
     check_alpha,
     check_same_transitions,
 )
+from ..models.pool import LogLinearPool, LogLinearPoolResults
 from ..panel import CareerPanel
 
-__all__ = ["TestResult", "clarke_test", "lr_test", "vuong_test"]
+__all__ = ["TestResult", "clarke_test", "encompassing_test", "lr_test", "vuong_test"]
 
 Correction = Literal["aic", "bic"] | None
 
@@ -405,4 +407,56 @@ def lr_test(
         correction=None,
         nobs=int(full.nobs),
         alpha=alpha,
+    )
+
+
+def encompassing_test(pool: LogLinearPoolResults, name: str, *, alpha: float = 0.05) -> TestResult:
+    """Likelihood-ratio test of ``w[name] = 0``: do the other components encompass it?
+
+    The pool is refit without ``name`` on the same panel and compared by
+    :func:`lr_test` (one degree of freedom).
+
+    Parameters
+    ----------
+    pool : LogLinearPoolResults
+        A fitted log-linear pool.
+    name : str
+        A component.
+    alpha : float
+        Level of the conclusion.
+
+    Returns
+    -------
+    TestResult
+
+    Raises
+    ------
+    KeyError
+        If ``name`` is not a component.
+    ValueError
+        If the pool has a single component.
+    """
+    alpha = check_alpha(alpha)
+
+    if name not in pool.components:
+        raise KeyError(f"{name!r} is not a component; components: {list(pool.components)}")
+    if len(pool.components) < 2:
+        raise ValueError("an encompassing test needs at least two components")
+    others = {k: v for k, v in pool.components.items() if k != name}
+    restricted = LogLinearPool(pool.panel, others).fit(cov_type=pool.cov_type)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        lr = lr_test(restricted, pool, alpha=alpha)
+    level = f"{alpha:.0%}"
+    rest = ", ".join(repr(k) for k in others)
+    conclusion = (
+        f"{name!r} is not encompassed by {rest}: w = 0 rejected at {level}"
+        if lr.pvalue < alpha
+        else f"{name!r} is encompassed by {rest} at {level} (cannot reject w = 0)"
+    )
+    return dataclasses.replace(
+        lr,
+        name="Encompassing (LR)",
+        null=f"w[{name!r}] = 0: {rest} encompass {name!r}",
+        conclusion=conclusion,
     )
