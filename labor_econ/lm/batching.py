@@ -37,12 +37,12 @@ def resolve_packing(model: Any, packing: bool | Literal["auto"]) -> bool:
         The model to train; its attention implementation decides.
     packing : bool or "auto"
         ``"auto"`` packs with flash attention, whose variable-length kernels attend within
-        each resume only, and pads (length-grouped) otherwise: with sdpa or eager
-        attention a packed row of T tokens costs T^2 attention, more than the little
-        padding left in length-grouped batches (measured on CPU with a tiny model: 0.55
-        and 0.32 of the plain loop's speed packed, 0.91 and 0.82 padded, for LoRA and
-        full fine-tuning). ``True`` packs with any implementation that keeps packed
-        resumes apart, or raises; ``False`` pads.
+        each resume only, and pads otherwise: with sdpa or eager attention a packed row
+        of T tokens costs T^2 attention, more than the little padding left in
+        length-grouped batches (``bench_finetune.py --tiny`` on CPU, batch_tokens=1024:
+        0.54-0.55 and 0.32-0.41 of the plain loop's speed packed, 0.91-1.06 and
+        0.82-0.93 padded, for LoRA and full fine-tuning). ``True`` packs with any
+        implementation that keeps packed resumes apart, or raises; ``False`` pads.
 
     Returns
     -------

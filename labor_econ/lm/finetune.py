@@ -175,11 +175,11 @@ def finetune(
     The train and validation losses of every epoch are printed and kept in
     ``output_dir/best/training_history.json``.
 
-    Batches waste little compute on padding: with flash attention, resumes are packed into
-    one row per batch with position ids restarting at every resume (transformers'
-    ``DataCollatorWithFlattening``); otherwise resumes of similar length are batched
-    together. Packing gives the same losses as padded batches of the same resumes (up to
-    rounding).
+    Batches: with flash attention, resumes are packed into one padding-free row per batch
+    with position ids restarting at every resume (transformers'
+    ``DataCollatorWithFlattening``); packing gives the same losses as padded batches of the
+    same resumes (up to rounding). Otherwise batches are padded; with ``batch_tokens`` they
+    hold resumes of similar length, so that little is padded.
 
     Before training, the memory of a step (weights, gradients, AdamW state, activations of
     the largest batch) is estimated and a run that cannot fit the GPU is refused.
@@ -207,9 +207,12 @@ def finetune(
         Per-device batch size (resumes; also the evaluation batch size) and accumulation.
     batch_tokens : int, optional
         Token budget of a per-device batch, instead of a fixed number of resumes: batches
-        hold as many resumes as fit (real tokens when packing, padded tokens otherwise),
-        so that every step does about the same work. The batches are formed once and
-        visited in a new random order every epoch.
+        hold as many resumes as fit (real tokens when packing, padded tokens otherwise,
+        with resumes of similar length grouped), so that every step does about the same
+        work with little padding. The batches are formed once and visited in a new random
+        order every epoch: meant for large panels; on a few hundred resumes the fixed,
+        length-sorted batches can train worse than random ones (the demo's model reached
+        test perplexity 4.72 with length-grouped batches, 4.18 with random ones).
     loss_on : {"all", "titles"}
         Loss on every token, or on the title-plus-terminator tokens only.
     output_dir : path-like
@@ -226,8 +229,8 @@ def finetune(
     packing : bool or "auto"
         Pack resumes into padding-free batches. ``"auto"``: with flash attention
         (``lm.model.set_attn_implementation("flash_attention_2")`` where installed), whose
-        kernels attend within each resume; otherwise length-grouped padded batches, which
-        are faster than a packed row under sdpa's block-diagonal mask. ``True`` packs with
+        kernels attend within each resume; otherwise padded batches, which are faster
+        than a packed row under sdpa's block-diagonal mask. ``True`` packs with
         sdpa and eager attention too (exact, slower); ``False`` never packs.
     check_memory : bool
         Refuse (``MemoryError``) a run whose estimated memory exceeds the GPU's free
@@ -354,8 +357,6 @@ def finetune(
         # Real tokens: a packed batch has no padding; a padded one counts its mask.
         include_num_input_tokens_seen="all" if packed else "non_padding",
     )
-    if not packed and sampler is None:
-        settings.update(_length_grouping(TrainingArguments))
     args = TrainingArguments(**{**settings, **training_args})
     pad_id = tokenizer.pad_token_id
     if pad_id is None:
@@ -440,13 +441,6 @@ def _sharded(training_args: dict[str, Any]) -> bool:
 def _available_memory(device: torch.device, model: Any) -> int | None:
     """Bytes the run may use on ``device`` (None on CPU); tests replace it."""
     return available_memory(device, model)
-
-
-def _length_grouping(arguments: type) -> dict[str, Any]:
-    """The TrainingArguments setting that batches resumes of similar length together."""
-    if "train_sampling_strategy" in getattr(arguments, "__dataclass_fields__", {}):
-        return {"train_sampling_strategy": "group_by_length"}
-    return {"group_by_length": True}  # pragma: no cover - transformers < 5.2
 
 
 def _resume_trainer() -> type:
