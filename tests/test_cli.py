@@ -305,3 +305,8 @@ def test_demo_refuses_a_non_empty_or_unwritable_out_before_any_work(tmp_path, ca
     assert main(["demo", "--quick", "--out", str(tmp_path / "file" / "demo")]) == 2
     assert "cannot be written" in capsys.readouterr().err
     assert called == []
+
+
+def test_info_runs(capsys):
+    assert main(["info"]) == 0
+    assert "wage panel" in capsys.readouterr().out

@@ -38,7 +38,7 @@ def _info() -> int:
         print(f"gpu           {len(names)} visible: {', '.join(names)}")
     else:
         print("gpu           none visible (CPU only)")
-    from .datasets import wage_panel
+    from ..datasets import wage_panel
 
     print(f"wage panel    {wage_panel()!r}")
     return 0
