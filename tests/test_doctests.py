@@ -22,10 +22,7 @@ SLOW = {
 }
 #: Examples known to be wrong, with the reason; strict, so a fix makes the test fail until
 #: the entry is removed.
-KNOWN_WRONG = {
-    # numpy 2 prints np.float64(4.4) where the example shows 4.4.
-    "labor_econ.diagnostics.compare": "example expects a float's repr; numpy 2 shows np.float64",
-}
+KNOWN_WRONG: dict[str, str] = {}
 
 
 def _modules() -> list[str]:

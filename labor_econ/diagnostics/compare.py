@@ -158,7 +158,7 @@ def compare(models: Mapping[str, TransitionResults], panel: CareerPanel) -> Mode
     ...     {"Marginal": MarginalModel(train).fit(), "Markov": MarkovTransitionModel(train).fit()},
     ...     test,
     ... ).table
-    >>> round(table.loc["Perplexity", "Markov"], 2)
+    >>> float(round(table.loc["Perplexity", "Markov"], 2))
     4.4
     """
     if not isinstance(models, Mapping):
