@@ -28,7 +28,8 @@ KNOWN_WRONG: dict[str, str] = {}
 def _modules() -> list[str]:
     names = [labor_econ.__name__]
     names += [m.name for m in pkgutil.walk_packages(labor_econ.__path__, "labor_econ.")]
-    return sorted(names)
+    # A `__main__` module runs its program when imported; it holds no examples.
+    return sorted(n for n in names if not n.endswith(".__main__"))
 
 
 def _param(name: str):

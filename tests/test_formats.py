@@ -14,8 +14,8 @@ from labor_econ import (
     LowValidMassWarning,
     ResumeTemplate,
     check_format,
-    naive_score,
 )
+from labor_econ.lm import naive_score
 from labor_econ.lm.testing import tiny_lm
 
 SENTENCES = ResumeTemplate(

@@ -17,7 +17,7 @@ import pytest
 from scipy.special import softmax
 
 from labor_econ.datasets import simulate_panel
-from labor_econ.diagnostics.tests import clarke_test, vuong_test
+from labor_econ.diagnostics.hypotheses import clarke_test, vuong_test
 from labor_econ.models.base import TransitionResults
 
 DELTA = 0.5

@@ -53,7 +53,7 @@ def test_mnlogit_standard_errors_equal_a_direct_statsmodels_fit(mnlogit_fit):
             start_params=rough.params.ravel(order="F"), method="newton", maxiter=50, disp=0
         )
     assert direct.mle_retvals["converged"]
-    assert res.model_results.llf == pytest.approx(direct.llf, rel=1e-10)
+    assert res.mnl_llf == pytest.approx(direct.llf, rel=1e-10)
     np.testing.assert_allclose(res.params.to_numpy(), direct.params, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(res.bse.to_numpy(), direct.bse, rtol=1e-6)
     assert res.bse.shape == (4, 8)

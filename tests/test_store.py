@@ -67,9 +67,9 @@ class _Counting(CandidateScorer):
         super().__init__(lm, progress=False)
         self.prompts = 0
 
-    def score(self, prompts, candidates):
+    def score(self, prompts, candidates, **kwargs):
         self.prompts += len(prompts)
-        return super().score(prompts, candidates)
+        return super().score(prompts, candidates, **kwargs)
 
 
 def test_scores_are_stored_and_only_missing_ones_rescored(lm, panel, reference, tmp_path):
