@@ -24,12 +24,16 @@ def mnlogit_fit():
     panel = simulate_panel(600, seed=7, years=range(1990, 1996))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = TransitionMNLogit(panel, features=["static"]).fit()
-    return panel, res
+        model = TransitionMNLogit(panel, features=["static"])
+        # Newton polishes to the optimizer's precision; the default L-BFGS stops where the
+        # log-likelihood has converged (checked against the same reference below).
+        res = model.fit(method="newton")
+        default = model.fit()
+    return panel, res, default
 
 
 def test_mnlogit_standard_errors_equal_a_direct_statsmodels_fit(mnlogit_fit):
-    panel, res = mnlogit_fit
+    panel, res, default = mnlogit_fit
     assert res.cov_params_available
     tr = panel.transitions()
     # The design written out independently: intercept, education standardized with the
@@ -58,6 +62,11 @@ def test_mnlogit_standard_errors_equal_a_direct_statsmodels_fit(mnlogit_fit):
     np.testing.assert_allclose(res.bse.to_numpy(), direct.bse, rtol=1e-6)
     assert res.bse.shape == (4, 8)
     assert res.bse.to_numpy().min() > 0.01  # real standard errors, not a degenerate zero
+    # The default fit: the same maximum to 1e-10, coefficients well inside one standard error.
+    assert default.mnl_llf == pytest.approx(direct.llf, rel=1e-10)
+    gap = np.abs(default.params.to_numpy() - direct.params) / direct.bse
+    assert gap.max() < 0.01
+    np.testing.assert_allclose(default.bse.to_numpy(), direct.bse, rtol=1e-3)
 
 
 def _evaluation(probs: np.ndarray, observed_pos: np.ndarray) -> TransitionEvaluation:
