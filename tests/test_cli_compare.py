@@ -149,6 +149,19 @@ def test_llm_results_on_another_panel_exit_1_asking_for_scores(tmp_path, capsys)
     )
     assert code == 1
     assert "a new panel needs its scores" in capsys.readouterr().err
+    # on its own estimation sample (every person of DATA) the saved scores suffice
+    logq = log_softmax(np.log(markov.predict(panel).to_numpy()) / 0.8, axis=1)
+    LLMTransitionModel.from_scores(panel, logq, name="LLM").fit().save(tmp_path / "all.zip")
+    code = main(
+        ["compare", str(path), "--id", "pid", "--time", "year", "--occupation", "occ"]
+        + ["--results", f"Markov={tmp_path / 'markov.zip'}", f"LLM={tmp_path / 'all.zip'}"]
+        + ["--out", str(tmp_path / "cmp_all")]
+    )
+    assert code == 0, capsys.readouterr().err
+    tests = json.loads((tmp_path / "cmp_all" / "diagnostics.json").read_text())
+    assert [t["test"] for t in tests[:2]] == ["Vuong", "Clarke"]
+    assert all("pvalue" in t for t in tests[:2])
+    assert "LLM" in (tmp_path / "cmp_all" / "comparison.txt").read_text()
 
 
 def test_help_and_argparse_errors(capsys):

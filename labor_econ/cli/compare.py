@@ -6,11 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
+import pandas as pd
+
 from ..outdir import prepare_out_dir
 from .data import UsageError, add_panel_arguments, check_data_path, panel_from_args
 from .outputs import Progress, write_comparison, write_diagnostics, write_manifest
 
-__all__ = ["add_parser", "parse_results", "run_compare"]
+__all__ = ["add_parser", "evaluation_panel", "parse_results", "run_compare"]
 
 EXAMPLES = """\
 examples:
@@ -22,8 +24,9 @@ examples:
   With the --test-size and --seed of a `labor-econ fit` run on the same DATA, the models are
   compared on that run's test persons (the table equals fit's); without them, on every
   person of DATA. Marginal, Markov, MNLogit and pooled results need no LM. An LLM result
-  predicts only its own estimation sample: another panel needs that panel's scores
-  (LLMTransitionModel.from_scores), and compare fails with that message.
+  predicts only its own estimation sample (DATA, or its --test-size/--seed part, holding
+  the same rows): another panel needs that panel's scores (LLMTransitionModel.from_scores),
+  and compare fails with that message.
 
 outputs (in --out): comparison.txt/.tex/.html, diagnostics.txt/.json (Vuong and Clarke
 tests of every pair, encompassing tests in a log-linear pool), manifest.json.
@@ -93,6 +96,28 @@ def _load(name: str, path: Path) -> Any:
         raise ValueError(f"--results {name}={path}: {err}") from err
 
 
+def _declared(panel: Any) -> tuple[tuple, pd.DataFrame]:
+    """A panel's declaration and the columns it declares (what a model's scores depend on)."""
+    names = (panel.id, panel.time, panel.occupation, panel.birth_year)
+    columns = [c for c in (*names, *panel.static, *panel.varying) if c is not None]
+    spec = (*names, tuple(panel.static), tuple(panel.varying), panel.taxonomy)
+    return spec, panel.data[columns].reset_index(drop=True)
+
+
+def evaluation_panel(panel: Any, models: dict[str, Any]) -> Any:
+    """``panel``, or a loaded result's own estimation sample if ``panel`` holds the same data.
+
+    An LLM result holds its scores for its estimation sample only and knows that sample by
+    identity; comparing on that very object lets it evaluate its sample without an LM.
+    """
+    spec, data = _declared(panel)
+    for results in models.values():
+        other_spec, other_data = _declared(results.panel)
+        if other_spec == spec and data.equals(other_data):
+            return results.panel
+    return panel
+
+
 def run_compare(args: argparse.Namespace, log: TextIO | None) -> int:
     """Run ``labor-econ compare``; raises UsageError for bad arguments, others for failures."""
     from ..diagnostics import compare
@@ -113,6 +138,7 @@ def run_compare(args: argparse.Namespace, log: TextIO | None) -> int:
     if args.test_size is not None:
         _, panel = data.split(test_size=args.test_size, seed=args.seed)
         say(f"the test persons of the split (seed {args.seed}): {panel.n_persons} persons")
+    panel = evaluation_panel(panel, models)
     say(f"comparing on {panel.n_transitions} transitions ...")
     files: dict[str, str] = {}
     write_comparison(out, compare(models, panel), files)
