@@ -72,9 +72,17 @@ def test_fit_writes_every_output(fitted_dir):
     expected = {"comparison.txt", "comparison.tex", "comparison.html", "manifest.json"}
     expected |= {"diagnostics.txt", "diagnostics.json"}
     expected |= {f"predictions_{m}.dta" for m in ("marginal", "markov", "mnlogit")}
-    expected |= {f"results_{m}.txt" for m in ("marginal", "markov", "mnlogit")}
+    expected |= {
+        f"results_{m}.{e}" for m in ("marginal", "markov", "mnlogit") for e in ("txt", "zip")
+    }
     assert expected <= names
     manifest = json.loads((fitted_dir / "manifest.json").read_text())
+    assert manifest["saved_results"] == {
+        "Marginal": "results_marginal.zip",
+        "Markov": "results_markov.zip",
+        "MNLogit": "results_mnlogit.zip",
+    }
+    assert "not_saved" not in manifest
     assert manifest["models"] == ["Marginal", "Markov", "MNLogit"]
     assert manifest["dropped_waves"] > 0
     assert set(manifest["files"].values()) <= names

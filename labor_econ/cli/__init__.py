@@ -46,7 +46,7 @@ def _info() -> int:
 
 def _parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import fit, score
+    from . import compare, fit, score
 
     parser = argparse.ArgumentParser(
         prog="labor-econ",
@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="print package versions and whether a GPU is visible")
     fit.add_parser(sub)
+    compare.add_parser(sub)
     score.add_parser(sub)
     demo = sub.add_parser(
         "demo",
@@ -82,6 +83,9 @@ examples:
   labor-econ fit nlsy79.dta --id caseid --time year --occupation occ1990 --missing drop \\
       --models marginal,markov,mnlogit --out results
   labor-econ fit --help
+  labor-econ compare nlsy79.dta --id caseid --time year --occupation occ1990 --missing drop \\
+      --results Markov=results/results_markov.zip MNLogit=results/results_mnlogit.zip \\
+      --test-size 0.2 --out comparison
   labor-econ score nlsy79.dta --id caseid --time year --occupation occ1990 \\
       --lm ./checkpoint --store scores
   labor-econ demo --quick --out demo
@@ -116,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .fit import run_fit
 
             return run_fit(args, log=sys.stderr)
+        if args.command == "compare":
+            from .compare import run_compare
+
+            return run_compare(args, log=sys.stderr)
         if args.command == "score":
             from .score import run_score
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any, TextIO
 
 from ..outdir import prepare_out_dir
 from .data import UsageError, add_panel_arguments, check_data_path, panel_from_args
+from .outputs import Progress, write_comparison, write_diagnostics, write_manifest
 
 __all__ = ["MODELS", "add_parser", "run_fit", "template_from_arg"]
 
@@ -27,8 +27,8 @@ examples:
 
 outputs (in --out): comparison.txt/.tex/.html, diagnostics.txt/.json, one
 predictions_<model>.dta per model (test persons, integer codes with value labels),
-results_<model>.txt (summary) and the saved results where the model supports save(),
-manifest.json (every file, the arguments, timings).
+results_<model>.txt (summary), results_<model>.zip (the saved results, for
+labor-econ compare and TransitionResults.load), manifest.json (every file, timings).
 exit codes: 0 done, 1 failed (bad data, a model that cannot be fitted), 2 bad arguments.
 """
 
@@ -91,16 +91,7 @@ def _models(text: str, lm: str | None) -> list[str]:
     return keys
 
 
-class _Progress:
-    def __init__(self, log: TextIO | None) -> None:
-        self.log, self.start = log, time.perf_counter()
-
-    def __call__(self, text: str) -> None:
-        if self.log is not None:
-            print(f"[{time.perf_counter() - self.start:7.1f}s] {text}", file=self.log, flush=True)
-
-
-def _fit_one(key: str, train: Any, args: argparse.Namespace, say: _Progress) -> Any:
+def _fit_one(key: str, train: Any, args: argparse.Namespace, say: Progress) -> Any:
     from ..models import LLMTransitionModel, MarginalModel, MarkovTransitionModel, TransitionMNLogit
 
     if key == "marginal":
@@ -116,52 +107,8 @@ def _fit_one(key: str, train: Any, args: argparse.Namespace, say: _Progress) -> 
     return LLMTransitionModel(train, lm, template=args.template_obj, name="LLM").fit()
 
 
-def _diagnostics(fitted: dict[str, Any], test: Any, say: _Progress) -> tuple[str, list[dict]]:
-    """Vuong and Clarke tests of every pair, and encompassing tests in a log-linear pool."""
-    from ..diagnostics import clarke_test, vuong_test
-    from ..models import LogLinearPool
-
-    text, records = [], []
-
-    def record(kind: str, names: list[str], fn: Any) -> None:
-        label = f"{kind}: {' vs '.join(names)}"
-        try:
-            result = fn()
-        except (ValueError, RuntimeError, ArithmeticError) as err:
-            text.append(f"{label}\n  not applicable: {err}\n")
-            records.append({"test": kind, "models": names, "error": str(err)})
-            return
-        text.append(f"{label}\n{result}\n")
-        records.append(
-            {
-                "test": kind,
-                "models": names,
-                "statistic": float(result.statistic),
-                "pvalue": float(result.pvalue),
-                "conclusion": result.conclusion,
-            }
-        )
-
-    for a, b in itertools.combinations(fitted, 2):
-        say(f"Vuong and Clarke tests, {a} vs {b} ...")
-        record("Vuong", [a, b], lambda a=a, b=b: vuong_test(fitted[a], fitted[b], test))
-        record("Clarke", [a, b], lambda a=a, b=b: clarke_test(fitted[a], fitted[b], test))
-    pooled = [n for n in fitted if n != "Marginal"]
-    if len(pooled) >= 2:
-        say(f"log-linear pool of {', '.join(pooled)} and encompassing tests ...")
-        try:
-            pool = LogLinearPool(test, {n: fitted[n] for n in pooled}).fit()
-        except (ValueError, RuntimeError, ArithmeticError) as err:
-            text.append(f"Encompassing tests\n  not applicable: {err}\n")
-        else:
-            for name in pooled:
-                record("Encompassing", [name], lambda name=name: pool.encompassing_test(name))
-    return "\n".join(text), records
-
-
 def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
     """Run ``labor-econ fit``; raises UsageError for bad arguments, other errors for failures."""
-    from .. import __version__
     from ..diagnostics import compare
     from ..stata import to_stata
 
@@ -171,13 +118,14 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
     args.template_obj = template_from_arg(args.template) if "llm" in keys else None
     check_data_path(args.data)
     out = prepare_out_dir(args.out, overwrite=args.overwrite)  # before any work
-    say = _Progress(log)
+    say = Progress(log)
     say(f"reading {args.data} ...")
     panel = panel_from_args(args, log)
     say(f"{panel!r}")
     train, test = panel.split(test_size=args.test_size, seed=args.seed)
     say(f"split by person (seed {args.seed}): {train.n_persons} train, {test.n_persons} test")
     files: dict[str, str] = {}
+    saved_results: dict[str, str] = {}
     timings: dict[str, float] = {}
     fitted: dict[str, Any] = {}
     for key in keys:
@@ -189,21 +137,8 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
         say(f"fitted {name} in {timings[name]:.1f} s")
 
     say(f"comparing on the {test.n_transitions} test transitions ...")
-    comparison = compare(fitted, test)
-    for kind, suffix, content in (
-        ("comparison_text", "txt", str(comparison.summary()) + "\n"),
-        ("comparison_latex", "tex", comparison.to_latex()),
-        ("comparison_html", "html", comparison._repr_html_()),
-    ):
-        path = out / f"comparison.{suffix}"
-        path.write_text(content)
-        files[kind] = path.name
-    text, records = _diagnostics(fitted, test, say) if len(fitted) > 1 else ("", [])
-    (out / "diagnostics.txt").write_text(text or "one model: no pairwise tests\n")
-    (out / "diagnostics.json").write_text(json.dumps(records, indent=2) + "\n")
-    files["diagnostics_text"], files["diagnostics_json"] = "diagnostics.txt", "diagnostics.json"
-
-    not_saved = []
+    write_comparison(out, compare(fitted, test), files)
+    write_diagnostics(out, fitted, test, say, files)
     for key, (name, results) in zip(keys, fitted.items(), strict=True):
         say(f"writing predictions and results of {name} ...")
         path = out / f"predictions_{key}.dta"
@@ -212,27 +147,23 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
         summary = out / f"results_{key}.txt"
         summary.write_text(str(results.summary()) + "\n")
         files[f"summary_{key}"] = summary.name
-        if hasattr(results, "save"):
-            saved = out / f"results_{key}"
-            results.save(saved)
-            files[f"results_{key}"] = saved.name
-        else:
-            not_saved.append(name)
-    manifest = {
-        "labor_econ": __version__,
-        "command": "fit",
-        "data": str(args.data),
-        "panel": repr(panel),
-        "dropped_waves": len(panel.dropped),
-        "train_persons": train.n_persons,
-        "test_persons": test.n_persons,
-        "models": list(fitted),
-        "fit_seconds": timings,
-        "files": files,
-        "not_saved": {n: "this results class has no save() yet" for n in not_saved},
-        "seconds": round(time.perf_counter() - say.start, 3),
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        saved = out / f"results_{key}.zip"
+        results.save(saved)
+        files[f"results_{key}"] = saved_results[name] = saved.name
+    write_manifest(
+        out,
+        "fit",
+        say,
+        data=str(args.data),
+        panel=repr(panel),
+        dropped_waves=len(panel.dropped),
+        train_persons=train.n_persons,
+        test_persons=test.n_persons,
+        models=list(fitted),
+        fit_seconds=timings,
+        files=files,
+        saved_results=saved_results,
+    )
     say(f"wrote {len(files) + 1} files to {out}")
     print((out / "comparison.txt").read_text())
     return 0
