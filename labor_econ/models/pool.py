@@ -298,12 +298,14 @@ class LogLinearPool:
 class LogLinearPoolResults(WaldInference, TransitionResults):
     """Results of :class:`LogLinearPool`.
 
+    Standard errors, t-values, p-values, ``conf_int()``, ``cov_params()``, ``t_test`` and
+    ``wald_test`` of the weights come from ``labor_econ.models.base.WaldInference``,
+    with the covariance chosen by ``cov_type``.
+
     Attributes
     ----------
     params : pandas.Series
         Weight of each component.
-    bse : pandas.Series
-        Standard errors of the weights (``cov_type``).
     cov_type : str
     converged : bool
     iterations : int
