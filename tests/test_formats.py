@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+from greedy import greedy_reference
 from scipy.special import logsumexp
 
 from labor_econ import (
@@ -39,20 +39,6 @@ def lm(tmp_path_factory, panel):
     )  # fmt: skip
 
 
-def greedy_reference(lm, prompt, steps):
-    ids = lm.tokenizer(prompt)["input_ids"]
-    new = []
-    with torch.no_grad():
-        for _ in range(steps):
-            token = int(
-                lm.model(torch.tensor([ids + new], device=lm.device)).logits[0, -1].argmax()
-            )
-            if token == lm.tokenizer.eos_token_id:
-                break
-            new.append(token)
-    return lm.tokenizer.decode(ids + new, skip_special_tokens=True)[len(prompt) :]
-
-
 def test_valid_mass_and_greedy_against_references(lm, panel):
     check = check_format(lm, panel, SENTENCES, n=6, seed=1, progress=False)
     prompts = SENTENCES.prompts(panel)
@@ -62,7 +48,7 @@ def test_valid_mass_and_greedy_against_references(lm, panel):
     logq = naive_score(lm, chosen, SENTENCES.continuations(panel.taxonomy))
     np.testing.assert_allclose(check.valid_mass, np.exp(logsumexp(logq, axis=1)), rtol=1e-4)
     for prompt, greedy, terminated in zip(chosen, check.greedy, check.terminated, strict=True):
-        text = greedy_reference(lm, prompt, 40)
+        text = greedy_reference(lm, prompt, 40)[len(prompt) :]
         body = text[1:] if text.startswith(" ") else text
         head, found, _ = body.partition(";")
         assert found == (";" if terminated else "")

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from greedy import greedy_reference
 
 from labor_econ import ResumeTemplate
 from labor_econ.lm import sample_resumes
@@ -17,21 +18,6 @@ def lm(tmp_path_factory, wage):
         tmp_path_factory.mktemp("sampling"), texts, vocab_size=400, hidden_size=32,
         initializer_range=0.3, dtype="float32",
     )  # fmt: skip
-
-
-def greedy_reference(lm, prompt, steps):
-    """Greedy decoding by hand: one full forward per token, no generate, no padding."""
-    ids = lm.tokenizer(prompt)["input_ids"]
-    new = []
-    with torch.no_grad():
-        for _ in range(steps):
-            logits = lm.model(torch.tensor([ids + new], device=lm.device)).logits[0, -1]
-            token = int(logits.argmax())
-            if token == lm.tokenizer.eos_token_id:
-                break
-            new.append(token)
-    full = lm.tokenizer.decode(ids + new, skip_special_tokens=True)
-    return full
 
 
 def test_same_seed_same_texts(lm):
