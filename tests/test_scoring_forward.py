@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from labor_econ.lm import CandidateScorer, naive_score
-from labor_econ.lm.scoring import ContextLengthError
+from labor_econ.lm.blockmask import block_mask_from_end, end_mask_mod
+from labor_econ.lm.scoring import ContextLengthError, _lay_out, _packed_width
 from labor_econ.lm.testing import tiny_lm
 
 TOL = 1e-4
@@ -91,31 +92,120 @@ def test_leaves_are_not_fed_and_scores_stay_exact(sdpa, case):
     assert leaves >= len(candidates) * len(prompts) // 2
 
 
-@pytest.mark.parametrize("max_trie_nodes", [None, 40])  # 40: tries cut into ~16 rows
-def test_flex_attention_block_mask_matches_naive(sdpa, case, monkeypatch, max_trie_nodes):
+@pytest.fixture
+def uncompiled_flex(monkeypatch):
     # transformers compiles flex_attention on first use, minutes on a CPU; the uncompiled
     # kernel computes the same attention under the same BlockMask.
     flex_module = pytest.importorskip("transformers.integrations.flex_attention")
-    from torch.nn.attention.flex_attention import BlockMask, flex_attention
+    from torch.nn.attention.flex_attention import flex_attention
 
     def uncompiled(query, key, value, training=False, **kwargs):
         return flex_attention(query, key, value, **kwargs)
 
     monkeypatch.setattr(flex_module, "compile_friendly_flex_attention", uncompiled)
+
+
+@pytest.mark.parametrize("max_trie_nodes", [None, 40])  # 40: tries cut into ~16 rows
+def test_flex_attention_packs_rows_and_matches_naive(sdpa, case, uncompiled_flex, max_trie_nodes):
+    from torch.nn.attention.flex_attention import BlockMask
+
     prompts, candidates, want = case
     scorer = CandidateScorer(
         sdpa, progress=False, attn_implementation="flex_attention", batch_tokens=1300,
         max_trie_nodes=max_trie_nodes,
     )  # fmt: skip
     assert scorer.attn_implementation == "flex_attention"
+    plans = scorer._plan(prompts, candidates)
+    sizes = [len(ids) + len(trie.inner) for ids, parts in plans for trie, _ in parts]
     record = _Inputs(sdpa.model.model)
     try:
         got = scorer.score(prompts, candidates)
     finally:
         record.handle.remove()
     assert all(isinstance(m, BlockMask) for m in record.masks)
-    assert any(rows > 1 for rows, _ in record.shapes)  # padded rows share a forward
+    # (prompt, trie) rows packed one after another into one sequence of a fixed length:
+    # the budget rounded up to 128 (1408), or 1408 / 4 and / 16 for a last, short batch.
+    assert all(rows == 1 for rows, _ in record.shapes)
+    assert {width for _, width in record.shapes} <= {1408, 384, 128}
+    assert len(record.shapes) < len(sizes)  # several rows share a forward
+    assert sum(width for _, width in record.shapes) < sum(sizes) + 1408
     np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
+
+
+def test_packed_lengths_are_few_and_hold_the_batch():
+    assert _packed_width(1000, 1408) == 1408
+    assert _packed_width(384, 1408) == 384 and _packed_width(385, 1408) == 1408
+    assert _packed_width(100, 1408) == 128
+    assert _packed_width(300, None) == 384  # no packed length: the tokens rounded up
+    assert _packed_width(2000, 1408) == 2048  # never less than the tokens
+
+
+def _packed_ends(scorer, prompts, candidates, width):
+    plans = [(ids, trie) for ids, parts in scorer._plan(prompts, candidates) for trie, _ in parts]
+    plans.sort(key=lambda plan: -len(plan[0]) - len(plan[1].inner))  # longest first
+    packs, batch, used = [], [], 0
+    for ids, trie in plans:
+        size = len(ids) + len(trie.inner)
+        if batch and used + size > width:
+            packs.append(batch)
+            batch, used = [], 0
+        batch.append((ids, trie))
+        used += size
+    packs.append(batch)
+    return torch.from_numpy(np.concatenate([_lay_out(b, 0, width)[2] for b in packs]))
+
+
+@pytest.mark.parametrize("max_trie_nodes", [None, 40])
+def test_block_mask_from_ends_equals_create_block_mask(sdpa, case, max_trie_nodes):
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    prompts, candidates, _ = case
+    # A long prompt (no model runs here: longer than the context is fine): its first
+    # 128-token blocks are full blocks for the later blocks of its row.
+    prompts = [*prompts, "\n".join(prompts[:5] * 2)]
+    scorer = CandidateScorer(
+        sdpa, progress=False, attn_implementation="sdpa", max_trie_nodes=max_trie_nodes
+    )
+    end = _packed_ends(scorer, prompts, candidates, 1024)
+    n = end.shape[1]
+    got = block_mask_from_end(end)
+    want = create_block_mask(end_mask_mod(end), end.shape[0], None, n, n, device="cpu")
+    assert end.shape[0] > 1 and got.kv_num_blocks.shape == want.kv_num_blocks.shape
+    assert torch.equal(got.to_dense(), want.to_dense())
+    # The same partial / full split: full blocks need no mask_mod, partial blocks do.
+    for count_name, index_name in [
+        ("kv_num_blocks", "kv_indices"), ("full_kv_num_blocks", "full_kv_indices"),
+    ]:  # fmt: skip
+        count, count_want = getattr(got, count_name), getattr(want, count_name)
+        index, index_want = getattr(got, index_name), getattr(want, index_name)
+        assert torch.equal(count, count_want)
+        for b, _, q in np.ndindex(*count.shape):
+            c = int(count[b, 0, q])
+            assert sorted(index[b, 0, q, :c].tolist()) == sorted(index_want[b, 0, q, :c].tolist())
+    assert int(got.full_kv_num_blocks.sum()) > 0  # the case has full blocks
+    # and the mask_mod is the trie mask itself.
+    q, k = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    for b in range(end.shape[0]):
+        dense = (k <= q) & (q < end[b][None, :])
+        assert torch.equal(got.mask_mod(torch.tensor(b), torch.tensor(0), q, k), dense)
+    with pytest.raises(ValueError, match="not a multiple of 128"):
+        block_mask_from_end(end[:, :100])
+
+
+@pytest.mark.parametrize("segment_end", [255, 256, 257])
+def test_block_mask_from_ends_at_block_edges(segment_end):
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    # Keys 0-127 (a prompt) end at 255, 256 or 257: kv block 0 is partial for q block 1
+    # (rows 128-255), then full; q block 2 (rows 256-383) needs it only for 257.
+    end = torch.arange(1, 513)[None, :].clone()
+    end[0, :128] = segment_end
+    got = block_mask_from_end(end)
+    want = create_block_mask(end_mask_mod(end), 1, None, 512, 512, device="cpu")
+    assert torch.equal(got.to_dense(), want.to_dense())
+    assert torch.equal(got.full_kv_num_blocks, want.full_kv_num_blocks)
+    assert int(got.full_kv_num_blocks[0, 0, 1]) == (segment_end >= 256)
+    assert int(got.kv_num_blocks[0, 0, 2]) == 1 + (segment_end > 256)
 
 
 def test_block_mask_equals_dense_mask(sdpa):
@@ -206,3 +296,17 @@ def test_prompts_longer_than_the_context_raise_before_any_forward(sdpa, case):
     deepest = max(len(sdpa.tokenizer(long + c)["input_ids"]) for c in candidates)
     assert index == 1 and tokens == deepest > 256
     assert "person 7, year 1999" in str(info.value.relabel(["x", "person 7, year 1999"]))
+
+
+def test_out_of_memory_halves_a_packed_row_and_loses_no_prompt(sdpa, case, uncompiled_flex):
+    prompts, candidates, want = case
+    scorer = CandidateScorer(
+        sdpa, progress=False, attn_implementation="flex_attention", batch_tokens=1300,
+        max_trie_nodes=None,
+    )  # fmt: skip
+    fake = _RunsOutOfMemory(scorer._base, limit=1000, error=torch.cuda.OutOfMemoryError)
+    scorer._base = fake
+    got = scorer.score(prompts[:3], candidates)
+    np.testing.assert_allclose(got, want[:3], rtol=0, atol=TOL)
+    assert fake.failed[0] == (1, 1408)  # two ~600-token rows packed into 1408: too big
+    assert fake.ran and all(rows == 1 and width <= 1000 for rows, width in fake.ran)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from labor_econ.lm.blockmask import BLOCK_SIZE, block_mask_from_end, end_mask_mod
 from labor_econ.lm.loading import CausalLM, resolve_dtype
 
 __all__ = ["CandidateScorer", "ContextLengthError", "naive_score"]
@@ -456,6 +457,7 @@ class CandidateScorer:
         self._cache_candidates: tuple[str, ...] | None = None
         self._paths: dict[tuple[str, tuple[int, ...]], _Paths] = {}
         self._tries: dict[tuple[Any, ...], tuple[tuple[_Trie, np.ndarray], ...]] = {}
+        self._pack_length: int | None = None  # set by _run_batches for packed flex rows
 
     @property
     def attn_implementation(self) -> str:
@@ -524,7 +526,7 @@ class CandidateScorer:
                 out[i, cols] = value
 
         lengths = [len(ids) + len(trie.inner) for _, ids, trie, _ in rows]  # leaves are not fed
-        self._run_batches(lengths, run, owners=[i for i, *_ in rows])
+        self._run_batches(lengths, run, owners=[i for i, *_ in rows], pack=True)
         return out
 
     def _check_context(self, needed: Sequence[int]) -> None:
@@ -586,12 +588,19 @@ class CandidateScorer:
         return out
 
     def _run_batches(
-        self, lengths: Sequence[int], run: Any, owners: Sequence[int] | None = None
+        self,
+        lengths: Sequence[int],
+        run: Any,
+        owners: Sequence[int] | None = None,
+        pack: bool = False,
     ) -> None:
         """Call `run` on batches of row indices, longest rows first, within the token budget.
 
-        `owners` maps rows to prompts, for the progress bar (default: one row per prompt). On
-        a CUDA out-of-memory error the budget is halved and the same rows retried in smaller
+        `owners` maps rows to prompts, for the progress bar (default: one row per prompt).
+        With `pack` under FlexAttention, a batch is the rows whose lengths sum to at most the
+        packed length (the budget rounded up to a multiple of 128, see `_packed_width`);
+        otherwise as many rows as fit the budget padded to the longest. On a CUDA
+        out-of-memory error the budget is halved and the same rows retried in smaller
         batches; a single row that does not fit re-raises the error.
         """
         from tqdm.auto import tqdm
@@ -599,6 +608,7 @@ class CandidateScorer:
         owners = list(range(len(lengths))) if owners is None else list(owners)
         left = np.bincount(owners)
         order = np.argsort(-np.asarray(lengths), kind="stable")
+        cumulative = np.concatenate([[0], np.cumsum(np.asarray(lengths, dtype=np.int64)[order])])
         budget = self._token_budget()
         with (
             _eval_mode(self.lm.model),
@@ -615,10 +625,22 @@ class CandidateScorer:
             start = 0
             while start < len(order):
                 longest = lengths[order[start]]
-                stop = start + max(1, budget // max(longest, 1))
+                packed = pack and self.attn_implementation == "flex_attention"
+                if packed:
+                    self._pack_length = _round_up(max(budget, longest), BLOCK_SIZE)
+                    room = cumulative[start] + self._pack_length
+                    stop = max(start + 1, int(np.searchsorted(cumulative, room, "right")) - 1)
+                    tokens = int(cumulative[stop] - cumulative[start])
+                else:
+                    stop = start + max(1, budget // max(longest, 1))
+                    tokens = len(order[start:stop]) * longest
                 batch = [int(r) for r in order[start:stop]]
-                if not self._run_or_shrink(run, batch, longest):
-                    budget = max(1, min(budget, len(batch) * longest) // 2)
+                try:
+                    ran = self._run_or_shrink(run, batch, longest)
+                finally:
+                    self._pack_length = None
+                if not ran:
+                    budget = max(1, min(budget, tokens) // 2)
                     continue  # the same rows again, in a smaller batch
                 done = 0
                 for r in batch:
@@ -747,17 +769,16 @@ class CandidateScorer:
         """Mask (batch, 1, q, kv) allowing ``k <= q < end[b, k]``, in the attention's format.
 
         sdpa: a boolean tensor; eager: an additive float tensor; flex_attention: a
-        ``BlockMask``, whose empty blocks (most of a trie's mask) are skipped.
+        ``BlockMask``, whose empty blocks (most of a trie's mask) are skipped, built from
+        per-block extremes of `end` where the length is a multiple of 128 (packed rows).
         """
+        n = end.shape[1]
         if self.attn_implementation == "flex_attention":
+            if n % BLOCK_SIZE == 0:
+                return block_mask_from_end(end)
             from torch.nn.attention.flex_attention import create_block_mask
 
-            def allowed(b: Any, h: Any, q: Any, k: Any) -> Any:
-                return (k <= q) & (q < end[b, k])
-
-            n = end.shape[1]
-            return create_block_mask(allowed, end.shape[0], None, n, n, device=end.device)
-        n = end.shape[1]
+            return create_block_mask(end_mask_mod(end), end.shape[0], None, n, n, device=end.device)
         pos = torch.arange(n, device=end.device)
         allowed = (pos[None, None, :] <= pos[None, :, None]) & (
             pos[None, :, None] < end[:, None, :]
@@ -776,39 +797,33 @@ class CandidateScorer:
         Row layout: the prompt's p tokens, then the trie's inner nodes in preorder. Removing
         the leaves keeps every subtree a contiguous range, so the mask stays ``k <= q <
         end[k]`` with `end` counted in inner nodes; inner node j sits at row p + j, which is
-        where the head reads the logits of its children (head slot 1 + j).
+        where the head reads the logits of its children (head slot 1 + j). Under
+        FlexAttention the rows are packed one after another into one sequence of a fixed
+        length (see `_packed_width`), so that the compiled kernel sees few shapes; sdpa and
+        eager get one padded row each (their dense mask grows with the square of the length).
         """
-        width = max(len(ids) + len(trie.inner) for ids, trie in plans)
-        n = len(plans)
-        input_ids = np.full((n, width), self._pad_id, dtype=np.int64)
-        position_ids = np.zeros((n, width), dtype=np.int64)
-        # Padding attends to itself only, so that no softmax row is empty.
-        end = np.arange(1, width + 1, dtype=np.int64)[None, :].repeat(n, axis=0)
-        head_rows, node_slot, node_token, counts = [], [], [], []
+        width = None
+        if self.attn_implementation == "flex_attention":
+            width = _packed_width(
+                sum(len(ids) + len(trie.inner) for ids, trie in plans), self._pack_length
+            )
+        input_ids, position_ids, end, head_rows = _lay_out(plans, self._pad_id, width)
+        node_slot, node_token, counts = [], [], []
         n_rows = 0
-        for b, (ids, trie) in enumerate(plans):
-            fed = trie.inner
-            p, m = len(ids), len(fed)
-            input_ids[b, :p] = ids
-            input_ids[b, p : p + m] = trie.tokens[fed]
-            position_ids[b, :p] = np.arange(p)
-            position_ids[b, p : p + m] = p + trie.depth[fed] - 1
-            end[b, :p] = p + m
-            end[b, p : p + m] = p + np.searchsorted(fed, trie.end[fed])
-            head_rows.append(np.arange(p - 1, p + m) + b * width)
+        for _, trie in plans:
             node_slot.append(n_rows + trie.head_slot)
             node_token.append(trie.tokens)
             counts.append(len(trie.tokens))
-            n_rows += m + 1
+            n_rows += len(trie.inner) + 1
         device = self.lm.device
         hidden = self._hidden(
             torch.from_numpy(input_ids).to(device),
             torch.from_numpy(position_ids).to(device),
             torch.from_numpy(end).to(device),
         )
-        hidden = hidden.reshape(n * width, -1)[
-            torch.from_numpy(np.concatenate(head_rows)).to(device)
-        ]
+        if hidden is None:  # FlexAttention failed and the model fell back to sdpa
+            return self._forward_tries(plans)
+        hidden = hidden.reshape(input_ids.size, -1)[torch.from_numpy(head_rows).to(device)]
         lp = self._node_log_probs(
             hidden,
             torch.from_numpy(np.concatenate(node_slot)).to(device),
@@ -819,16 +834,19 @@ class CandidateScorer:
 
     def _hidden(
         self, input_ids: torch.Tensor, position_ids: torch.Tensor, end: torch.Tensor
-    ) -> torch.Tensor:
-        """Last hidden states under the trie mask; FlexAttention chosen by default falls back
-        to sdpa (with a warning) when its first forward fails, e.g. where it cannot compile."""
+    ) -> torch.Tensor | None:
+        """Last hidden states under the trie mask; None when FlexAttention, chosen by
+        default, failed on its first forward (e.g. where it cannot compile) and the model
+        was switched to sdpa (with a warning): the caller lays the rows out again."""
+        flex = self.attn_implementation == "flex_attention"
         try:
-            hidden = self._base(
-                input_ids=input_ids,
-                attention_mask=self._attention_mask(end),
-                position_ids=position_ids,
-                use_cache=False,
-            ).last_hidden_state
+            with _static_compile() if flex else contextlib.nullcontext():
+                hidden = self._base(
+                    input_ids=input_ids,
+                    attention_mask=self._attention_mask(end),
+                    position_ids=position_ids,
+                    use_cache=False,
+                ).last_hidden_state
         except _OOM_ERRORS:
             raise
         except Exception as err:  # noqa: BLE001 - any failure of the default flex path
@@ -841,7 +859,7 @@ class CandidateScorer:
             )
             self._flex_fallback = False
             self.lm.model.set_attn_implementation("sdpa")
-            return self._hidden(input_ids, position_ids, end)
+            return None
         self._flex_fallback = False  # it ran: from now on any error is a real one
         return hidden
 
@@ -881,6 +899,75 @@ class CandidateScorer:
         token = torch.from_numpy(np.concatenate(targets).astype(np.int64)).to(device)
         lp = self._node_log_probs(hidden, slot, token).astype(np.float64)
         return [float(piece.sum()) for piece in np.split(lp, np.cumsum(counts)[:-1])]
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-int(n) // multiple) * multiple
+
+
+# Packed FlexAttention rows take the packed length L or one of these fractions of it (the
+# last, short batch of a call), each compiled once: few shapes, little padding.
+_PACK_FRACTIONS = (1, 4, 16)
+
+
+def _packed_width(tokens: int, length: int | None) -> int:
+    """Sequence length for `tokens` packed tokens: the smallest of L, L/4, L/16 (multiples
+    of 128) that holds them, for the packed length L (default: `tokens` rounded up)."""
+    length = _round_up(max(tokens, 1), BLOCK_SIZE) if length is None else length
+    widths = sorted({_round_up(max(length // f, 1), BLOCK_SIZE) for f in _PACK_FRACTIONS})
+    return next((w for w in widths if w >= tokens), _round_up(tokens, BLOCK_SIZE))
+
+
+def _static_compile() -> Any:
+    """Compile settings for the packed flex forwards: each packed length gets its own
+    static graph (no switch to dynamic shapes after the second length), and the few lengths
+    of a run (three per budget, more after out-of-memory halvings) stay under the limit."""
+    config = torch._dynamo.config
+    changes = {"automatic_dynamic_shapes": False}
+    for name in ("recompile_limit", "cache_size_limit"):  # the older name before torch 2.6
+        if hasattr(config, name):
+            changes[name] = max(int(getattr(config, name)), 32)
+            break
+    return config.patch(**changes)
+
+
+def _lay_out(
+    plans: Sequence[tuple[list[int], _Trie]], pad_id: int, width: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Token ids, position ids and subtree ends of (prompt, trie) rows, and the head rows.
+
+    One padded row per plan (`width` None), or all plans packed one after another into a
+    single row of `width` tokens. A prompt token's end is its segment's end and padding
+    attends to itself only (so that no softmax row is empty); positions restart at 0 in
+    every segment. Packing is exact because no end passes its segment's end. The head rows
+    index the flattened (rows * width) hidden states: each plan's last prompt token, then
+    its inner trie nodes.
+    """
+    sizes = np.array([len(ids) + len(trie.inner) for ids, trie in plans], dtype=np.int64)
+    packed = width is not None
+    if width is None:
+        rows, width = len(plans), int(sizes.max())
+        starts = np.zeros(len(plans), dtype=np.int64)
+    else:
+        if sizes.sum() > width:  # a bug, not bad input
+            raise AssertionError(f"{sizes.sum()} tokens do not fit a packed row of {width}")
+        rows, starts = 1, np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    input_ids = np.full((rows, width), pad_id, dtype=np.int64)
+    position_ids = np.zeros((rows, width), dtype=np.int64)
+    end = np.arange(1, width + 1, dtype=np.int64)[None, :].repeat(rows, axis=0)
+    head_rows = []
+    for b, ((ids, trie), c) in enumerate(zip(plans, starts, strict=True)):
+        r = 0 if packed else b
+        fed = trie.inner
+        p, m = len(ids), len(fed)
+        input_ids[r, c : c + p] = ids
+        input_ids[r, c + p : c + p + m] = trie.tokens[fed]
+        position_ids[r, c : c + p] = np.arange(p)
+        position_ids[r, c + p : c + p + m] = p + trie.depth[fed] - 1
+        end[r, c : c + p] = c + p + m
+        end[r, c + p : c + p + m] = c + p + np.searchsorted(fed, trie.end[fed])
+        head_rows.append(r * width + c + np.arange(p - 1, p + m))
+    return input_ids, position_ids, end, np.concatenate(head_rows)
 
 
 def naive_score(
