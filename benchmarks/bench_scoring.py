@@ -14,12 +14,13 @@ always when there is no GPU). Works with transformers 5.17 and newer.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import inspect
 import random
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -186,15 +187,28 @@ def _compare(
         _prefill(lm, float(np.mean(lens)) + float(np.mean(nodes)), t)
 
 
+@contextlib.contextmanager
+def _sdpa_causal(lm: CausalLM) -> Iterator[None]:
+    """Run with the model on sdpa (plain causal prefill), whatever the scorer set on it."""
+    before = lm.model.config._attn_implementation
+    if before != "sdpa":
+        lm.model.set_attn_implementation("sdpa")
+    try:
+        yield
+    finally:
+        if before != "sdpa":
+            lm.model.set_attn_implementation(before)
+
+
 def _prefill(lm: CausalLM, tokens_per_transition: float, t_trie: float) -> None:
     ids = torch.randint(3, 2048, (4, 2048), device=lm.device)
-    with torch.inference_mode():
+    with torch.inference_mode(), _sdpa_causal(lm):
         seconds = _time(lambda: lm.model.model(input_ids=ids, use_cache=False), repeat=3)
     rate = ids.numel() / seconds
     floor = tokens_per_transition / rate
     print(
-        f"  plain prefill {rate:,.0f} tokens/s; floor (prompt + trie nodes) / rate = "
-        f"{1e3 * floor:.1f} ms/transition; trie at {100 * floor / t_trie:.0f}% of it"
+        f"  plain prefill (sdpa, causal) {rate:,.0f} tokens/s; floor (prompt + trie nodes) / "
+        f"rate = {1e3 * floor:.1f} ms/transition; trie at {100 * floor / t_trie:.0f}% of it"
     )
 
 
@@ -248,12 +262,19 @@ def _e2e_lm(tiny: bool, shape: str, corpus: list[str], tmp: str) -> CausalLM:
 
 
 def _prefill_rate(lm: CausalLM, length: int, total: int = 8192) -> float:
-    """Tokens/s of a plain causal forward over rows of `length` tokens (no LM head)."""
+    """Tokens/s of a plain causal sdpa forward over rows of `length` tokens (no LM head)."""
     rows = max(1, total // length)
     ids = torch.randint(3, len(lm.tokenizer), (rows, length), device=lm.device)
-    with torch.inference_mode():
+    with torch.inference_mode(), _sdpa_causal(lm):
         seconds = _time(lambda: lm.model.model(input_ids=ids, use_cache=False), repeat=3)
     return ids.numel() / seconds
+
+
+def _compiled_graphs() -> int:
+    """Graphs torch.compile has built in this process (TorchDynamo's counter)."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])
 
 
 def bench_e2e(
@@ -280,11 +301,23 @@ def bench_e2e(
         f"end to end: {lm.name} on {where} ({lm.dtype}), torch {torch.__version__}, "
         f"transformers {transformers.__version__}"
     )
-    # Warm-up on other persons (FlexAttention compiles on its first call), then a cold model
-    # and scorer: tokenization is timed too.
-    warm = LLMTransitionModel(simulate_panel(1, taxonomy=taxonomy, seed=2), lm, template=template)
+    # Warm-up on other persons: FlexAttention compiles one graph per packed length (L, and
+    # L/4, L/16 for a call's last batch), so score 1, 2, 4, ... and all of their prompts.
+    # Then a cold model and scorer: tokenization is timed too.
+    graphs = _compiled_graphs()
+    t0 = time.perf_counter()
+    warm_panel = simulate_panel(2, taxonomy=taxonomy, seed=2)
+    warm = LLMTransitionModel(warm_panel, lm, template=template)
     assert warm.fit().llf < 0
+    warm_prompts = warm.prompts.tolist()
+    scorer = CandidateScorer(lm, progress=False)
+    for count in 2 ** np.arange(int(np.log2(len(warm_prompts))) + 1):
+        scorer.score(warm_prompts[:count], warm.candidates)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    t_warm, warm_graphs = time.perf_counter() - t0, _compiled_graphs() - graphs
     model = LLMTransitionModel(panel, lm, template=template)
+    graphs = _compiled_graphs()
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     t0 = time.perf_counter()
@@ -293,7 +326,10 @@ def bench_e2e(
         torch.cuda.synchronize()
     n = len(model.transitions)
     t_e2e = (time.perf_counter() - t0) / n
+    run_graphs = _compiled_graphs() - graphs
+    attention = lm.model.config._attn_implementation
     assert np.isfinite(llf)
+    budget = scorer._token_budget()
     plans = CandidateScorer(lm, progress=False, max_trie_nodes=None)._plan(
         model.prompts.tolist(), model.candidates
     )
@@ -303,13 +339,19 @@ def bench_e2e(
     rate = _prefill_rate(lm, int(prompt_tokens + nodes))
     floor = (prompt_tokens + nodes) / rate
     few = model.prompts.tolist()[:naive_transitions]
-    t_naive = _time(lambda: naive_score(lm, few, model.candidates, batch_size=64)) / len(few)
+    with _sdpa_causal(lm):
+        t_naive = _time(lambda: naive_score(lm, few, model.candidates, batch_size=64)) / len(few)
     print(
         f"  K={len(model.candidates)}, {n} transitions of {persons} persons, prompts "
         f"{prompt_tokens:.0f} tokens and tries of {nodes:.0f} nodes on average "
         f"({100 * leaves:.0f}% leaves, not fed to the model)"
     )
-    print(f"  plain prefill {rate:,.0f} tokens/s")
+    print(f"  plain prefill (sdpa, causal) {rate:,.0f} tokens/s")
+    packed = f", packed length {-(-budget // 128) * 128:,}" if attention == "flex_attention" else ""
+    print(
+        f"  scorer attention: {attention}{packed}; warm-up {t_warm:.1f} s, compiling "
+        f"{warm_graphs} graph(s); the timed run compiled {run_graphs} more (0: no recompiles)"
+    )
     _report("naive_score", t_naive, t_naive, f"on {len(few)} transitions")
     _report("floor (prompt+nodes)/rate", floor, t_naive)
     _report("LLMTransitionModel e2e", t_e2e, t_naive, f"{t_e2e / floor:.2f}x the floor")

@@ -667,7 +667,11 @@ class CandidateScorer:
         return False
 
     def _token_budget(self) -> int:
-        """Tokens per forward: `batch_tokens`, or for "auto" sized from free GPU memory."""
+        """Tokens per forward: `batch_tokens`, or for "auto" sized from free GPU memory.
+
+        The automatic budget is a power of two, so that it (and with it the packed length of
+        FlexAttention rows, hence the compiled shapes) stays the same from call to call.
+        """
         if self.batch_tokens != "auto":
             return int(self.batch_tokens)
         if self.lm.device.type != "cuda":
@@ -680,7 +684,7 @@ class CandidateScorer:
         # gate) in the model's dtype; the LM head is run in fixed-size chunks. Half the free
         # memory keeps room for the attention mask and the allocator; OOM halving backs it up.
         per_token = self.lm.model.dtype.itemsize * (6 * hidden + 3 * inner)
-        return int(np.clip(0.5 * free / per_token, 2048, 65536))
+        return int(2 ** np.floor(np.log2(np.clip(0.5 * free / per_token, 2048, 65536))))
 
     def _plan(
         self, prompts: list[str], candidates: list[str], starts: Sequence[int] | None = None
