@@ -120,15 +120,18 @@ def test_flex_attention_packs_rows_and_matches_naive(sdpa, case, uncompiled_flex
     record = _Inputs(sdpa.model.model)
     try:
         got = scorer.score(prompts, candidates)
+        calls = len(record.shapes)
+        few = scorer.score(prompts[:1], candidates)  # a call with one short batch
     finally:
         record.handle.remove()
+    np.testing.assert_allclose(few, want[:1], rtol=0, atol=TOL)
     assert all(isinstance(m, BlockMask) for m in record.masks)
     # (prompt, trie) rows packed one after another into one sequence of a fixed length:
     # the budget rounded up to 128 (1408), or 1408 / 4 and / 16 for a last, short batch.
     assert all(rows == 1 for rows, _ in record.shapes)
     assert {width for _, width in record.shapes} <= {1408, 384, 128}
-    assert len(record.shapes) < len(sizes)  # several rows share a forward
-    assert sum(width for _, width in record.shapes) < sum(sizes) + 1408
+    assert calls < len(sizes)  # several rows share a forward
+    assert sum(width for _, width in record.shapes[:calls]) < sum(sizes) + 1408
     np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
 
 
@@ -138,6 +141,30 @@ def test_packed_lengths_are_few_and_hold_the_batch():
     assert _packed_width(100, 1408) == 128
     assert _packed_width(300, None) == 384  # no packed length: the tokens rounded up
     assert _packed_width(2000, 1408) == 2048  # never less than the tokens
+
+
+def test_packed_layout_is_the_rows_one_after_another(sdpa, case):
+    prompts, candidates, _ = case
+    scorer = CandidateScorer(sdpa, progress=False, attn_implementation="sdpa", max_trie_nodes=40)
+    plans = [(ids, trie) for ids, parts in scorer._plan(prompts, candidates) for trie, _ in parts]
+    plans = plans[:5]
+    rows = _lay_out(plans, -1, None)
+    packed = _lay_out(plans, -1, 512)
+    width = rows[0].shape[1]
+    assert packed[0].shape == (1, 512)
+    sizes = [len(ids) + len(trie.inner) for ids, trie in plans]
+    at, heads = 0, []
+    for b, size in enumerate(sizes):
+        segment = slice(at, at + size)
+        assert np.array_equal(packed[0][0, segment], rows[0][b, :size])  # tokens
+        assert np.array_equal(packed[1][0, segment], rows[1][b, :size])  # positions from 0
+        assert np.array_equal(packed[2][0, segment], rows[2][b, :size] + at)  # ends, shifted
+        assert packed[2][0, segment].max() == at + size  # never past the segment's end
+        heads.append(rows[3][rows[3] // width == b] - b * width + at)
+        at += size
+    assert np.array_equal(packed[3], np.concatenate(heads))  # the head reads the same rows
+    assert (packed[0][0, at:] == -1).all()
+    assert np.array_equal(packed[2][0, at:], np.arange(at, 512) + 1)  # padding sees itself
 
 
 def _packed_ends(scorer, prompts, candidates, width):

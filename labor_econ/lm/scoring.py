@@ -346,9 +346,12 @@ class CandidateScorer:
         The model and tokenizer (see `load_lm`).
     batch_tokens : int or "auto", default "auto"
         Budget of (padded) tokens per forward pass; a sequence longer than that runs alone.
-        ``"auto"``: sized from the free GPU memory (``torch.cuda.mem_get_info``) on CUDA,
-        8192 on CPU. On a CUDA out-of-memory error a batch is halved and retried (and the
-        budget halved for the batches after it); no prompt is lost.
+        ``"auto"``: sized from the free GPU memory (``torch.cuda.mem_get_info``) on CUDA, a
+        power of two, 8192 on CPU. Under FlexAttention the rows are packed into sequences of
+        this many tokens rounded up to 128 (or a quarter or a sixteenth of that for a last,
+        short batch), so that the compiled kernel sees at most three shapes. On a CUDA
+        out-of-memory error a batch is halved and retried (and the budget halved for the
+        batches after it); no prompt is lost.
     dtype : str or torch.dtype, optional
         Cast ``lm.model`` to this dtype (in place) before scoring, e.g. ``torch.float32`` to
         compare methods without bfloat16 noise. Default: keep the model's dtype.
