@@ -15,7 +15,7 @@ import torch
 
 from labor_econ.lm import CandidateScorer, naive_score
 from labor_econ.lm.blockmask import block_mask_from_end, end_mask_mod
-from labor_econ.lm.scoring import ContextLengthError, _lay_out, _packed_width
+from labor_econ.lm.scoring import ContextLengthError, _lay_out, _pack_length, _packed_width
 from labor_econ.lm.testing import tiny_lm
 
 TOL = 1e-4
@@ -141,6 +141,9 @@ def test_packed_lengths_are_few_and_hold_the_batch():
     assert _packed_width(100, 1408) == 128
     assert _packed_width(300, None) == 384  # no packed length: the tokens rounded up
     assert _packed_width(2000, 1408) == 2048  # never less than the tokens
+    assert _pack_length(1300, 600) == 1408  # the budget rounded up to 128
+    assert _pack_length(300, 600) == _pack_length(500, 1000) == 1024  # rows over the budget
+    assert _pack_length(300, 1025) == 2048
 
 
 def test_packed_layout_is_the_rows_one_after_another(sdpa, case):
@@ -331,9 +334,9 @@ def test_out_of_memory_halves_a_packed_row_and_loses_no_prompt(sdpa, case, uncom
         sdpa, progress=False, attn_implementation="flex_attention", batch_tokens=1300,
         max_trie_nodes=None,
     )  # fmt: skip
-    fake = _RunsOutOfMemory(scorer._base, limit=1000, error=torch.cuda.OutOfMemoryError)
+    fake = _RunsOutOfMemory(scorer._base, limit=1100, error=torch.cuda.OutOfMemoryError)
     scorer._base = fake
     got = scorer.score(prompts[:3], candidates)
     np.testing.assert_allclose(got, want[:3], rtol=0, atol=TOL)
     assert fake.failed[0] == (1, 1408)  # two ~600-token rows packed into 1408: too big
-    assert fake.ran and all(rows == 1 and width <= 1000 for rows, width in fake.ran)
+    assert fake.ran and all(rows == 1 and width <= 1100 for rows, width in fake.ran)

@@ -601,7 +601,7 @@ class CandidateScorer:
 
         `owners` maps rows to prompts, for the progress bar (default: one row per prompt).
         With `pack` under FlexAttention, a batch is the rows whose lengths sum to at most the
-        packed length (the budget rounded up to a multiple of 128, see `_packed_width`);
+        packed length (see `_pack_length` and `_packed_width`);
         otherwise as many rows as fit the budget padded to the longest. On a CUDA
         out-of-memory error the budget is halved and the same rows retried in smaller
         batches; a single row that does not fit re-raises the error.
@@ -630,7 +630,7 @@ class CandidateScorer:
                 longest = lengths[order[start]]
                 packed = pack and self.attn_implementation == "flex_attention"
                 if packed:
-                    self._pack_length = _round_up(max(budget, longest), BLOCK_SIZE)
+                    self._pack_length = _pack_length(budget, longest)
                     room = cumulative[start] + self._pack_length
                     stop = max(start + 1, int(np.searchsorted(cumulative, room, "right")) - 1)
                     tokens = int(cumulative[stop] - cumulative[start])
@@ -910,6 +910,15 @@ class CandidateScorer:
 
 def _round_up(n: int, multiple: int) -> int:
     return -(-int(n) // multiple) * multiple
+
+
+def _pack_length(budget: int, longest: int) -> int:
+    """Packed sequence length L: the token budget rounded up to a multiple of 128; where a
+    row is longer than that, a power of two times 128 that holds it (few distinct shapes)."""
+    length = _round_up(budget, BLOCK_SIZE)
+    if length < longest:
+        length = BLOCK_SIZE * 2 ** int(np.ceil(np.log2(-(-longest // BLOCK_SIZE))))
+    return length
 
 
 # Packed FlexAttention rows take the packed length L or one of these fractions of it (the
