@@ -118,12 +118,19 @@ def test_flex_attention_packs_rows_and_matches_naive(sdpa, case, uncompiled_flex
     plans = scorer._plan(prompts, candidates)
     sizes = [len(ids) + len(trie.inner) for ids, parts in plans for trie, _ in parts]
     record = _Inputs(sdpa.model.model)
+    # Each packed length compiles a static graph: no switch to dynamic shapes mid-run.
+    dynamic = []
+    hook = sdpa.model.model.register_forward_pre_hook(
+        lambda *_: dynamic.append(torch._dynamo.config.automatic_dynamic_shapes)
+    )
     try:
         got = scorer.score(prompts, candidates)
         calls = len(record.shapes)
         few = scorer.score(prompts[:1], candidates)  # a call with one short batch
     finally:
         record.handle.remove()
+        hook.remove()
+    assert dynamic and not any(dynamic) and torch._dynamo.config.automatic_dynamic_shapes
     np.testing.assert_allclose(few, want[:1], rtol=0, atol=TOL)
     assert all(isinstance(m, BlockMask) for m in record.masks)
     # (prompt, trie) rows packed one after another into one sequence of a fixed length:
