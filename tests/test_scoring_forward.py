@@ -142,6 +142,25 @@ def test_flex_attention_packs_rows_and_matches_naive(sdpa, case, uncompiled_flex
     np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
 
 
+def test_flex_attention_packs_observed_rows_causally(sdpa, case, uncompiled_flex):
+    prompts, candidates, want = case
+    scorer = CandidateScorer(
+        sdpa, progress=False, attn_implementation="flex_attention", batch_tokens=300
+    )
+    chosen = [(i, k) for i in range(len(prompts)) for k in (0, 7, len(candidates) - 1)]
+    record = _Inputs(sdpa.model.model)
+    try:
+        got = scorer.score_observed(
+            [prompts[i] for i, _ in chosen], [candidates[k] for _, k in chosen]
+        )
+    finally:
+        record.handle.remove()
+    np.testing.assert_allclose(got, [want[i, k] for i, k in chosen], rtol=0, atol=TOL)
+    assert all(rows == 1 for rows, _ in record.shapes)
+    assert {width for _, width in record.shapes} <= {384, 128}  # 300 rounded up; / 4, / 16
+    assert len(record.shapes) < len(chosen)  # several rows share a packed forward
+
+
 def test_packed_lengths_are_few_and_hold_the_batch():
     assert _packed_width(1000, 1408) == 1408
     assert _packed_width(384, 1408) == 384 and _packed_width(385, 1408) == 1408
@@ -316,6 +335,20 @@ def test_out_of_memory_halves_the_batch_and_loses_no_row(sdpa, case):
         scorer.score(prompts[:1], candidates)
 
 
+def test_out_of_memory_halves_a_packed_row_and_loses_no_prompt(sdpa, case, uncompiled_flex):
+    prompts, candidates, want = case
+    scorer = CandidateScorer(
+        sdpa, progress=False, attn_implementation="flex_attention", batch_tokens=1300,
+        max_trie_nodes=None,
+    )  # fmt: skip
+    fake = _RunsOutOfMemory(scorer._base, limit=1100, error=torch.cuda.OutOfMemoryError)
+    scorer._base = fake
+    got = scorer.score(prompts[:3], candidates)
+    np.testing.assert_allclose(got, want[:3], rtol=0, atol=TOL)
+    assert fake.failed[0] == (1, 1408)  # two ~600-token rows packed into 1408: too big
+    assert fake.ran and all(rows == 1 and width <= 1100 for rows, width in fake.ran)
+
+
 def test_prompts_longer_than_the_context_raise_before_any_forward(sdpa, case):
     prompts, candidates, _ = case
     long = "A worker.\n" + "\n".join(f"{1900 + j}: Cashiers" for j in range(60)) + "\n1999:"
@@ -333,17 +366,3 @@ def test_prompts_longer_than_the_context_raise_before_any_forward(sdpa, case):
     deepest = max(len(sdpa.tokenizer(long + c)["input_ids"]) for c in candidates)
     assert index == 1 and tokens == deepest > 256
     assert "person 7, year 1999" in str(info.value.relabel(["x", "person 7, year 1999"]))
-
-
-def test_out_of_memory_halves_a_packed_row_and_loses_no_prompt(sdpa, case, uncompiled_flex):
-    prompts, candidates, want = case
-    scorer = CandidateScorer(
-        sdpa, progress=False, attn_implementation="flex_attention", batch_tokens=1300,
-        max_trie_nodes=None,
-    )  # fmt: skip
-    fake = _RunsOutOfMemory(scorer._base, limit=1100, error=torch.cuda.OutOfMemoryError)
-    scorer._base = fake
-    got = scorer.score(prompts[:3], candidates)
-    np.testing.assert_allclose(got, want[:3], rtol=0, atol=TOL)
-    assert fake.failed[0] == (1, 1408)  # two ~600-token rows packed into 1408: too big
-    assert fake.ran and all(rows == 1 and width <= 1100 for rows, width in fake.ran)

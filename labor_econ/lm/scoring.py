@@ -529,7 +529,7 @@ class CandidateScorer:
                 out[i, cols] = value
 
         lengths = [len(ids) + len(trie.inner) for _, ids, trie, _ in rows]  # leaves are not fed
-        self._run_batches(lengths, run, owners=[i for i, *_ in rows], pack=True)
+        self._run_batches(lengths, run, owners=[i for i, *_ in rows])
         return out
 
     def _check_context(self, needed: Sequence[int]) -> None:
@@ -591,17 +591,13 @@ class CandidateScorer:
         return out
 
     def _run_batches(
-        self,
-        lengths: Sequence[int],
-        run: Any,
-        owners: Sequence[int] | None = None,
-        pack: bool = False,
+        self, lengths: Sequence[int], run: Any, owners: Sequence[int] | None = None
     ) -> None:
         """Call `run` on batches of row indices, longest rows first, within the token budget.
 
         `owners` maps rows to prompts, for the progress bar (default: one row per prompt).
-        With `pack` under FlexAttention, a batch is the rows whose lengths sum to at most the
-        packed length (see `_pack_length` and `_packed_width`);
+        Under FlexAttention, a batch is the rows whose lengths sum to at most the packed
+        length (see `_pack_length` and `_packed_width`), packed into one sequence;
         otherwise as many rows as fit the budget padded to the longest. On a CUDA
         out-of-memory error the budget is halved and the same rows retried in smaller
         batches; a single row that does not fit re-raises the error.
@@ -628,8 +624,7 @@ class CandidateScorer:
             start = 0
             while start < len(order):
                 longest = lengths[order[start]]
-                packed = pack and self.attn_implementation == "flex_attention"
-                if packed:
+                if self.attn_implementation == "flex_attention":
                     self._pack_length = _pack_length(budget, longest)
                     room = cumulative[start] + self._pack_length
                     stop = max(start + 1, int(np.searchsorted(cumulative, room, "right")) - 1)
@@ -885,23 +880,49 @@ class CandidateScorer:
         return out.cpu().numpy()
 
     def _forward_rows(self, rows: list[tuple[list[int], int]]) -> list[float]:
-        width = max(len(ids) for ids, _ in rows)
-        n = len(rows)
-        input_ids = np.full((n, width), self._pad_id, dtype=np.int64)
-        head_rows, targets, counts = [], [], []
-        for b, (ids, start) in enumerate(rows):
-            input_ids[b, : len(ids)] = ids
-            head_rows.append(b * width + np.arange(start - 1, len(ids) - 1))
-            targets.append(ids[start:])
-            counts.append(len(ids) - start)
+        """Sum of the log-probabilities of ``ids[start:]`` in each (ids, start) row.
+
+        One padded causal row each; under FlexAttention the rows are packed into one
+        sequence of a fixed length like the tries, each segment causal on its own.
+        """
+        targets = [ids[start:] for ids, start in rows]
+        counts = [len(t) for t in targets]
         device = self.lm.device
-        # Right padding under a plain causal mask: real tokens never see the padding.
-        hidden = self._base(
-            input_ids=torch.from_numpy(input_ids).to(device), use_cache=False
-        ).last_hidden_state
-        hidden = hidden.reshape(n * width, -1)[
-            torch.from_numpy(np.concatenate(head_rows)).to(device)
-        ]
+        if self.attn_implementation == "flex_attention":
+            sizes = np.array([len(ids) for ids, _ in rows], dtype=np.int64)
+            width = _packed_width(int(sizes.sum()), self._pack_length)
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            input_ids = np.full((1, width), self._pad_id, dtype=np.int64)
+            position_ids = np.zeros((1, width), dtype=np.int64)
+            end = np.arange(1, width + 1, dtype=np.int64)[None, :]  # padding sees itself
+            for (ids, _), c, size in zip(rows, starts, sizes, strict=True):
+                input_ids[0, c : c + size] = ids
+                position_ids[0, c : c + size] = np.arange(size)
+                end[0, c : c + size] = c + size  # causal within the segment
+            hidden = self._hidden(
+                torch.from_numpy(input_ids).to(device),
+                torch.from_numpy(position_ids).to(device),
+                torch.from_numpy(end).to(device),
+            )
+            if hidden is None:  # FlexAttention failed and the model fell back to sdpa
+                return self._forward_rows(rows)
+        else:
+            width = max(len(ids) for ids, _ in rows)
+            starts = np.arange(len(rows)) * width
+            input_ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+            for b, (ids, _) in enumerate(rows):
+                input_ids[b, : len(ids)] = ids
+            # Right padding under a plain causal mask: real tokens never see the padding.
+            hidden = self._base(
+                input_ids=torch.from_numpy(input_ids).to(device), use_cache=False
+            ).last_hidden_state
+        head_rows = np.concatenate(
+            [
+                c + np.arange(start - 1, len(ids) - 1)
+                for (ids, start), c in zip(rows, starts, strict=True)
+            ]
+        )
+        hidden = hidden.reshape(input_ids.size, -1)[torch.from_numpy(head_rows).to(device)]
         slot = torch.arange(hidden.shape[0], device=device)
         token = torch.from_numpy(np.concatenate(targets).astype(np.int64)).to(device)
         lp = self._node_log_probs(hidden, slot, token).astype(np.float64)
