@@ -256,7 +256,9 @@ def test_block_mask_from_ends_at_block_edges(segment_end):
     # (rows 128-255), then full; q block 2 (rows 256-383) needs it only for 257.
     end = torch.arange(1, 513)[None, :].clone()
     end[0, :128] = segment_end
-    got = block_mask_from_end(end)
+    got = block_mask_from_end(end[0].expand(1, 512))  # a stride-0 batch dimension
+    (held,) = [c.cell_contents for c in got.mask_mod.__closure__]
+    assert held.stride() == (512, 1)  # one layout for compiled guards, whatever the input
     want = create_block_mask(end_mask_mod(end), 1, None, 512, 512, device="cpu")
     assert torch.equal(got.to_dense(), want.to_dense())
     assert torch.equal(got.full_kv_num_blocks, want.full_kv_num_blocks)

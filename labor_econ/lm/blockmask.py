@@ -70,6 +70,9 @@ def block_mask_from_end(end: torch.Tensor) -> Any:
     batch, n = end.shape
     if n % BLOCK_SIZE:
         raise ValueError(f"the sequence length {n} is not a multiple of {BLOCK_SIZE}")
+    # The mask_mod holds `end`; compiled flex_attention guards on its strides, so give it
+    # the same (row-major) layout whatever the caller's (e.g. a broadcast row of stride 0).
+    end = torch.empty((batch, n), dtype=end.dtype, device=end.device).copy_(end)
     blocks = end.reshape(batch, n // BLOCK_SIZE, BLOCK_SIZE)
     top, bottom = blocks.amax(-1), blocks.amin(-1)  # (batch, kv blocks)
     first = torch.arange(0, n, BLOCK_SIZE, device=end.device)  # each q block's first row

@@ -894,7 +894,7 @@ class CandidateScorer:
             starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
             input_ids = np.full((1, width), self._pad_id, dtype=np.int64)
             position_ids = np.zeros((1, width), dtype=np.int64)
-            end = np.arange(1, width + 1, dtype=np.int64)[None, :]  # padding sees itself
+            end = np.arange(1, width + 1, dtype=np.int64).reshape(1, width)  # padding: itself
             for (ids, _), c, size in zip(rows, starts, sizes, strict=True):
                 input_ids[0, c : c + size] = ids
                 position_ids[0, c : c + size] = np.arange(size)
