@@ -14,13 +14,12 @@ always when there is no GPU). Works with transformers 5.17 and newer.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import inspect
 import random
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -187,23 +186,25 @@ def _compare(
         _prefill(lm, float(np.mean(lens)) + float(np.mean(nodes)), t)
 
 
-@contextlib.contextmanager
-def _sdpa_causal(lm: CausalLM) -> Iterator[None]:
-    """Run with the model on sdpa (plain causal prefill), whatever the scorer set on it."""
+def _on_sdpa(lm: CausalLM, fn: Callable[[], float]) -> float:
+    """``fn()`` with the model on sdpa (plain causal prefill), whatever the scorer set on it:
+    the floor must not depend on the scorer's attention."""
     before = lm.model.config._attn_implementation
-    if before != "sdpa":
-        lm.model.set_attn_implementation("sdpa")
+    lm.model.set_attn_implementation("sdpa")
     try:
-        yield
+        return fn()
     finally:
-        if before != "sdpa":
-            lm.model.set_attn_implementation(before)
+        lm.model.set_attn_implementation(before)
 
 
 def _prefill(lm: CausalLM, tokens_per_transition: float, t_trie: float) -> None:
     ids = torch.randint(3, 2048, (4, 2048), device=lm.device)
-    with torch.inference_mode(), _sdpa_causal(lm):
-        seconds = _time(lambda: lm.model.model(input_ids=ids, use_cache=False), repeat=3)
+
+    def forward() -> object:
+        return lm.model.model(input_ids=ids, use_cache=False)
+
+    with torch.inference_mode():
+        seconds = _on_sdpa(lm, lambda: _time(forward, repeat=3))
     rate = ids.numel() / seconds
     floor = tokens_per_transition / rate
     print(
@@ -265,8 +266,12 @@ def _prefill_rate(lm: CausalLM, length: int, total: int = 8192) -> float:
     """Tokens/s of a plain causal sdpa forward over rows of `length` tokens (no LM head)."""
     rows = max(1, total // length)
     ids = torch.randint(3, len(lm.tokenizer), (rows, length), device=lm.device)
-    with torch.inference_mode(), _sdpa_causal(lm):
-        seconds = _time(lambda: lm.model.model(input_ids=ids, use_cache=False), repeat=3)
+
+    def forward() -> object:
+        return lm.model.model(input_ids=ids, use_cache=False)
+
+    with torch.inference_mode():
+        seconds = _on_sdpa(lm, lambda: _time(forward, repeat=3))
     return ids.numel() / seconds
 
 
@@ -296,27 +301,26 @@ def bench_e2e(
     corpus = [p + c for p, c in zip(template.prompts(other), observed, strict=True)]
     with tempfile.TemporaryDirectory() as tmp:
         lm = _e2e_lm(tiny, shape, corpus, tmp)
+    graphs, t_start = _compiled_graphs(), time.perf_counter()  # the warm-up's
     where = torch.cuda.get_device_name() if lm.device.type == "cuda" else "CPU"
     print(
         f"end to end: {lm.name} on {where} ({lm.dtype}), torch {torch.__version__}, "
         f"transformers {transformers.__version__}"
     )
-    # Warm-up on other persons: FlexAttention compiles one graph per packed length (L, and
-    # L/4, L/16 for a call's last batch), so score 1, 2, 4, ... and all of their prompts.
-    # Then a cold model and scorer: tokenization is timed too.
-    graphs = _compiled_graphs()
-    t0 = time.perf_counter()
-    warm_panel = simulate_panel(2, taxonomy=taxonomy, seed=2)
-    warm = LLMTransitionModel(warm_panel, lm, template=template)
+    # Warm-up on other persons (FlexAttention compiles on its first call), then a cold model
+    # and scorer: tokenization is timed too.
+    warm = LLMTransitionModel(simulate_panel(1, taxonomy=taxonomy, seed=2), lm, template=template)
     assert warm.fit().llf < 0
-    warm_prompts = warm.prompts.tolist()
+    model = LLMTransitionModel(panel, lm, template=template)
+    # FlexAttention compiles a graph per packed length (L, and L/4 or L/16 for a call's last
+    # batch): scoring 1, 2, 4, ... of the warm-up prompts compiles them all before timing.
     scorer = CandidateScorer(lm, progress=False)
+    warm_prompts = warm.prompts.tolist()
     for count in 2 ** np.arange(int(np.log2(len(warm_prompts))) + 1):
         scorer.score(warm_prompts[:count], warm.candidates)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
-    t_warm, warm_graphs = time.perf_counter() - t0, _compiled_graphs() - graphs
-    model = LLMTransitionModel(panel, lm, template=template)
+    t_warm, warm_graphs = time.perf_counter() - t_start, _compiled_graphs() - graphs
     graphs = _compiled_graphs()
     if torch.cuda.is_available():
         torch.cuda.synchronize()
@@ -339,8 +343,11 @@ def bench_e2e(
     rate = _prefill_rate(lm, int(prompt_tokens + nodes))
     floor = (prompt_tokens + nodes) / rate
     few = model.prompts.tolist()[:naive_transitions]
-    with _sdpa_causal(lm):
-        t_naive = _time(lambda: naive_score(lm, few, model.candidates, batch_size=64)) / len(few)
+
+    def naive() -> object:
+        return naive_score(lm, few, model.candidates, batch_size=64)
+
+    t_naive = _on_sdpa(lm, lambda: _time(naive)) / len(few)
     print(
         f"  K={len(model.candidates)}, {n} transitions of {persons} persons, prompts "
         f"{prompt_tokens:.0f} tokens and tries of {nodes:.0f} nodes on average "
