@@ -186,15 +186,30 @@ def _compare(
         _prefill(lm, float(np.mean(lens)) + float(np.mean(nodes)), t)
 
 
+def _on_sdpa(lm: CausalLM, fn: Callable[[], float]) -> float:
+    """``fn()`` with the model on sdpa (plain causal prefill), whatever the scorer set on it:
+    the floor must not depend on the scorer's attention."""
+    before = lm.model.config._attn_implementation
+    lm.model.set_attn_implementation("sdpa")
+    try:
+        return fn()
+    finally:
+        lm.model.set_attn_implementation(before)
+
+
 def _prefill(lm: CausalLM, tokens_per_transition: float, t_trie: float) -> None:
     ids = torch.randint(3, 2048, (4, 2048), device=lm.device)
+
+    def forward() -> object:
+        return lm.model.model(input_ids=ids, use_cache=False)
+
     with torch.inference_mode():
-        seconds = _time(lambda: lm.model.model(input_ids=ids, use_cache=False), repeat=3)
+        seconds = _on_sdpa(lm, lambda: _time(forward, repeat=3))
     rate = ids.numel() / seconds
     floor = tokens_per_transition / rate
     print(
-        f"  plain prefill {rate:,.0f} tokens/s; floor (prompt + trie nodes) / rate = "
-        f"{1e3 * floor:.1f} ms/transition; trie at {100 * floor / t_trie:.0f}% of it"
+        f"  plain prefill (sdpa, causal) {rate:,.0f} tokens/s; floor (prompt + trie nodes) / "
+        f"rate = {1e3 * floor:.1f} ms/transition; trie at {100 * floor / t_trie:.0f}% of it"
     )
 
 
@@ -248,12 +263,23 @@ def _e2e_lm(tiny: bool, shape: str, corpus: list[str], tmp: str) -> CausalLM:
 
 
 def _prefill_rate(lm: CausalLM, length: int, total: int = 8192) -> float:
-    """Tokens/s of a plain causal forward over rows of `length` tokens (no LM head)."""
+    """Tokens/s of a plain causal sdpa forward over rows of `length` tokens (no LM head)."""
     rows = max(1, total // length)
     ids = torch.randint(3, len(lm.tokenizer), (rows, length), device=lm.device)
+
+    def forward() -> object:
+        return lm.model.model(input_ids=ids, use_cache=False)
+
     with torch.inference_mode():
-        seconds = _time(lambda: lm.model.model(input_ids=ids, use_cache=False), repeat=3)
+        seconds = _on_sdpa(lm, lambda: _time(forward, repeat=3))
     return ids.numel() / seconds
+
+
+def _compiled_graphs() -> int:
+    """Graphs torch.compile has built in this process (TorchDynamo's counter)."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])
 
 
 def bench_e2e(
@@ -275,6 +301,7 @@ def bench_e2e(
     corpus = [p + c for p, c in zip(template.prompts(other), observed, strict=True)]
     with tempfile.TemporaryDirectory() as tmp:
         lm = _e2e_lm(tiny, shape, corpus, tmp)
+    graphs, t_start = _compiled_graphs(), time.perf_counter()  # the warm-up's
     where = torch.cuda.get_device_name() if lm.device.type == "cuda" else "CPU"
     print(
         f"end to end: {lm.name} on {where} ({lm.dtype}), torch {torch.__version__}, "
@@ -285,6 +312,16 @@ def bench_e2e(
     warm = LLMTransitionModel(simulate_panel(1, taxonomy=taxonomy, seed=2), lm, template=template)
     assert warm.fit().llf < 0
     model = LLMTransitionModel(panel, lm, template=template)
+    # FlexAttention compiles a graph per packed length (L, and L/4 or L/16 for a call's last
+    # batch): scoring 1, 2, 4, ... of the warm-up prompts compiles them all before timing.
+    scorer = CandidateScorer(lm, progress=False)
+    warm_prompts = warm.prompts.tolist()
+    for count in 2 ** np.arange(int(np.log2(len(warm_prompts))) + 1):
+        scorer.score(warm_prompts[:count], warm.candidates)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    t_warm, warm_graphs = time.perf_counter() - t_start, _compiled_graphs() - graphs
+    graphs = _compiled_graphs()
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     t0 = time.perf_counter()
@@ -293,7 +330,10 @@ def bench_e2e(
         torch.cuda.synchronize()
     n = len(model.transitions)
     t_e2e = (time.perf_counter() - t0) / n
+    run_graphs = _compiled_graphs() - graphs
+    attention = lm.model.config._attn_implementation
     assert np.isfinite(llf)
+    budget = scorer._token_budget()
     plans = CandidateScorer(lm, progress=False, max_trie_nodes=None)._plan(
         model.prompts.tolist(), model.candidates
     )
@@ -303,13 +343,22 @@ def bench_e2e(
     rate = _prefill_rate(lm, int(prompt_tokens + nodes))
     floor = (prompt_tokens + nodes) / rate
     few = model.prompts.tolist()[:naive_transitions]
-    t_naive = _time(lambda: naive_score(lm, few, model.candidates, batch_size=64)) / len(few)
+
+    def naive() -> object:
+        return naive_score(lm, few, model.candidates, batch_size=64)
+
+    t_naive = _on_sdpa(lm, lambda: _time(naive)) / len(few)
     print(
         f"  K={len(model.candidates)}, {n} transitions of {persons} persons, prompts "
         f"{prompt_tokens:.0f} tokens and tries of {nodes:.0f} nodes on average "
         f"({100 * leaves:.0f}% leaves, not fed to the model)"
     )
-    print(f"  plain prefill {rate:,.0f} tokens/s")
+    print(f"  plain prefill (sdpa, causal) {rate:,.0f} tokens/s")
+    packed = f", packed length {-(-budget // 128) * 128:,}" if attention == "flex_attention" else ""
+    print(
+        f"  scorer attention: {attention}{packed}; warm-up {t_warm:.1f} s, compiling "
+        f"{warm_graphs} graph(s); the timed run compiled {run_graphs} more (0: no recompiles)"
+    )
     _report("naive_score", t_naive, t_naive, f"on {len(few)} transitions")
     _report("floor (prompt+nodes)/rate", floor, t_naive)
     _report("LLMTransitionModel e2e", t_e2e, t_naive, f"{t_e2e / floor:.2f}x the floor")

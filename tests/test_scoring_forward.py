@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from labor_econ.lm import CandidateScorer, naive_score
-from labor_econ.lm.scoring import ContextLengthError
+from labor_econ.lm.blockmask import block_mask_from_end, end_mask_mod
+from labor_econ.lm.scoring import ContextLengthError, _lay_out, _pack_length, _packed_width
 from labor_econ.lm.testing import tiny_lm
 
 TOL = 1e-4
@@ -91,31 +92,178 @@ def test_leaves_are_not_fed_and_scores_stay_exact(sdpa, case):
     assert leaves >= len(candidates) * len(prompts) // 2
 
 
-@pytest.mark.parametrize("max_trie_nodes", [None, 40])  # 40: tries cut into ~16 rows
-def test_flex_attention_block_mask_matches_naive(sdpa, case, monkeypatch, max_trie_nodes):
+@pytest.fixture
+def uncompiled_flex(monkeypatch):
     # transformers compiles flex_attention on first use, minutes on a CPU; the uncompiled
     # kernel computes the same attention under the same BlockMask.
     flex_module = pytest.importorskip("transformers.integrations.flex_attention")
-    from torch.nn.attention.flex_attention import BlockMask, flex_attention
+    from torch.nn.attention.flex_attention import flex_attention
 
     def uncompiled(query, key, value, training=False, **kwargs):
         return flex_attention(query, key, value, **kwargs)
 
     monkeypatch.setattr(flex_module, "compile_friendly_flex_attention", uncompiled)
+
+
+@pytest.mark.parametrize("max_trie_nodes", [None, 40])  # 40: tries cut into ~16 rows
+def test_flex_attention_packs_rows_and_matches_naive(sdpa, case, uncompiled_flex, max_trie_nodes):
+    from torch.nn.attention.flex_attention import BlockMask
+
     prompts, candidates, want = case
     scorer = CandidateScorer(
         sdpa, progress=False, attn_implementation="flex_attention", batch_tokens=1300,
         max_trie_nodes=max_trie_nodes,
     )  # fmt: skip
     assert scorer.attn_implementation == "flex_attention"
+    plans = scorer._plan(prompts, candidates)
+    sizes = [len(ids) + len(trie.inner) for ids, parts in plans for trie, _ in parts]
     record = _Inputs(sdpa.model.model)
+    # Each packed length compiles a static graph: no switch to dynamic shapes mid-run.
+    dynamic = []
+    hook = sdpa.model.model.register_forward_pre_hook(
+        lambda *_: dynamic.append(torch._dynamo.config.automatic_dynamic_shapes)
+    )
     try:
         got = scorer.score(prompts, candidates)
+        calls = len(record.shapes)
+        few = scorer.score(prompts[:1], candidates)  # a call with one short batch
     finally:
         record.handle.remove()
+        hook.remove()
+    assert dynamic and not any(dynamic) and torch._dynamo.config.automatic_dynamic_shapes
+    np.testing.assert_allclose(few, want[:1], rtol=0, atol=TOL)
     assert all(isinstance(m, BlockMask) for m in record.masks)
-    assert any(rows > 1 for rows, _ in record.shapes)  # padded rows share a forward
+    # (prompt, trie) rows packed one after another into one sequence of a fixed length:
+    # the budget rounded up to 128 (1408), or 1408 / 4 and / 16 for a last, short batch.
+    assert all(rows == 1 for rows, _ in record.shapes)
+    assert {width for _, width in record.shapes} <= {1408, 384, 128}
+    assert calls < len(sizes)  # several rows share a forward
+    assert sum(width for _, width in record.shapes[:calls]) < sum(sizes) + 1408
     np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
+
+
+def test_flex_attention_packs_observed_rows_causally(sdpa, case, uncompiled_flex):
+    prompts, candidates, want = case
+    scorer = CandidateScorer(
+        sdpa, progress=False, attn_implementation="flex_attention", batch_tokens=300
+    )
+    chosen = [(i, k) for i in range(len(prompts)) for k in (0, 7, len(candidates) - 1)]
+    record = _Inputs(sdpa.model.model)
+    try:
+        got = scorer.score_observed(
+            [prompts[i] for i, _ in chosen], [candidates[k] for _, k in chosen]
+        )
+    finally:
+        record.handle.remove()
+    np.testing.assert_allclose(got, [want[i, k] for i, k in chosen], rtol=0, atol=TOL)
+    assert all(rows == 1 for rows, _ in record.shapes)
+    assert {width for _, width in record.shapes} <= {384, 128}  # 300 rounded up; / 4, / 16
+    assert len(record.shapes) < len(chosen)  # several rows share a packed forward
+
+
+def test_packed_lengths_are_few_and_hold_the_batch():
+    assert _packed_width(1000, 1408) == 1408
+    assert _packed_width(384, 1408) == 384 and _packed_width(385, 1408) == 1408
+    assert _packed_width(100, 1408) == 128
+    assert _packed_width(300, None) == 384  # no packed length: the tokens rounded up
+    assert _packed_width(2000, 1408) == 2048  # never less than the tokens
+    assert _pack_length(1300, 600) == 1408  # the budget rounded up to 128
+    assert _pack_length(300, 600) == _pack_length(500, 1000) == 1024  # rows over the budget
+    assert _pack_length(300, 1025) == 2048
+
+
+def test_packed_layout_is_the_rows_one_after_another(sdpa, case):
+    prompts, candidates, _ = case
+    scorer = CandidateScorer(sdpa, progress=False, attn_implementation="sdpa", max_trie_nodes=40)
+    plans = [(ids, trie) for ids, parts in scorer._plan(prompts, candidates) for trie, _ in parts]
+    plans = plans[:5]
+    rows = _lay_out(plans, -1, None)
+    packed = _lay_out(plans, -1, 512)
+    width = rows[0].shape[1]
+    assert packed[0].shape == (1, 512)
+    sizes = [len(ids) + len(trie.inner) for ids, trie in plans]
+    at, heads = 0, []
+    for b, size in enumerate(sizes):
+        segment = slice(at, at + size)
+        assert np.array_equal(packed[0][0, segment], rows[0][b, :size])  # tokens
+        assert np.array_equal(packed[1][0, segment], rows[1][b, :size])  # positions from 0
+        assert np.array_equal(packed[2][0, segment], rows[2][b, :size] + at)  # ends, shifted
+        assert packed[2][0, segment].max() == at + size  # never past the segment's end
+        heads.append(rows[3][rows[3] // width == b] - b * width + at)
+        at += size
+    assert np.array_equal(packed[3], np.concatenate(heads))  # the head reads the same rows
+    assert (packed[0][0, at:] == -1).all()
+    assert np.array_equal(packed[2][0, at:], np.arange(at, 512) + 1)  # padding sees itself
+
+
+def _packed_ends(scorer, prompts, candidates, width):
+    plans = [(ids, trie) for ids, parts in scorer._plan(prompts, candidates) for trie, _ in parts]
+    plans.sort(key=lambda plan: -len(plan[0]) - len(plan[1].inner))  # longest first
+    packs, batch, used = [], [], 0
+    for ids, trie in plans:
+        size = len(ids) + len(trie.inner)
+        if batch and used + size > width:
+            packs.append(batch)
+            batch, used = [], 0
+        batch.append((ids, trie))
+        used += size
+    packs.append(batch)
+    return torch.from_numpy(np.concatenate([_lay_out(b, 0, width)[2] for b in packs]))
+
+
+@pytest.mark.parametrize("max_trie_nodes", [None, 40])
+def test_block_mask_from_ends_equals_create_block_mask(sdpa, case, max_trie_nodes):
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    prompts, candidates, _ = case
+    # A long prompt (no model runs here: longer than the context is fine): its first
+    # 128-token blocks are full blocks for the later blocks of its row.
+    prompts = [*prompts, "\n".join(prompts[:5] * 2)]
+    scorer = CandidateScorer(
+        sdpa, progress=False, attn_implementation="sdpa", max_trie_nodes=max_trie_nodes
+    )
+    end = _packed_ends(scorer, prompts, candidates, 1024)
+    n = end.shape[1]
+    got = block_mask_from_end(end)
+    want = create_block_mask(end_mask_mod(end), end.shape[0], None, n, n, device="cpu")
+    assert end.shape[0] > 1 and got.kv_num_blocks.shape == want.kv_num_blocks.shape
+    assert torch.equal(got.to_dense(), want.to_dense())
+    # The same partial / full split: full blocks need no mask_mod, partial blocks do.
+    for count_name, index_name in [
+        ("kv_num_blocks", "kv_indices"), ("full_kv_num_blocks", "full_kv_indices"),
+    ]:  # fmt: skip
+        count, count_want = getattr(got, count_name), getattr(want, count_name)
+        index, index_want = getattr(got, index_name), getattr(want, index_name)
+        assert torch.equal(count, count_want)
+        for b, _, q in np.ndindex(*count.shape):
+            c = int(count[b, 0, q])
+            assert sorted(index[b, 0, q, :c].tolist()) == sorted(index_want[b, 0, q, :c].tolist())
+    assert int(got.full_kv_num_blocks.sum()) > 0  # the case has full blocks
+    # and the mask_mod is the trie mask itself.
+    q, k = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    for b in range(end.shape[0]):
+        dense = (k <= q) & (q < end[b][None, :])
+        assert torch.equal(got.mask_mod(torch.tensor(b), torch.tensor(0), q, k), dense)
+    with pytest.raises(ValueError, match="not a multiple of 128"):
+        block_mask_from_end(end[:, :100])
+
+
+@pytest.mark.parametrize("segment_end", [255, 256, 257])
+def test_block_mask_from_ends_at_block_edges(segment_end):
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    # Keys 0-127 (a prompt) end at 255, 256 or 257: kv block 0 is partial for q block 1
+    # (rows 128-255), then full; q block 2 (rows 256-383) needs it only for 257.
+    end = torch.arange(1, 513)[None, :].clone()
+    end[0, :128] = segment_end
+    got = block_mask_from_end(end[0].expand(1, 512))  # a stride-0 batch dimension
+    (held,) = [c.cell_contents for c in got.mask_mod.__closure__]
+    assert held.stride() == (512, 1)  # one layout for compiled guards, whatever the input
+    want = create_block_mask(end_mask_mod(end), 1, None, 512, 512, device="cpu")
+    assert torch.equal(got.to_dense(), want.to_dense())
+    assert torch.equal(got.full_kv_num_blocks, want.full_kv_num_blocks)
+    assert int(got.full_kv_num_blocks[0, 0, 1]) == (segment_end >= 256)
+    assert int(got.kv_num_blocks[0, 0, 2]) == 1 + (segment_end > 256)
 
 
 def test_block_mask_equals_dense_mask(sdpa):
@@ -187,6 +335,20 @@ def test_out_of_memory_halves_the_batch_and_loses_no_row(sdpa, case):
     fake.limit = 1
     with pytest.raises(error, match="single prompt.*max_trie_nodes"):
         scorer.score(prompts[:1], candidates)
+
+
+def test_out_of_memory_halves_a_packed_row_and_loses_no_prompt(sdpa, case, uncompiled_flex):
+    prompts, candidates, want = case
+    scorer = CandidateScorer(
+        sdpa, progress=False, attn_implementation="flex_attention", batch_tokens=1300,
+        max_trie_nodes=None,
+    )  # fmt: skip
+    fake = _RunsOutOfMemory(scorer._base, limit=1100, error=torch.cuda.OutOfMemoryError)
+    scorer._base = fake
+    got = scorer.score(prompts[:3], candidates)
+    np.testing.assert_allclose(got, want[:3], rtol=0, atol=TOL)
+    assert fake.failed[0] == (1, 1408)  # two ~600-token rows packed into 1408: too big
+    assert fake.ran and all(rows == 1 and width <= 1100 for rows, width in fake.ran)
 
 
 def test_prompts_longer_than_the_context_raise_before_any_forward(sdpa, case):

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from labor_econ.lm.blockmask import BLOCK_SIZE, block_mask_from_end, end_mask_mod
 from labor_econ.lm.loading import CausalLM, resolve_dtype
 
 __all__ = ["CandidateScorer", "ContextLengthError", "naive_score"]
@@ -345,9 +346,12 @@ class CandidateScorer:
         The model and tokenizer (see `load_lm`).
     batch_tokens : int or "auto", default "auto"
         Budget of (padded) tokens per forward pass; a sequence longer than that runs alone.
-        ``"auto"``: sized from the free GPU memory (``torch.cuda.mem_get_info``) on CUDA,
-        8192 on CPU. On a CUDA out-of-memory error a batch is halved and retried (and the
-        budget halved for the batches after it); no prompt is lost.
+        ``"auto"``: sized from the free GPU memory (``torch.cuda.mem_get_info``) on CUDA, a
+        power of two, 8192 on CPU. Under FlexAttention the rows are packed into sequences of
+        this many tokens rounded up to 128 (or a quarter or a sixteenth of that for a last,
+        short batch), so that the compiled kernel sees at most three shapes. On a CUDA
+        out-of-memory error a batch is halved and retried (and the budget halved for the
+        batches after it); no prompt is lost.
     dtype : str or torch.dtype, optional
         Cast ``lm.model`` to this dtype (in place) before scoring, e.g. ``torch.float32`` to
         compare methods without bfloat16 noise. Default: keep the model's dtype.
@@ -456,6 +460,7 @@ class CandidateScorer:
         self._cache_candidates: tuple[str, ...] | None = None
         self._paths: dict[tuple[str, tuple[int, ...]], _Paths] = {}
         self._tries: dict[tuple[Any, ...], tuple[tuple[_Trie, np.ndarray], ...]] = {}
+        self._pack_length: int | None = None  # set by _run_batches for packed flex rows
 
     @property
     def attn_implementation(self) -> str:
@@ -590,8 +595,11 @@ class CandidateScorer:
     ) -> None:
         """Call `run` on batches of row indices, longest rows first, within the token budget.
 
-        `owners` maps rows to prompts, for the progress bar (default: one row per prompt). On
-        a CUDA out-of-memory error the budget is halved and the same rows retried in smaller
+        `owners` maps rows to prompts, for the progress bar (default: one row per prompt).
+        Under FlexAttention, a batch is the rows whose lengths sum to at most the packed
+        length (see `_pack_length` and `_packed_width`), packed into one sequence;
+        otherwise as many rows as fit the budget padded to the longest. On a CUDA
+        out-of-memory error the budget is halved and the same rows retried in smaller
         batches; a single row that does not fit re-raises the error.
         """
         from tqdm.auto import tqdm
@@ -599,6 +607,7 @@ class CandidateScorer:
         owners = list(range(len(lengths))) if owners is None else list(owners)
         left = np.bincount(owners)
         order = np.argsort(-np.asarray(lengths), kind="stable")
+        cumulative = np.concatenate([[0], np.cumsum(np.asarray(lengths, dtype=np.int64)[order])])
         budget = self._token_budget()
         with (
             _eval_mode(self.lm.model),
@@ -615,10 +624,21 @@ class CandidateScorer:
             start = 0
             while start < len(order):
                 longest = lengths[order[start]]
-                stop = start + max(1, budget // max(longest, 1))
+                if self.attn_implementation == "flex_attention":
+                    self._pack_length = _pack_length(budget, longest)
+                    room = cumulative[start] + self._pack_length
+                    stop = max(start + 1, int(np.searchsorted(cumulative, room, "right")) - 1)
+                    tokens = int(cumulative[stop] - cumulative[start])
+                else:
+                    stop = start + max(1, budget // max(longest, 1))
+                    tokens = len(order[start:stop]) * longest
                 batch = [int(r) for r in order[start:stop]]
-                if not self._run_or_shrink(run, batch, longest):
-                    budget = max(1, min(budget, len(batch) * longest) // 2)
+                try:
+                    ran = self._run_or_shrink(run, batch, longest)
+                finally:
+                    self._pack_length = None
+                if not ran:
+                    budget = max(1, min(budget, tokens) // 2)
                     continue  # the same rows again, in a smaller batch
                 done = 0
                 for r in batch:
@@ -645,7 +665,11 @@ class CandidateScorer:
         return False
 
     def _token_budget(self) -> int:
-        """Tokens per forward: `batch_tokens`, or for "auto" sized from free GPU memory."""
+        """Tokens per forward: `batch_tokens`, or for "auto" sized from free GPU memory.
+
+        The automatic budget is a power of two, so that it (and with it the packed length of
+        FlexAttention rows, hence the compiled shapes) stays the same from call to call.
+        """
         if self.batch_tokens != "auto":
             return int(self.batch_tokens)
         if self.lm.device.type != "cuda":
@@ -658,7 +682,7 @@ class CandidateScorer:
         # gate) in the model's dtype; the LM head is run in fixed-size chunks. Half the free
         # memory keeps room for the attention mask and the allocator; OOM halving backs it up.
         per_token = self.lm.model.dtype.itemsize * (6 * hidden + 3 * inner)
-        return int(np.clip(0.5 * free / per_token, 2048, 65536))
+        return int(2 ** np.floor(np.log2(np.clip(0.5 * free / per_token, 2048, 65536))))
 
     def _plan(
         self, prompts: list[str], candidates: list[str], starts: Sequence[int] | None = None
@@ -747,17 +771,16 @@ class CandidateScorer:
         """Mask (batch, 1, q, kv) allowing ``k <= q < end[b, k]``, in the attention's format.
 
         sdpa: a boolean tensor; eager: an additive float tensor; flex_attention: a
-        ``BlockMask``, whose empty blocks (most of a trie's mask) are skipped.
+        ``BlockMask``, whose empty blocks (most of a trie's mask) are skipped, built from
+        per-block extremes of `end` where the length is a multiple of 128 (packed rows).
         """
+        n = end.shape[1]
         if self.attn_implementation == "flex_attention":
+            if n % BLOCK_SIZE == 0:
+                return block_mask_from_end(end)
             from torch.nn.attention.flex_attention import create_block_mask
 
-            def allowed(b: Any, h: Any, q: Any, k: Any) -> Any:
-                return (k <= q) & (q < end[b, k])
-
-            n = end.shape[1]
-            return create_block_mask(allowed, end.shape[0], None, n, n, device=end.device)
-        n = end.shape[1]
+            return create_block_mask(end_mask_mod(end), end.shape[0], None, n, n, device=end.device)
         pos = torch.arange(n, device=end.device)
         allowed = (pos[None, None, :] <= pos[None, :, None]) & (
             pos[None, :, None] < end[:, None, :]
@@ -776,39 +799,33 @@ class CandidateScorer:
         Row layout: the prompt's p tokens, then the trie's inner nodes in preorder. Removing
         the leaves keeps every subtree a contiguous range, so the mask stays ``k <= q <
         end[k]`` with `end` counted in inner nodes; inner node j sits at row p + j, which is
-        where the head reads the logits of its children (head slot 1 + j).
+        where the head reads the logits of its children (head slot 1 + j). Under
+        FlexAttention the rows are packed one after another into one sequence of a fixed
+        length (see `_packed_width`), so that the compiled kernel sees few shapes; sdpa and
+        eager get one padded row each (their dense mask grows with the square of the length).
         """
-        width = max(len(ids) + len(trie.inner) for ids, trie in plans)
-        n = len(plans)
-        input_ids = np.full((n, width), self._pad_id, dtype=np.int64)
-        position_ids = np.zeros((n, width), dtype=np.int64)
-        # Padding attends to itself only, so that no softmax row is empty.
-        end = np.arange(1, width + 1, dtype=np.int64)[None, :].repeat(n, axis=0)
-        head_rows, node_slot, node_token, counts = [], [], [], []
+        width = None
+        if self.attn_implementation == "flex_attention":
+            width = _packed_width(
+                sum(len(ids) + len(trie.inner) for ids, trie in plans), self._pack_length
+            )
+        input_ids, position_ids, end, head_rows = _lay_out(plans, self._pad_id, width)
+        node_slot, node_token, counts = [], [], []
         n_rows = 0
-        for b, (ids, trie) in enumerate(plans):
-            fed = trie.inner
-            p, m = len(ids), len(fed)
-            input_ids[b, :p] = ids
-            input_ids[b, p : p + m] = trie.tokens[fed]
-            position_ids[b, :p] = np.arange(p)
-            position_ids[b, p : p + m] = p + trie.depth[fed] - 1
-            end[b, :p] = p + m
-            end[b, p : p + m] = p + np.searchsorted(fed, trie.end[fed])
-            head_rows.append(np.arange(p - 1, p + m) + b * width)
+        for _, trie in plans:
             node_slot.append(n_rows + trie.head_slot)
             node_token.append(trie.tokens)
             counts.append(len(trie.tokens))
-            n_rows += m + 1
+            n_rows += len(trie.inner) + 1
         device = self.lm.device
         hidden = self._hidden(
             torch.from_numpy(input_ids).to(device),
             torch.from_numpy(position_ids).to(device),
             torch.from_numpy(end).to(device),
         )
-        hidden = hidden.reshape(n * width, -1)[
-            torch.from_numpy(np.concatenate(head_rows)).to(device)
-        ]
+        if hidden is None:  # FlexAttention failed and the model fell back to sdpa
+            return self._forward_tries(plans)
+        hidden = hidden.reshape(input_ids.size, -1)[torch.from_numpy(head_rows).to(device)]
         lp = self._node_log_probs(
             hidden,
             torch.from_numpy(np.concatenate(node_slot)).to(device),
@@ -819,16 +836,19 @@ class CandidateScorer:
 
     def _hidden(
         self, input_ids: torch.Tensor, position_ids: torch.Tensor, end: torch.Tensor
-    ) -> torch.Tensor:
-        """Last hidden states under the trie mask; FlexAttention chosen by default falls back
-        to sdpa (with a warning) when its first forward fails, e.g. where it cannot compile."""
+    ) -> torch.Tensor | None:
+        """Last hidden states under the trie mask; None when FlexAttention, chosen by
+        default, failed on its first forward (e.g. where it cannot compile) and the model
+        was switched to sdpa (with a warning): the caller lays the rows out again."""
+        flex = self.attn_implementation == "flex_attention"
         try:
-            hidden = self._base(
-                input_ids=input_ids,
-                attention_mask=self._attention_mask(end),
-                position_ids=position_ids,
-                use_cache=False,
-            ).last_hidden_state
+            with _static_compile() if flex else contextlib.nullcontext():
+                hidden = self._base(
+                    input_ids=input_ids,
+                    attention_mask=self._attention_mask(end),
+                    position_ids=position_ids,
+                    use_cache=False,
+                ).last_hidden_state
         except _OOM_ERRORS:
             raise
         except Exception as err:  # noqa: BLE001 - any failure of the default flex path
@@ -841,7 +861,7 @@ class CandidateScorer:
             )
             self._flex_fallback = False
             self.lm.model.set_attn_implementation("sdpa")
-            return self._hidden(input_ids, position_ids, end)
+            return None
         self._flex_fallback = False  # it ran: from now on any error is a real one
         return hidden
 
@@ -860,27 +880,131 @@ class CandidateScorer:
         return out.cpu().numpy()
 
     def _forward_rows(self, rows: list[tuple[list[int], int]]) -> list[float]:
-        width = max(len(ids) for ids, _ in rows)
-        n = len(rows)
-        input_ids = np.full((n, width), self._pad_id, dtype=np.int64)
-        head_rows, targets, counts = [], [], []
-        for b, (ids, start) in enumerate(rows):
-            input_ids[b, : len(ids)] = ids
-            head_rows.append(b * width + np.arange(start - 1, len(ids) - 1))
-            targets.append(ids[start:])
-            counts.append(len(ids) - start)
+        """Sum of the log-probabilities of ``ids[start:]`` in each (ids, start) row.
+
+        One padded causal row each; under FlexAttention the rows are packed into one
+        sequence of a fixed length like the tries, each segment causal on its own.
+        """
+        targets = [ids[start:] for ids, start in rows]
+        counts = [len(t) for t in targets]
         device = self.lm.device
-        # Right padding under a plain causal mask: real tokens never see the padding.
-        hidden = self._base(
-            input_ids=torch.from_numpy(input_ids).to(device), use_cache=False
-        ).last_hidden_state
-        hidden = hidden.reshape(n * width, -1)[
-            torch.from_numpy(np.concatenate(head_rows)).to(device)
-        ]
+        if self.attn_implementation == "flex_attention":
+            sizes = np.array([len(ids) for ids, _ in rows], dtype=np.int64)
+            width = _packed_width(int(sizes.sum()), self._pack_length)
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            input_ids = np.full((1, width), self._pad_id, dtype=np.int64)
+            position_ids = np.zeros((1, width), dtype=np.int64)
+            end = np.arange(1, width + 1, dtype=np.int64).reshape(1, width)  # padding: itself
+            for (ids, _), c, size in zip(rows, starts, sizes, strict=True):
+                input_ids[0, c : c + size] = ids
+                position_ids[0, c : c + size] = np.arange(size)
+                end[0, c : c + size] = c + size  # causal within the segment
+            hidden = self._hidden(
+                torch.from_numpy(input_ids).to(device),
+                torch.from_numpy(position_ids).to(device),
+                torch.from_numpy(end).to(device),
+            )
+            if hidden is None:  # FlexAttention failed and the model fell back to sdpa
+                return self._forward_rows(rows)
+        else:
+            width = max(len(ids) for ids, _ in rows)
+            starts = np.arange(len(rows)) * width
+            input_ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+            for b, (ids, _) in enumerate(rows):
+                input_ids[b, : len(ids)] = ids
+            # Right padding under a plain causal mask: real tokens never see the padding.
+            hidden = self._base(
+                input_ids=torch.from_numpy(input_ids).to(device), use_cache=False
+            ).last_hidden_state
+        head_rows = np.concatenate(
+            [
+                c + np.arange(start - 1, len(ids) - 1)
+                for (ids, start), c in zip(rows, starts, strict=True)
+            ]
+        )
+        hidden = hidden.reshape(input_ids.size, -1)[torch.from_numpy(head_rows).to(device)]
         slot = torch.arange(hidden.shape[0], device=device)
         token = torch.from_numpy(np.concatenate(targets).astype(np.int64)).to(device)
         lp = self._node_log_probs(hidden, slot, token).astype(np.float64)
         return [float(piece.sum()) for piece in np.split(lp, np.cumsum(counts)[:-1])]
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-int(n) // multiple) * multiple
+
+
+def _pack_length(budget: int, longest: int) -> int:
+    """Packed sequence length L: the token budget rounded up to a multiple of 128; where a
+    row is longer than that, a power of two times 128 that holds it (few distinct shapes)."""
+    length = _round_up(budget, BLOCK_SIZE)
+    if length < longest:
+        length = BLOCK_SIZE * 2 ** int(np.ceil(np.log2(-(-longest // BLOCK_SIZE))))
+    return length
+
+
+# Packed FlexAttention rows take the packed length L or one of these fractions of it (the
+# last, short batch of a call), each compiled once: few shapes, little padding.
+_PACK_FRACTIONS = (1, 4, 16)
+
+
+def _packed_width(tokens: int, length: int | None) -> int:
+    """Sequence length for `tokens` packed tokens: the smallest of L, L/4, L/16 (multiples
+    of 128) that holds them, for the packed length L (default: `tokens` rounded up)."""
+    length = _round_up(max(tokens, 1), BLOCK_SIZE) if length is None else length
+    widths = sorted({_round_up(max(length // f, 1), BLOCK_SIZE) for f in _PACK_FRACTIONS})
+    return next((w for w in widths if w >= tokens), _round_up(tokens, BLOCK_SIZE))
+
+
+def _static_compile() -> Any:
+    """Compile settings for the packed flex forwards: each packed length gets its own
+    static graph (no switch to dynamic shapes after the second length), and the few lengths
+    of a run (three per budget, more after out-of-memory halvings) stay under the limit."""
+    config = torch._dynamo.config
+    changes = {"automatic_dynamic_shapes": False}
+    for name in ("recompile_limit", "cache_size_limit"):  # the older name before torch 2.6
+        if hasattr(config, name):
+            changes[name] = max(int(getattr(config, name)), 32)
+            break
+    return config.patch(**changes)
+
+
+def _lay_out(
+    plans: Sequence[tuple[list[int], _Trie]], pad_id: int, width: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Token ids, position ids and subtree ends of (prompt, trie) rows, and the head rows.
+
+    One padded row per plan (`width` None), or all plans packed one after another into a
+    single row of `width` tokens. A prompt token's end is its segment's end and padding
+    attends to itself only (so that no softmax row is empty); positions restart at 0 in
+    every segment. Packing is exact because no end passes its segment's end. The head rows
+    index the flattened (rows * width) hidden states: each plan's last prompt token, then
+    its inner trie nodes.
+    """
+    sizes = np.array([len(ids) + len(trie.inner) for ids, trie in plans], dtype=np.int64)
+    packed = width is not None
+    if width is None:
+        rows, width = len(plans), int(sizes.max())
+        starts = np.zeros(len(plans), dtype=np.int64)
+    else:
+        if sizes.sum() > width:  # a bug, not bad input
+            raise AssertionError(f"{sizes.sum()} tokens do not fit a packed row of {width}")
+        rows, starts = 1, np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    input_ids = np.full((rows, width), pad_id, dtype=np.int64)
+    position_ids = np.zeros((rows, width), dtype=np.int64)
+    end = np.arange(1, width + 1, dtype=np.int64)[None, :].repeat(rows, axis=0)
+    head_rows = []
+    for b, ((ids, trie), c) in enumerate(zip(plans, starts, strict=True)):
+        r = 0 if packed else b
+        fed = trie.inner
+        p, m = len(ids), len(fed)
+        input_ids[r, c : c + p] = ids
+        input_ids[r, c + p : c + p + m] = trie.tokens[fed]
+        position_ids[r, c : c + p] = np.arange(p)
+        position_ids[r, c + p : c + p + m] = p + trie.depth[fed] - 1
+        end[r, c : c + p] = c + p + m
+        end[r, c + p : c + p + m] = c + p + np.searchsorted(fed, trie.end[fed])
+        head_rows.append(r * width + c + np.arange(p - 1, p + m))
+    return input_ids, position_ids, end, np.concatenate(head_rows)
 
 
 def naive_score(
