@@ -16,8 +16,8 @@ quiet() { grep -v -e 'Warning: ' -e '^  assert warm' -e '^  llf = model' -e 'Wri
     timeout "${TESTS_S:-150}" python3 -m pytest -q -x -p no:cacheprovider -n 8 \
       tests/test_scoring.py tests/test_scoring_forward.py tests/test_scoring_templates.py tests/test_llm_model.py tests/test_store.py 2>&1 | tail -5
   fi
-  timeout "${E2E_S:-200}" python3 benchmarks/bench_scoring.py --e2e --persons "${PERSONS:-6}" 2>&1 | quiet
-  timeout "${E2E13_S:-200}" python3 benchmarks/bench_scoring.py --e2e --13b --persons "${PERSONS:-6}" 2>&1 | quiet
+  # 7B, then 13B in the same process
+  timeout "${E2E_S:-420}" python3 benchmarks/bench_scoring.py --e2e --13b --persons "${PERSONS:-6}" 2>&1 | quiet
   if [ "${FINETUNE:-0}" = 1 ]; then
     timeout "${FT_S:-240}" python3 benchmarks/bench_finetune.py --methods lora 2>&1 | quiet
   fi

@@ -245,18 +245,61 @@ def test_mnlogit_results_protocol(split, mnl_small):
     assert mnl_small.bse.shape == (12, 8)
     assert mnl_small.base_outcome == 1
     assert mnl_small.aic == pytest.approx(-2 * mnl_small.llf + 2 * 96)
-    # quasi-separation (no black or Hispanic farm laborers...): no standard errors here
-    assert not mnl_small.cov_params_available
+    # quasi-separation (no black or Hispanic farm laborers...): those coefficients are minus
+    # infinity at the maximum, reported as NaN with NaN standard errors; the others have some
+    empty = mnl_small.params.isna()
+    assert 0 < empty.to_numpy().sum() < 96
+    assert mnl_small.cov_params_available
+    assert (mnl_small.bse.isna() == empty).all().all()
     text = mnl_small.summary().as_text()
-    assert "no standard errors" in text and "2 Managers, officials" in text
+    assert "never observed" in text and "2 Managers, officials" in text
     assert "prev=9" in text and "Base outcome: 1 Professional" in text
     assert mnl_small.summary().as_latex()
+
+
+def test_mnlogit_empty_cells_are_excluded_outcomes_with_exact_standard_errors(split, mnl_small):
+    """Independent check of the maximum under quasi-separation: outcomes never observed with
+    a level of prev_occupation, black or hisp get probability 0 for that level; the others
+    follow the logit. Its gradient vanishes at the estimate, and the standard errors of the
+    identified coefficients are the inverse of its numerically differentiated gradient."""
+    from scipy.optimize import approx_fprime
+
+    tr = split[0].transitions()
+    y = tr["occupation"].to_numpy() - 1
+    x = mnl_small.model.exog.to_numpy()
+    allowed = np.ones((len(y), 9), dtype=bool)
+    for col in ["prev_occupation", "black", "hisp"]:
+        seen = pd.crosstab(tr[col], y).reindex(columns=range(9), fill_value=0) > 0
+        allowed &= seen.loc[tr[col]].to_numpy()
+    free = ~mnl_small.params.isna().to_numpy().ravel(order="F")
+
+    def grad(b_free):
+        b = np.zeros(12 * 8)
+        b[free] = b_free
+        eta = np.column_stack([np.zeros(len(y)), x @ b.reshape(12, 8, order="F")])
+        eta = np.where(allowed, eta, -np.inf)
+        p = np.exp(eta - eta.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        resid = np.eye(9)[y] - p
+        return (x.T @ resid[:, 1:]).ravel(order="F")[free]
+
+    b_hat = mnl_small.params.to_numpy().ravel(order="F")[free]
+    assert np.abs(grad(b_hat)).max() < 1e-5 * len(y)  # per transition
+    hess = approx_fprime(b_hat, grad, 1e-6)
+    se = np.sqrt(np.diag(np.linalg.inv(-(hess + hess.T) / 2)))
+    np.testing.assert_allclose(mnl_small.bse.to_numpy().ravel(order="F")[free], se, rtol=1e-4)
 
 
 def test_mnlogit_summary_is_statsmodels_with_labels(split):
     res = TransitionMNLogit(split[0], features=["prev_occupation"]).fit()
     assert res.cov_params_available
-    assert res.bse.notna().all().all()
+    # the empty previous-by-next cells (reference and base aside) are NaN, bse too
+    tr = split[0].transitions()
+    empty = pd.crosstab(tr["prev_occupation"], tr["occupation"]).iloc[1:, 1:] == 0
+    assert empty.to_numpy().sum() > 0
+    np.testing.assert_array_equal(res.params.iloc[1:].isna().to_numpy(), empty.to_numpy())
+    assert res.params.iloc[0].notna().all()
+    assert (res.bse.isna() == res.params.isna()).all().all()
     smry = res.summary()
     text = smry.as_text()
     assert re.search(r"Model:\s+MNLogit\s", text)

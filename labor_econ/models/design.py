@@ -32,14 +32,6 @@ FEATURE_GROUPS: dict[str, str] = {
 
 _NONE = "none"
 
-#: A dense Hessian is formed only below both limits (memory, and about n * k**2 operations).
-_MAX_HESSIAN_BYTES = 256 * 2**20
-_MAX_HESSIAN_WORK = 1e11
-_DEFAULT_MAXITER = {"newton": 35, "bfgs": 2000, "lbfgs": 2000}
-_FALLBACKS = ("bfgs", "lbfgs")
-#: Largest number of coefficients printed by ``summary()`` when no standard errors exist.
-_MAX_PRINTED_PARAMS = 2000
-
 
 # -- features ---------------------------------------------------------------------------------
 def resolve_features(panel: CareerPanel, features: str | Sequence[str]) -> tuple[str, ...]:
@@ -260,6 +252,22 @@ class DesignMatrix:
             out[self.sparse_pos] = self._sparse_t @ resid
         return out
 
+    def square_tdot(self, values: np.ndarray) -> np.ndarray:
+        """``(X**2).T @ values``."""
+        out = np.empty((self.n_cols, values.shape[1]))
+        out[self.dense_pos] = (self.dense**2).T @ values
+        if len(self.sparse_pos):
+            out[self.sparse_pos] = self._sparse_t.multiply(self._sparse_t) @ values
+        return out
+
+    def abs_tdot(self, values: np.ndarray) -> np.ndarray:
+        """``|X|.T @ values``: which columns touch the rows where ``values`` is non-zero."""
+        out = np.empty((self.n_cols, values.shape[1]))
+        out[self.dense_pos] = np.abs(self.dense).T @ values
+        if len(self.sparse_pos):
+            out[self.sparse_pos] = abs(self._sparse_t) @ values
+        return out
+
     def weighted_gram(self, weights: np.ndarray) -> np.ndarray:
         """``X.T @ diag(weights) @ X`` as a dense ``(p, p)`` array."""
         d, s = self.dense_pos, self.sparse_pos
@@ -419,3 +427,35 @@ class CareerDesign:
     def transform(self, panel: CareerPanel) -> DesignMatrix:
         """``panel``'s design with the estimation sample's columns, references and scaling."""
         return _design_matrix(_career_frame(panel, self.sources), self.columns)
+
+    @property
+    def factors(self) -> list[tuple[str, np.ndarray]]:
+        """The categorical factors of the design: each dummy block (one per source) and each
+        0/1 column, with the design positions of its indicator columns (level ``i + 1`` is
+        the ``i``-th; level 0 is the reference, or the value 0)."""
+        blocks: dict[str, list[int]] = {}
+        for j, col in enumerate(self.columns):
+            binary = col.source is not None and col.level is None and not col.standardized
+            if col.level is not None or binary:
+                blocks.setdefault(col.source if col.level is not None else col.name, []).append(j)
+        return [(name, np.asarray(pos, dtype=np.intp)) for name, pos in blocks.items()]
+
+    def factor_levels(self, x: DesignMatrix) -> np.ndarray:
+        """``(n_factors, n)`` level of each row in each factor of :attr:`factors` (0: none
+        of the factor's indicators is 1, i.e. the reference level or an unseen one)."""
+        factors = self.factors
+        codes = np.zeros((len(factors), x.n_rows), dtype=np.intp)
+        factor_of = np.full(x.n_cols, -1, dtype=np.intp)
+        level_of = np.zeros(x.n_cols, dtype=np.intp)
+        for f, (_, pos) in enumerate(factors):
+            factor_of[pos] = f
+            level_of[pos] = np.arange(1, len(pos) + 1)
+        csr = x.sparse.tocsr()
+        rows = np.repeat(np.arange(x.n_rows), np.diff(csr.indptr))
+        design_col = x.sparse_pos[csr.indices]
+        hit = (factor_of[design_col] >= 0) & (csr.data != 0)
+        codes[factor_of[design_col[hit]], rows[hit]] = level_of[design_col[hit]]
+        for k, j in enumerate(x.dense_pos):
+            if factor_of[j] >= 0:
+                codes[factor_of[j]] = (x.dense[:, k] != 0).astype(np.intp)
+        return codes
