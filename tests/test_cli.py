@@ -249,6 +249,16 @@ def test_fit_with_an_llm(small_csv, tiny_checkpoint, tmp_path):
     raw = pd.read_stata(out / "predictions_llm.dta", convert_categoricals=False)
     assert pd.api.types.is_integer_dtype(raw["pred_occ"])
     np.testing.assert_allclose(raw.filter(like="p_").sum(axis=1), 1.0, rtol=1e-5)
+    # the test persons' scores are in fit's store: compare reproduces fit's table, no LM
+    assert (out / "scores").is_dir()
+    again = tmp_path / "again"
+    code = main(
+        ["compare", str(small_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
+        + ["--birth-year", "birth_year", "--test-size", "0.25", "--out", str(again)]
+        + ["--results", f"Markov={out / 'results_markov.zip'}", f"LLM={out / 'results_llm.zip'}"]
+    )
+    assert code == 0
+    assert (again / "comparison.txt").read_text() == (out / "comparison.txt").read_text()
 
 
 def test_score_writes_the_store(small_csv, tiny_checkpoint, tmp_path):

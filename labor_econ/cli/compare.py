@@ -24,9 +24,10 @@ examples:
   With the --test-size and --seed of a `labor-econ fit` run on the same DATA, the models are
   compared on that run's test persons (the table equals fit's); without them, on every
   person of DATA. Marginal, Markov, MNLogit and pooled results need no LM. An LLM result
-  predicts only its own estimation sample (DATA, or its --test-size/--seed part, holding
-  the same rows): another panel needs that panel's scores (LLMTransitionModel.from_scores),
-  and compare fails with that message.
+  predicts its own estimation sample, and any panel whose scores are in the score store it
+  was fitted with (fit's --out/scores holds its train and test persons); another panel
+  needs that panel's scores (labor-econ score, or LLMTransitionModel.from_scores), and
+  compare fails with that message.
 
 outputs (in --out): comparison.txt/.tex/.html, diagnostics.txt/.json (Vuong and Clarke
 tests of every pair, encompassing tests in a log-linear pool), manifest.json.

@@ -28,7 +28,9 @@ examples:
 outputs (in --out): comparison.txt/.tex/.html, diagnostics.txt/.json, one
 predictions_<model>.dta per model (test persons, integer codes with value labels),
 results_<model>.txt (summary), results_<model>.zip (the saved results, for
-labor-econ compare and TransitionResults.load), manifest.json (every file, timings).
+labor-econ compare and TransitionResults.load), scores/ (with llm: the LM's score
+store, train and test persons, so that compare needs no LM), manifest.json (every file,
+timings).
 exit codes: 0 done, 1 failed (bad data, a model that cannot be fitted), 2 bad arguments.
 """
 
@@ -91,7 +93,7 @@ def _models(text: str, lm: str | None) -> list[str]:
     return keys
 
 
-def _fit_one(key: str, train: Any, args: argparse.Namespace, say: Progress) -> Any:
+def _fit_one(key: str, train: Any, args: argparse.Namespace, say: Progress, out: Path) -> Any:
     from ..models import LLMTransitionModel, MarginalModel, MarkovTransitionModel, TransitionMNLogit
 
     if key == "marginal":
@@ -104,7 +106,11 @@ def _fit_one(key: str, train: Any, args: argparse.Namespace, say: Progress) -> A
 
     say(f"loading the LM {args.lm} ...")
     lm = load_lm(args.lm, subfolder=args.subfolder)
-    return LLMTransitionModel(train, lm, template=args.template_obj, name="LLM").fit()
+    # The scores go to a store in --out: the test persons' too (scored by the comparison),
+    # so that `labor-econ compare` can evaluate the saved results on them without the LM.
+    return LLMTransitionModel(
+        train, lm, template=args.template_obj, name="LLM", store=out / "scores"
+    ).fit()
 
 
 def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
@@ -132,7 +138,7 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
         name = MODELS[key]
         say(f"fitting {name} on {train.n_transitions} transitions ...")
         start = time.perf_counter()
-        fitted[name] = _fit_one(key, train, args, say)
+        fitted[name] = _fit_one(key, train, args, say, out)
         timings[name] = round(time.perf_counter() - start, 3)
         say(f"fitted {name} in {timings[name]:.1f} s")
 

@@ -6,6 +6,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -179,8 +180,9 @@ class LLMTransitionModel(LikelihoodModel):
         """The model on the scores in a score store (see :func:`labor_econ.score_panel`).
 
         No LM is loaded: the store must hold every transition of `panel`, scored on the
-        panel's taxonomy with the prompts the panel gives now. Predicting on a new panel
-        then needs the LM and raises.
+        panel's taxonomy with the prompts the panel gives now. Predicting on another panel
+        reads that panel's scores from the same store (and raises when they are not
+        there).
 
         Parameters
         ----------
@@ -366,9 +368,17 @@ class LLMTransitionModel(LikelihoodModel):
         check_taxonomy(panel, self.taxonomy, f"model {self.name!r}")
         if panel is self.panel:
             return self
-        self._require_lm()
         cached = self._other_panels.get(id(panel))
-        if cached is None or cached.panel is not panel:
+        if cached is not None and cached.panel is panel:
+            return cached
+        if self.lm is None and self.store:
+            # No LM (built from a store, or loaded from saved results): the store may
+            # hold the other panel's scores, e.g. the test persons scored during a fit.
+            cached = type(self).from_store(
+                panel, self.store, include_first=self.include_first, name=self._name
+            )
+        else:
+            self._require_lm()
             cached = type(self)(
                 panel,
                 self.lm,
@@ -378,7 +388,7 @@ class LLMTransitionModel(LikelihoodModel):
                 name=self._name,
                 store=self.store,
             )
-            self._other_panels[id(panel)] = cached
+        self._other_panels[id(panel)] = cached
         return cached
 
     # -- likelihood ---------------------------------------------------------------------------
@@ -726,6 +736,8 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
                 f.name: getattr(template, f.name) for f in dataclasses.fields(template) if f.init
             },
             "mle_retvals": getattr(self, "mle_retvals", None),
+            # where the scores of other panels may be read (never the LM itself)
+            "store": str(Path(self.model.store).resolve()) if self.model.store else None,
         }
         arrays = {
             "logq": self.model.logq,
@@ -741,6 +753,8 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
         )
         fields = {k: tuple(v) if isinstance(v, list) else v for k, v in state["template"].items()}
         model.template = ResumeTemplate(**fields)
+        if state.get("store") and Path(state["store"]).is_dir():
+            model.store = state["store"]
         res = cls(
             model,
             arrays["params"],
