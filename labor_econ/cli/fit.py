@@ -101,7 +101,7 @@ def _fit_one(key: str, train: Any, args: argparse.Namespace, say: Progress, out:
     if key == "markov":
         return MarkovTransitionModel(train).fit()
     if key == "mnlogit":
-        return TransitionMNLogit(train).fit()
+        return TransitionMNLogit(train).fit(progress=True)  # on stderr, as the rest
     from ..lm.loading import load_lm
 
     say(f"loading the LM {args.lm} ...")
