@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import itertools
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -141,53 +143,49 @@ class _Trie:
 
     @classmethod
     def build(cls, paths: Sequence[Sequence[int]], unscored: Sequence[int]) -> _Trie:
-        children: list[dict[int, int]] = [{}]
-        token, parent = [-1], [-1]
-        leaf_raw = []
-        for path in paths:
-            v = 0
-            for t in path:
-                nxt = children[v].get(t)
-                if nxt is None:
-                    nxt = len(token)
-                    children[v][t] = nxt
-                    children.append({})
-                    token.append(t)
-                    parent.append(v)
-                v = nxt
-            leaf_raw.append(v)
-        order = []
-        stack = list(reversed(children[0].values()))
-        while stack:
-            v = stack.pop()
-            order.append(v)
-            stack.extend(reversed(children[v].values()))
-        n = len(order)
-        new_id = np.full(len(token), -1, dtype=np.int64)
-        new_id[order] = np.arange(n)
-        tokens = np.asarray(token, dtype=np.int64)[order]
-        par = new_id[np.asarray(parent, dtype=np.int64)[order]]
-        depth = np.ones(n, dtype=np.int64)
-        for v in range(n):
-            if par[v] >= 0:
-                depth[v] = depth[par[v]] + 1
-        size = np.ones(n, dtype=np.int64)
-        for v in range(n - 1, -1, -1):
-            if par[v] >= 0:
-                size[par[v]] += size[v]
-        inner = np.unique(par[par >= 0])
-        head_slot = np.where(par >= 0, 1 + np.searchsorted(inner, par), 0)
+        """The trie of `paths`; a path's first `unscored` tokens are not scored."""
+        grid, lengths = _padded(paths)
+        order = _lexicographic(grid)
+        trie = cls._from_sorted(grid[order], lengths[order], np.asarray(unscored)[order])
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        return dataclasses.replace(trie, leaf=trie.leaf[back], anchor=trie.anchor[back])
+
+    @classmethod
+    def _from_sorted(cls, grid: np.ndarray, lengths: np.ndarray, unscored: np.ndarray) -> _Trie:
+        """The trie of the rows of `grid` (paths padded with -1, in lexicographic order).
+
+        In that order a path adds a node for each of its tokens after the prefix it shares
+        with the path before, and listing the added nodes row by row is a DFS preorder.
+        """
+        k, width = grid.shape
+        column = np.arange(width)
+        valid = column < lengths[:, None]
+        shared = np.zeros(k, dtype=np.int64)
+        if k > 1:
+            same = (grid[1:] == grid[:-1]) & valid[1:] & valid[:-1]
+            same = np.concatenate([same, np.zeros((k - 1, 1), dtype=bool)], axis=1)
+            shared[1:] = np.argmin(same, axis=1)
+        new = valid & (column >= shared[:, None])
+        number = np.cumsum(new.ravel()).reshape(k, width) - 1
+        # A token shared with the path before is the node the latest path adding it made.
+        maker = np.maximum.accumulate(np.where(new, np.arange(k)[:, None], 0), axis=0)
+        node = np.where(valid, number[maker, column], -1)
+        rows, cols = np.nonzero(new)
+        n = len(rows)
+        tokens = grid[rows, cols]
+        depth = cols + 1
+        parent = np.where(cols > 0, node[rows, np.maximum(cols - 1, 0)], -1)
         levels = tuple(np.flatnonzero(depth == d) for d in range(2, int(depth.max()) + 1))
-        leaf = new_id[np.asarray(leaf_raw, dtype=np.int64)]
-        anchor = np.full(len(leaf), -1, dtype=np.int64)
-        for k, a in enumerate(unscored):
-            if a > 0:
-                v = leaf[k]
-                while depth[v] > a:
-                    v = par[v]
-                anchor[k] = v
+        size = np.ones(n, dtype=np.int64)
+        for nodes in reversed(levels):
+            size += np.bincount(parent[nodes], weights=size[nodes], minlength=n).astype(np.int64)
+        inner = np.unique(parent[parent >= 0])
+        head_slot = np.where(parent >= 0, 1 + np.searchsorted(inner, parent), 0)
+        leaf = node[np.arange(k), lengths - 1]
+        anchor = np.where(unscored > 0, node[np.arange(k), np.maximum(unscored - 1, 0)], -1)
         end = np.arange(n) + size
-        return cls(tokens, par, depth, end, inner, head_slot, levels, leaf, anchor)
+        return cls(tokens, parent, depth, end, inner, head_slot, levels, leaf, anchor)
 
     def log_q(self, lp: np.ndarray) -> np.ndarray:
         """Sum node log-probabilities ``lp`` along each candidate's scored path."""
@@ -196,6 +194,21 @@ class _Trie:
             cum[nodes] += cum[self.parent[nodes]]
         start = np.where(self.anchor >= 0, cum[np.maximum(self.anchor, 0)], 0.0)
         return cum[self.leaf] - start
+
+
+def _padded(paths: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Token paths as rows of an array padded with -1, and their lengths."""
+    lengths = np.fromiter(map(len, paths), dtype=np.int64, count=len(paths))
+    grid = np.full((len(paths), int(lengths.max())), -1, dtype=np.int64)
+    grid[np.arange(grid.shape[1]) < lengths[:, None]] = np.fromiter(
+        itertools.chain.from_iterable(paths), dtype=np.int64, count=int(lengths.sum())
+    )
+    return grid, lengths
+
+
+def _lexicographic(grid: np.ndarray) -> np.ndarray:
+    """Order of the rows of `grid` sorted as token sequences (a prefix first: pads are -1)."""
+    return np.lexsort(grid.T[::-1])
 
 
 @dataclass(frozen=True)
@@ -215,28 +228,25 @@ class _Paths:
 
         A path longer than `max_nodes` gets a trie of its own; None keeps a single trie.
         """
-        if max_nodes is None:
-            return ((_Trie.build(self.paths, self.unscored), np.arange(len(self.paths))),)
-        # In lexicographic order a path adds len - (prefix shared with the previous) nodes.
-        order = sorted(range(len(self.paths)), key=self.paths.__getitem__)
-        groups: list[list[int]] = [[]]
-        size, previous = 0, ()
-        for k in order:
-            path = self.paths[k]
-            new = len(path) - _common_prefix(previous, path)
-            if groups[-1] and size + new > max_nodes:
-                groups.append([])
-                new = len(path)
-                size = 0
-            groups[-1].append(k)
-            size += new
-            previous = path
+        grid, lengths = _padded(self.paths)
+        order = _lexicographic(grid)
+        grid, lengths, unscored = grid[order], lengths[order], np.asarray(self.unscored)[order]
+        bounds = [0]
+        if max_nodes is not None:
+            # In lexicographic order a path adds len - (prefix shared with the previous) nodes.
+            same = (grid[1:] == grid[:-1]) & (grid[1:] >= 0)
+            same = np.concatenate([same, np.zeros((len(same), 1), dtype=bool)], axis=1)
+            added = lengths[1:] - np.argmin(same, axis=1)
+            size = lengths[0]
+            for i, new in enumerate(added.tolist(), start=1):
+                if size + new > max_nodes:
+                    bounds.append(i)
+                    size, new = 0, lengths[i]
+                size += new
+        bounds.append(len(order))
         return tuple(
-            (
-                _Trie.build([self.paths[k] for k in g], [self.unscored[k] for k in g]),
-                np.asarray(g, dtype=np.int64),
-            )
-            for g in groups
+            (_Trie._from_sorted(grid[a:b], lengths[a:b], unscored[a:b]), order[a:b])
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
         )
 
 
@@ -258,12 +268,48 @@ class _Tokenization:
                 f"{with_special} with special tokens vs {plain} without"
             )
 
+        self._backend = _plain_backend(tokenizer)
+
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text; special-token strings in it ("</s>") are read as text."""
         if not texts:
             return []
+        backend = self._backend
+        if backend is not None and backend.truncation is None and backend.padding is None:
+            # What tokenizer(texts, add_special_tokens=False, split_special_tokens=True) runs,
+            # without building offsets and Python encodings it would discard (3x faster).
+            batch = getattr(backend, "encode_batch_fast", backend.encode_batch)
+            split = backend.encode_special_tokens
+            backend.encode_special_tokens = True
+            try:
+                return [e.ids for e in batch(list(texts), add_special_tokens=False)]
+            finally:
+                backend.encode_special_tokens = split
         ids = self.tokenizer(list(texts), add_special_tokens=False, split_special_tokens=True)
         return [list(i) for i in ids["input_ids"]]
+
+
+def _plain_backend(tokenizer: Any) -> Any:
+    """The Rust tokenizer behind `tokenizer` when calling it adds nothing but the Rust call.
+
+    That holds for transformers' fast tokenizers whose class keeps the library's own
+    ``__call__`` and ``_encode_plus`` (Llama, Mistral, Qwen, GPT-2, ...); None otherwise.
+    """
+    try:
+        from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+        from transformers.tokenization_utils_tokenizers import TokenizersBackend
+    except ImportError:
+        return None
+    cls = type(tokenizer)
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if (
+        not isinstance(tokenizer, TokenizersBackend)
+        or cls.__call__ is not PreTrainedTokenizerBase.__call__
+        or cls._encode_plus is not TokenizersBackend._encode_plus
+        or not hasattr(backend, "encode_special_tokens")
+    ):
+        return None
+    return backend
 
 
 def _split_joint(
