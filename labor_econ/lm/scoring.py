@@ -181,11 +181,12 @@ class _Trie:
         tokens = grid[rows, cols]
         depth = cols + 1
         parent = np.where(cols > 0, node[rows, np.maximum(cols - 1, 0)], -1)
-        levels = tuple(np.flatnonzero(depth == d) for d in range(2, int(depth.max()) + 1))
+        by_depth = np.argsort(depth, kind="stable")
+        levels = tuple(np.split(by_depth, np.cumsum(np.bincount(depth))[1:-1]))[1:]
         size = np.ones(n, dtype=np.int64)
         for nodes in reversed(levels):
-            size += np.bincount(parent[nodes], weights=size[nodes], minlength=n).astype(np.int64)
-        inner = np.unique(parent[parent >= 0])
+            np.add.at(size, parent[nodes], size[nodes])
+        inner = np.flatnonzero(np.bincount(parent[parent >= 0], minlength=n))
         head_slot = np.where(parent >= 0, 1 + np.searchsorted(inner, parent), 0)
         leaf = node[np.arange(k), lengths - 1]
         anchor = np.where(unscored > 0, node[np.arange(k), np.maximum(unscored - 1, 0)], -1)
@@ -228,26 +229,37 @@ class _Paths:
     unscored: tuple[int, ...]
     drop: int
 
-    def tries(self, max_nodes: int | None) -> tuple[tuple[_Trie, np.ndarray], ...]:
+    def tries(
+        self, max_nodes: int | None, *, fed: bool = False
+    ) -> tuple[tuple[_Trie, np.ndarray], ...]:
         """Cut into tries of at most `max_nodes` nodes, each with the columns it scores.
 
         A path longer than `max_nodes` gets a trie of its own; None keeps a single trie.
+        With `fed`, only the nodes fed to the model (inner nodes) count, so that rows of
+        fed nodes come out nearly equal (little padding).
         """
         grid, lengths = _padded(self.paths)
         order = _lexicographic(grid)
         grid, lengths, unscored = grid[order], lengths[order], np.asarray(self.unscored)[order]
         bounds = [0]
         if max_nodes is not None:
-            # In lexicographic order a path adds len - (prefix shared with the previous) nodes.
+            # In lexicographic order a path adds len - (prefix shared with the previous) nodes,
+            # all inner but its last, which is inner too when the next path extends it.
             same = (grid[1:] == grid[:-1]) & (grid[1:] >= 0)
             same = np.concatenate([same, np.zeros((len(same), 1), dtype=bool)], axis=1)
-            added = lengths[1:] - np.argmin(same, axis=1)
-            size = lengths[0]
-            for i, new in enumerate(added.tolist(), start=1):
-                if size + new > max_nodes:
+            shared = np.concatenate([[0], np.argmin(same, axis=1)])
+            leaf_only = np.zeros(len(order), dtype=np.int64)
+            if fed:
+                leaf_only = 1 - np.append(shared[1:] == lengths[:-1], False)
+            whole = (lengths - leaf_only).tolist()
+            added = (lengths - shared - leaf_only).tolist()
+            size = whole[0]
+            for i in range(1, len(order)):
+                if size + added[i] > max_nodes:
                     bounds.append(i)
-                    size, new = 0, lengths[i]
-                size += new
+                    size = whole[i]
+                else:
+                    size += added[i]
         bounds.append(len(order))
         return tuple(
             (_Trie._from_sorted(grid[a:b], lengths[a:b], unscored[a:b]), order[a:b])
@@ -782,11 +794,13 @@ class CandidateScorer:
                 key = None
             ids = prefix + ids[: len(ids) - paths.drop]
             limit = self._trie_limit(len(ids))
-            parts = self._tries.get((key, limit)) if key is not None else None
+            # Shared rows, cut by default: rows of nearly equal fed nodes pad least.
+            fed = self._share_prompts and self.max_trie_nodes == "auto"
+            parts = self._tries.get((key, limit, fed)) if key is not None else None
             if parts is None:
-                parts = paths.tries(limit)
+                parts = paths.tries(limit, fed=fed)
                 if key is not None:
-                    self._tries[key, limit] = parts
+                    self._tries[key, limit, fed] = parts
             plans.append((ids, parts))
         return plans
 
