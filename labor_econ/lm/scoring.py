@@ -20,6 +20,10 @@ __all__ = ["CandidateScorer", "ContextLengthError", "naive_score"]
 
 _SUPPORTED_ATTENTION = ("flex_attention", "sdpa", "eager")
 _HEAD_CHUNK_ROWS = 2048
+# On CPU smaller chunks of logits stay in cache between the matmul, log_softmax and gather:
+# 1 thread, 8268 rows: vocab 2048 (hidden 64) 56-58 ms at 64-256 rows vs 110 at 2048;
+# vocab 32000 (hidden 512, 1024 rows) 663 ms at 256 vs 977 at 2048.
+_CPU_HEAD_CHUNK_ROWS = 256
 _CPU_BATCH_TOKENS = 8192
 # An attended pair costs less time than its FLOPs say next to a token (fused attention
 # kernels vs. memory-bound norms, rotary embeddings and activations). Measured on 2 CPU cores
@@ -1037,11 +1041,14 @@ class CandidateScorer:
     ) -> np.ndarray:
         """``log_softmax(lm_head(hidden[slot]))[token]`` in float32, the head run in chunks."""
         out = torch.empty(len(slot), dtype=torch.float32, device=hidden.device)
-        for start in range(0, hidden.shape[0], _HEAD_CHUNK_ROWS):
-            stop = min(start + _HEAD_CHUNK_ROWS, hidden.shape[0])
+        chunk = _CPU_HEAD_CHUNK_ROWS if hidden.device.type == "cpu" else _HEAD_CHUNK_ROWS
+        starts = torch.arange(0, hidden.shape[0] + chunk, chunk, device=slot.device)
+        order = torch.argsort(slot)
+        bounds = torch.searchsorted(slot[order], starts).tolist()
+        for c, start in enumerate(range(0, hidden.shape[0], chunk)):
             # log_softmax, not logits - logsumexp: a fused kernel, 1.5-2x faster on CPU.
-            log_probs = torch.log_softmax(self._head(hidden[start:stop]).float(), dim=-1)
-            sel = torch.nonzero((slot >= start) & (slot < stop)).squeeze(1)
+            log_probs = torch.log_softmax(self._head(hidden[start : start + chunk]).float(), -1)
+            sel = order[bounds[c] : bounds[c + 1]]
             out[sel] = log_probs[slot[sel] - start, token[sel]]
         return out.cpu().numpy()
 
