@@ -899,7 +899,9 @@ class CandidateScorer:
             prompt_ids[b, : len(ids)] = ids
         # Right padding under a plain causal mask: real tokens never see the padding.
         first = self._base(input_ids=torch.from_numpy(prompt_ids).to(device), use_cache=True)
-        cache = getattr(first, "cache", None) or first.past_key_values
+        cache = getattr(first, "cache", None)  # transformers 5.24+; before: past_key_values
+        if cache is None:
+            cache = first.past_key_values
         tries = [(b, trie) for b, (_, ts) in enumerate(plans) for trie in ts]
         owner = np.array([b for b, _ in tries])
         cache.batch_select_indices(torch.from_numpy(owner).to(device))
