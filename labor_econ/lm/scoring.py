@@ -910,23 +910,16 @@ class CandidateScorer:
         input_ids = np.full((rows, width), self._pad_id, dtype=np.int64)
         position_ids = np.zeros((rows, width), dtype=np.int64)
         end = np.arange(1, width + 1, dtype=np.int64)[None, :].repeat(rows, axis=0)
+        # Head rows: the n last prompt tokens, then the rows x width trie positions.
         head_rows, node_slot, node_token, counts = [], [], [], []
         n_rows = 0
-        last = lengths - 1
         for r, (b, trie) in enumerate(tries):
             fed, p = trie.inner, lengths[b]
             m = len(fed)
             input_ids[r, :m] = trie.tokens[fed]
             position_ids[r, :m] = p + trie.depth[fed] - 1
             end[r, :m] = np.searchsorted(fed, trie.end[fed])
-            head_rows.append(
-                np.concatenate(
-                    [
-                        [b * prompt_ids.shape[1] + last[b]],
-                        n * prompt_ids.shape[1] + r * width + np.arange(m),
-                    ]
-                )
-            )
+            head_rows.append(np.concatenate([[b], n + r * width + np.arange(m)]))
             node_slot.append(n_rows + trie.head_slot)
             node_token.append(trie.tokens)
             counts.append(len(trie.tokens))
@@ -946,12 +939,11 @@ class CandidateScorer:
             use_cache=True,
             **{self._cache_argument: cache},
         )
-        hidden = torch.cat(
-            [
-                first.last_hidden_state.reshape(-1, first.last_hidden_state.shape[-1]),
-                second.last_hidden_state.reshape(-1, second.last_hidden_state.shape[-1]),
-            ]
-        )[torch.from_numpy(np.concatenate(head_rows)).to(device)]
+        last = first.last_hidden_state[
+            torch.arange(n, device=device), torch.from_numpy(lengths - 1).to(device)
+        ]
+        hidden = torch.cat([last, second.last_hidden_state.flatten(0, 1)])
+        hidden = hidden[torch.from_numpy(np.concatenate(head_rows)).to(device)]
         lp = self._node_log_probs(
             hidden,
             torch.from_numpy(np.concatenate(node_slot)).to(device),
