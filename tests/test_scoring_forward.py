@@ -72,7 +72,7 @@ class _Inputs:
 
     def __call__(self, module, args, kwargs) -> None:
         self.shapes.append(tuple(kwargs["input_ids"].shape))
-        self.masks.append(kwargs["attention_mask"])
+        self.masks.append(kwargs.get("attention_mask"))
 
 
 def test_leaves_are_not_fed_and_scores_stay_exact(sdpa, case):
@@ -368,3 +368,93 @@ def test_prompts_longer_than_the_context_raise_before_any_forward(sdpa, case):
     deepest = max(len(sdpa.tokenizer(long + c)["input_ids"]) for c in candidates)
     assert index == 1 and tokens == deepest > 256
     assert "person 7, year 1999" in str(info.value.relabel(["x", "person 7, year 1999"]))
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+@pytest.mark.parametrize("max_trie_nodes", [7, 40, "auto"])
+def test_cut_tries_share_their_prompt_and_stay_exact(sdpa, case, attn, max_trie_nodes):
+    prompts, candidates, want = case
+    scorer = CandidateScorer(
+        sdpa, progress=False, attn_implementation=attn, batch_tokens=100_000,
+        max_trie_nodes=max_trie_nodes,
+    )  # fmt: skip
+    plans = scorer._plan(prompts, candidates)
+    cut = [ids for ids, parts in plans if len(parts) > 1]
+    record = _Inputs(sdpa.model.model)
+    try:
+        got = scorer.score(prompts, candidates)
+    finally:
+        record.handle.remove()
+    np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
+    if max_trie_nodes == 7:
+        # Every prompt is cut, and fed once: a prompt pass, then all tries on its cache.
+        assert len(cut) == len(prompts)
+        width = max(len(ids) for ids in cut)
+        rows = sum(len(parts) for _, parts in plans)
+        assert record.shapes[0] == (len(prompts), width) and len(record.shapes) == 2
+        assert record.shapes[1][0] == rows > 2 * len(prompts)
+
+
+def _reference_trie(paths):
+    """Node (as its token path) -> ancestors, children; the plain-dict trie of `paths`."""
+    nodes = {tuple(p[:d]) for p in paths for d in range(1, len(p) + 1)}
+    children = {v: {w for w in nodes if len(w) == len(v) + 1 and w[:-1] == v} for v in nodes}
+    return nodes, children
+
+
+def test_trie_from_sorted_paths_is_the_dict_trie():
+    from labor_econ.lm.scoring import _Paths, _Trie
+
+    rng = random.Random(11)
+    for _ in range(60):
+        paths = list({tuple(rng.randrange(4) for _ in range(rng.randint(1, 6))) for _ in range(25)})
+        rng.shuffle(paths)
+        unscored = [rng.randint(0, len(p) - 1) for p in paths]
+        nodes, children = _reference_trie(paths)
+        trie = _Trie.build(paths, unscored)
+        path_of = []
+        for v in range(len(trie.tokens)):
+            above = path_of[trie.parent[v]] if trie.parent[v] >= 0 else ()
+            path_of.append((*above, int(trie.tokens[v])))
+        assert sorted(path_of) == sorted(nodes)  # each prefix exactly once
+        assert [len(p) for p in path_of] == trie.depth.tolist()
+        for v, path in enumerate(path_of):
+            seen = {path_of[k] for k in range(len(path_of)) if k <= v < trie.end[k]}
+            assert seen == {path[:d] for d in range(1, len(path) + 1)}  # the mask's rule
+        inner = {path_of[v] for v in trie.inner}
+        assert inner == {v for v in nodes if children[v]}
+        assert [path_of[v] for v in trie.leaf] == paths
+        lp = rng.random() * np.arange(1, len(path_of) + 1)
+        want = [
+            sum(lp[path_of.index(p[:d])] for d in range(a + 1, len(p) + 1))
+            for p, a in zip(paths, unscored, strict=True)
+        ]
+        np.testing.assert_allclose(trie.log_q(lp), want, rtol=1e-12)
+        # Cut tries hold every path once, each within the node limit or alone.
+        parts = _Paths(tuple(paths), tuple(unscored), 0).tries(6)
+        assert sorted(np.concatenate([cols for _, cols in parts]).tolist()) == list(
+            range(len(paths))
+        )
+        assert all(len(t.tokens) <= 6 or len(cols) == 1 for t, cols in parts)
+        for t, cols in parts:
+            assert [len(paths[c]) for c in cols] == t.depth[t.leaf].tolist()
+
+
+def test_fast_encoding_equals_the_tokenizer_call(lm):
+    from labor_econ.lm.scoring import _plain_backend, _Tokenization
+
+    tok = _Tokenization(lm.tokenizer)
+    assert tok._backend is not None  # the tiny Llama's tokenizer takes the fast path
+    texts = ["1990: Cashiers\n", " Sales</s> workers<unk>\n", "  two  spaces", "é ü 中文"]
+    want = lm.tokenizer(texts, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    lm.tokenizer.backend_tokenizer.encode_special_tokens = False
+    assert tok.encode(texts) == [list(ids) for ids in want]
+    assert lm.tokenizer.backend_tokenizer.encode_special_tokens is False  # left as it was
+
+    class Custom(type(lm.tokenizer)):
+        def __call__(self, *args, **kwargs):
+            return super().__call__(*args, **kwargs)
+
+    custom = lm.tokenizer.__class__.__new__(Custom)
+    custom.__dict__.update(lm.tokenizer.__dict__)
+    assert _plain_backend(custom) is None  # its own __call__ might change the text

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import inspect
+import itertools
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,12 +21,20 @@ __all__ = ["CandidateScorer", "ContextLengthError", "naive_score"]
 
 _SUPPORTED_ATTENTION = ("flex_attention", "sdpa", "eager")
 _HEAD_CHUNK_ROWS = 2048
+# On CPU smaller chunks of logits stay in cache between the matmul, log_softmax and gather:
+# 1 thread, 8268 rows: vocab 2048 (hidden 64) 56-58 ms at 64-256 rows vs 110 at 2048;
+# vocab 32000 (hidden 512, 1024 rows) 663 ms at 256 vs 977 at 2048.
+_CPU_HEAD_CHUNK_ROWS = 256
 _CPU_BATCH_TOKENS = 8192
 # An attended pair costs less time than its FLOPs say next to a token (fused attention
 # kernels vs. memory-bound norms, rotary embeddings and activations). Measured on 2 CPU cores
 # with the tiny Llama at K = 300: the fastest cut was 2-4x the FLOP optimum (512 nodes, not
 # 256: 1.4x faster). Models of a billion parameters and more still never cut a trie.
 _PAIR_DISCOUNT = 4.0
+# Trie nodes per row where the rows share their prompt's keys and values (CPU, sdpa/eager):
+# rows of N nodes cost N * (prompt + N) attended pairs; measured on 2 CPU cores with the tiny
+# Llama at K = 300 (prompt ~150 tokens), 128 was fastest (64: 1.4x, 256: 1.2x its time).
+_SHARED_ROW_NODES = 128
 # torch.cuda.OutOfMemoryError is an alias of torch.OutOfMemoryError where the latter exists.
 _OOM_ERRORS = tuple(
     {getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), torch.cuda.OutOfMemoryError}
@@ -142,53 +153,50 @@ class _Trie:
 
     @classmethod
     def build(cls, paths: Sequence[Sequence[int]], unscored: Sequence[int]) -> _Trie:
-        children: list[dict[int, int]] = [{}]
-        token, parent = [-1], [-1]
-        leaf_raw = []
-        for path in paths:
-            v = 0
-            for t in path:
-                nxt = children[v].get(t)
-                if nxt is None:
-                    nxt = len(token)
-                    children[v][t] = nxt
-                    children.append({})
-                    token.append(t)
-                    parent.append(v)
-                v = nxt
-            leaf_raw.append(v)
-        order = []
-        stack = list(reversed(children[0].values()))
-        while stack:
-            v = stack.pop()
-            order.append(v)
-            stack.extend(reversed(children[v].values()))
-        n = len(order)
-        new_id = np.full(len(token), -1, dtype=np.int64)
-        new_id[order] = np.arange(n)
-        tokens = np.asarray(token, dtype=np.int64)[order]
-        par = new_id[np.asarray(parent, dtype=np.int64)[order]]
-        depth = np.ones(n, dtype=np.int64)
-        for v in range(n):
-            if par[v] >= 0:
-                depth[v] = depth[par[v]] + 1
+        """The trie of `paths`; a path's first `unscored` tokens are not scored."""
+        grid, lengths = _padded(paths)
+        order = _lexicographic(grid)
+        trie = cls._from_sorted(grid[order], lengths[order], np.asarray(unscored)[order])
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        return dataclasses.replace(trie, leaf=trie.leaf[back], anchor=trie.anchor[back])
+
+    @classmethod
+    def _from_sorted(cls, grid: np.ndarray, lengths: np.ndarray, unscored: np.ndarray) -> _Trie:
+        """The trie of the rows of `grid` (paths padded with -1, in lexicographic order).
+
+        In that order a path adds a node for each of its tokens after the prefix it shares
+        with the path before, and listing the added nodes row by row is a DFS preorder.
+        """
+        k, width = grid.shape
+        column = np.arange(width)
+        valid = column < lengths[:, None]
+        shared = np.zeros(k, dtype=np.int64)
+        if k > 1:
+            same = (grid[1:] == grid[:-1]) & valid[1:] & valid[:-1]
+            same = np.concatenate([same, np.zeros((k - 1, 1), dtype=bool)], axis=1)
+            shared[1:] = np.argmin(same, axis=1)
+        new = valid & (column >= shared[:, None])
+        number = np.cumsum(new.ravel()).reshape(k, width) - 1
+        # A token shared with the path before is the node the latest path adding it made.
+        maker = np.maximum.accumulate(np.where(new, np.arange(k)[:, None], 0), axis=0)
+        node = np.where(valid, number[maker, column], -1)
+        rows, cols = np.nonzero(new)
+        n = len(rows)
+        tokens = grid[rows, cols]
+        depth = cols + 1
+        parent = np.where(cols > 0, node[rows, np.maximum(cols - 1, 0)], -1)
+        by_depth = np.argsort(depth, kind="stable")
+        levels = tuple(np.split(by_depth, np.cumsum(np.bincount(depth))[1:-1]))[1:]
         size = np.ones(n, dtype=np.int64)
-        for v in range(n - 1, -1, -1):
-            if par[v] >= 0:
-                size[par[v]] += size[v]
-        inner = np.unique(par[par >= 0])
-        head_slot = np.where(par >= 0, 1 + np.searchsorted(inner, par), 0)
-        levels = tuple(np.flatnonzero(depth == d) for d in range(2, int(depth.max()) + 1))
-        leaf = new_id[np.asarray(leaf_raw, dtype=np.int64)]
-        anchor = np.full(len(leaf), -1, dtype=np.int64)
-        for k, a in enumerate(unscored):
-            if a > 0:
-                v = leaf[k]
-                while depth[v] > a:
-                    v = par[v]
-                anchor[k] = v
+        for nodes in reversed(levels):
+            np.add.at(size, parent[nodes], size[nodes])
+        inner = np.flatnonzero(np.bincount(parent[parent >= 0], minlength=n))
+        head_slot = np.where(parent >= 0, 1 + np.searchsorted(inner, parent), 0)
+        leaf = node[np.arange(k), lengths - 1]
+        anchor = np.where(unscored > 0, node[np.arange(k), np.maximum(unscored - 1, 0)], -1)
         end = np.arange(n) + size
-        return cls(tokens, par, depth, end, inner, head_slot, levels, leaf, anchor)
+        return cls(tokens, parent, depth, end, inner, head_slot, levels, leaf, anchor)
 
     def log_q(self, lp: np.ndarray) -> np.ndarray:
         """Sum node log-probabilities ``lp`` along each candidate's scored path."""
@@ -197,6 +205,21 @@ class _Trie:
             cum[nodes] += cum[self.parent[nodes]]
         start = np.where(self.anchor >= 0, cum[np.maximum(self.anchor, 0)], 0.0)
         return cum[self.leaf] - start
+
+
+def _padded(paths: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Token paths as rows of an array padded with -1, and their lengths."""
+    lengths = np.fromiter(map(len, paths), dtype=np.int64, count=len(paths))
+    grid = np.full((len(paths), int(lengths.max())), -1, dtype=np.int64)
+    grid[np.arange(grid.shape[1]) < lengths[:, None]] = np.fromiter(
+        itertools.chain.from_iterable(paths), dtype=np.int64, count=int(lengths.sum())
+    )
+    return grid, lengths
+
+
+def _lexicographic(grid: np.ndarray) -> np.ndarray:
+    """Order of the rows of `grid` sorted as token sequences (a prefix first: pads are -1)."""
+    return np.lexsort(grid.T[::-1])
 
 
 @dataclass(frozen=True)
@@ -211,33 +234,41 @@ class _Paths:
     unscored: tuple[int, ...]
     drop: int
 
-    def tries(self, max_nodes: int | None) -> tuple[tuple[_Trie, np.ndarray], ...]:
+    def tries(
+        self, max_nodes: int | None, *, fed: bool = False
+    ) -> tuple[tuple[_Trie, np.ndarray], ...]:
         """Cut into tries of at most `max_nodes` nodes, each with the columns it scores.
 
         A path longer than `max_nodes` gets a trie of its own; None keeps a single trie.
+        With `fed`, only the nodes fed to the model (inner nodes) count, so that rows of
+        fed nodes come out nearly equal (little padding).
         """
-        if max_nodes is None:
-            return ((_Trie.build(self.paths, self.unscored), np.arange(len(self.paths))),)
-        # In lexicographic order a path adds len - (prefix shared with the previous) nodes.
-        order = sorted(range(len(self.paths)), key=self.paths.__getitem__)
-        groups: list[list[int]] = [[]]
-        size, previous = 0, ()
-        for k in order:
-            path = self.paths[k]
-            new = len(path) - _common_prefix(previous, path)
-            if groups[-1] and size + new > max_nodes:
-                groups.append([])
-                new = len(path)
-                size = 0
-            groups[-1].append(k)
-            size += new
-            previous = path
+        grid, lengths = _padded(self.paths)
+        order = _lexicographic(grid)
+        grid, lengths, unscored = grid[order], lengths[order], np.asarray(self.unscored)[order]
+        bounds = [0]
+        if max_nodes is not None:
+            # In lexicographic order a path adds len - (prefix shared with the previous) nodes,
+            # all inner but its last, which is inner too when the next path extends it.
+            same = (grid[1:] == grid[:-1]) & (grid[1:] >= 0)
+            same = np.concatenate([same, np.zeros((len(same), 1), dtype=bool)], axis=1)
+            shared = np.concatenate([[0], np.argmin(same, axis=1)])
+            leaf_only = np.zeros(len(order), dtype=np.int64)
+            if fed:
+                leaf_only = 1 - np.append(shared[1:] == lengths[:-1], False)
+            whole = (lengths - leaf_only).tolist()
+            added = (lengths - shared - leaf_only).tolist()
+            size = whole[0]
+            for i in range(1, len(order)):
+                if size + added[i] > max_nodes:
+                    bounds.append(i)
+                    size = whole[i]
+                else:
+                    size += added[i]
+        bounds.append(len(order))
         return tuple(
-            (
-                _Trie.build([self.paths[k] for k in g], [self.unscored[k] for k in g]),
-                np.asarray(g, dtype=np.int64),
-            )
-            for g in groups
+            (_Trie._from_sorted(grid[a:b], lengths[a:b], unscored[a:b]), order[a:b])
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
         )
 
 
@@ -259,12 +290,48 @@ class _Tokenization:
                 f"{with_special} with special tokens vs {plain} without"
             )
 
+        self._backend = _plain_backend(tokenizer)
+
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text; special-token strings in it ("</s>") are read as text."""
         if not texts:
             return []
+        backend = self._backend
+        if backend is not None and backend.truncation is None and backend.padding is None:
+            # What tokenizer(texts, add_special_tokens=False, split_special_tokens=True) runs,
+            # without building offsets and Python encodings it would discard (3x faster).
+            batch = getattr(backend, "encode_batch_fast", backend.encode_batch)
+            split = backend.encode_special_tokens
+            backend.encode_special_tokens = True
+            try:
+                return [e.ids for e in batch(list(texts), add_special_tokens=False)]
+            finally:
+                backend.encode_special_tokens = split
         ids = self.tokenizer(list(texts), add_special_tokens=False, split_special_tokens=True)
         return [list(i) for i in ids["input_ids"]]
+
+
+def _plain_backend(tokenizer: Any) -> Any:
+    """The Rust tokenizer behind `tokenizer` when calling it adds nothing but the Rust call.
+
+    That holds for transformers' fast tokenizers whose class keeps the library's own
+    ``__call__`` and ``_encode_plus`` (Llama, Mistral, Qwen, GPT-2, ...); None otherwise.
+    """
+    try:
+        from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+        from transformers.tokenization_utils_tokenizers import TokenizersBackend
+    except ImportError:
+        return None
+    cls = type(tokenizer)
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if (
+        not isinstance(tokenizer, TokenizersBackend)
+        or cls.__call__ is not PreTrainedTokenizerBase.__call__
+        or cls._encode_plus is not TokenizersBackend._encode_plus
+        or not hasattr(backend, "encode_special_tokens")
+    ):
+        return None
+    return backend
 
 
 def _split_joint(
@@ -370,7 +437,9 @@ class CandidateScorer:
         nodes. Attention over prompt + trie grows with the square of its length while the rest
         of the model grows linearly, so small models with short prompts gain from cutting.
         ``"auto"`` picks the size minimising the forward's FLOPs for each prompt's length
-        (billion-parameter models never cut a few thousand nodes); None never cuts.
+        (billion-parameter models never cut a few thousand nodes); None never cuts. On CPU
+        with sdpa or eager a cut prompt is fed once and its keys and values serve all its
+        rows (no prompt repeated), and ``"auto"`` cuts rows of 128 nodes.
 
     Notes
     -----
@@ -457,6 +526,12 @@ class CandidateScorer:
         self._token_flops = 2 * (sum(p.numel() for p in self._base.parameters()) - embedding)
         self._pair_flops = 4 * heads * head_dim * config.num_hidden_layers
         self._max_positions = getattr(config, "max_position_embeddings", None)
+        # The forward's name for a KV cache: `cache` (transformers 5.24+), else past_key_values.
+        self._cache_argument = (
+            "cache"
+            if "cache" in inspect.signature(self._base.forward).parameters
+            else "past_key_values"
+        )
         self._cache_candidates: tuple[str, ...] | None = None
         self._paths: dict[tuple[str, tuple[int, ...]], _Paths] = {}
         self._tries: dict[tuple[Any, ...], tuple[tuple[_Trie, np.ndarray], ...]] = {}
@@ -466,6 +541,22 @@ class CandidateScorer:
     def attn_implementation(self) -> str:
         """The model's attention implementation: flex_attention, sdpa or eager."""
         return self.lm.model.config._attn_implementation
+
+    @property
+    def _share_prompts(self) -> bool:
+        """Whether a prompt cut into several tries is fed once, its keys and values reused.
+
+        On CPU with sdpa or eager, whose kernels compute every masked pair, this saves the
+        prompt's repeats and most of the attention; on CUDA FlexAttention already skips the
+        empty blocks. Sliding-window layers would drop cached keys, so they never share.
+        """
+        config = self.lm.model.config
+        return (
+            self.lm.device.type == "cpu"
+            and self.attn_implementation in ("sdpa", "eager")
+            and getattr(config, "sliding_window", None) is None
+            and all(t == "full_attention" for t in getattr(config, "layer_types", None) or [])
+        )
 
     def __repr__(self) -> str:
         return (
@@ -518,18 +609,31 @@ class CandidateScorer:
         self._check_context(
             [len(ids) + max(int(trie.depth.max()) for trie, _ in parts) for ids, parts in plans]
         )
-        rows = [
-            (i, ids, trie, cols) for i, (ids, parts) in enumerate(plans) for trie, cols in parts
-        ]
+        # A unit of work: one (prompt, trie) row, or a prompt whose tries share its forward.
+        units = []
+        for i, (ids, parts) in enumerate(plans):
+            if len(parts) > 1 and self._share_prompts:
+                units.append((i, ids, parts))
+            else:
+                units.extend((i, ids, (part,)) for part in parts)
 
         def run(batch: list[int]) -> None:
-            chosen = [rows[r] for r in batch]
-            values = self._forward_tries([(ids, trie) for _, ids, trie, _ in chosen])
-            for (i, _, _, cols), value in zip(chosen, values, strict=True):
-                out[i, cols] = value
+            chosen = [units[u] for u in batch]
+            single = [(i, ids, parts[0]) for i, ids, parts in chosen if len(parts) == 1]
+            if single:
+                values = self._forward_tries([(ids, trie) for _, ids, (trie, _) in single])
+                for (i, _, (_, cols)), value in zip(single, values, strict=True):
+                    out[i, cols] = value
+            shared = [(i, ids, parts) for i, ids, parts in chosen if len(parts) > 1]
+            if shared:
+                values = self._forward_shared([(ids, [t for t, _ in ps]) for _, ids, ps in shared])
+                for (i, _, parts), per_trie in zip(shared, values, strict=True):
+                    for (_, cols), value in zip(parts, per_trie, strict=True):
+                        out[i, cols] = value
 
-        lengths = [len(ids) + len(trie.inner) for _, ids, trie, _ in rows]  # leaves are not fed
-        self._run_batches(lengths, run, owners=[i for i, *_ in rows])
+        # Leaves are not fed; a shared prompt is fed once.
+        lengths = [len(ids) + sum(len(t.inner) for t, _ in parts) for _, ids, parts in units]
+        self._run_batches(lengths, run, owners=[i for i, *_ in units])
         return out
 
     def _check_context(self, needed: Sequence[int]) -> None:
@@ -718,11 +822,13 @@ class CandidateScorer:
                 key = None
             ids = prefix + ids[: len(ids) - paths.drop]
             limit = self._trie_limit(len(ids))
-            parts = self._tries.get((key, limit)) if key is not None else None
+            # Shared rows, cut by default: rows of nearly equal fed nodes pad least.
+            fed = self._share_prompts and self.max_trie_nodes == "auto"
+            parts = self._tries.get((key, limit, fed)) if key is not None else None
             if parts is None:
-                parts = paths.tries(limit)
+                parts = paths.tries(limit, fed=fed)
                 if key is not None:
-                    self._tries[key, limit] = parts
+                    self._tries[key, limit, fed] = parts
             plans.append((ids, parts))
         return plans
 
@@ -730,6 +836,9 @@ class CandidateScorer:
         """Most nodes per trie for a prompt part of `prompt_len` tokens (see max_trie_nodes)."""
         if self.max_trie_nodes != "auto":
             return None if self.max_trie_nodes is None else int(self.max_trie_nodes)
+        if self._share_prompts:
+            # The prompt is fed once whatever the cut: smaller rows only save attention pairs.
+            return _SHARED_ROW_NODES
         # Cutting N nodes into g tries costs g * P more tokens and saves attention pairs:
         # g * (P + N/g)^2 + (g * P + N) * token/pair is smallest at N/g = sqrt(P^2 + P * ratio).
         ratio = _PAIR_DISCOUNT * self._token_flops / self._pair_flops
@@ -785,13 +894,89 @@ class CandidateScorer:
         allowed = (pos[None, None, :] <= pos[None, :, None]) & (
             pos[None, :, None] < end[:, None, :]
         )
-        allowed = allowed[:, None]
+        return self._mask_format(allowed[:, None])
+
+    def _mask_format(self, allowed: torch.Tensor) -> torch.Tensor:
+        """A boolean mask for sdpa; for eager an additive float mask (eager would add a
+        boolean mask as 0/1)."""
         if self.attn_implementation == "eager":
             dtype = self.lm.model.dtype
-            return torch.zeros(allowed.shape, dtype=dtype, device=end.device).masked_fill(
+            return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(
                 ~allowed, torch.finfo(dtype).min
             )
         return allowed
+
+    def _forward_shared(self, plans: list[tuple[list[int], list[_Trie]]]) -> list[list[np.ndarray]]:
+        """log q of each trie of each (prompt ids, tries): the prompt is fed once, its keys
+        and values then serve every trie row (the trie's inner nodes in preorder).
+
+        A row's query ``q`` sees the prompt's ``p`` real keys and the trie keys ``k <= q <
+        end[k]`` after them, the same attention as in `_forward_tries` without repeating the
+        prompt; the head reads the last prompt token's logits (slot 0) from the first pass.
+        """
+        device = self.lm.device
+        n = len(plans)
+        lengths = np.array([len(ids) for ids, _ in plans])
+        prompt_ids = np.full((n, int(lengths.max())), self._pad_id, dtype=np.int64)
+        for b, (ids, _) in enumerate(plans):
+            prompt_ids[b, : len(ids)] = ids
+        # Right padding under a plain causal mask: real tokens never see the padding.
+        first = self._base(input_ids=torch.from_numpy(prompt_ids).to(device), use_cache=True)
+        cache = getattr(first, "cache", None)  # transformers 5.24+; before: past_key_values
+        if cache is None:
+            cache = first.past_key_values
+        tries = [(b, trie) for b, (_, ts) in enumerate(plans) for trie in ts]
+        owner = np.array([b for b, _ in tries])
+        cache.batch_select_indices(torch.from_numpy(owner).to(device))
+        width = max(len(trie.inner) for _, trie in tries)
+        rows = len(tries)
+        input_ids = np.full((rows, width), self._pad_id, dtype=np.int64)
+        position_ids = np.zeros((rows, width), dtype=np.int64)
+        end = np.arange(1, width + 1, dtype=np.int64)[None, :].repeat(rows, axis=0)
+        # Head rows: the n last prompt tokens, then the rows x width trie positions.
+        head_rows, node_slot, node_token, counts = [], [], [], []
+        n_rows = 0
+        for r, (b, trie) in enumerate(tries):
+            fed, p = trie.inner, lengths[b]
+            m = len(fed)
+            input_ids[r, :m] = trie.tokens[fed]
+            position_ids[r, :m] = p + trie.depth[fed] - 1
+            end[r, :m] = np.searchsorted(fed, trie.end[fed])
+            head_rows.append(np.concatenate([[b], n + r * width + np.arange(m)]))
+            node_slot.append(n_rows + trie.head_slot)
+            node_token.append(trie.tokens)
+            counts.append(len(trie.tokens))
+            n_rows += m + 1
+        q = torch.arange(width, device=device)
+        k = torch.arange(prompt_ids.shape[1], device=device)
+        sees_prompt = k[None, :] < torch.from_numpy(lengths[owner]).to(device)[:, None]
+        end_t = torch.from_numpy(end).to(device)
+        sees_trie = (q[None, None, :] <= q[None, :, None]) & (q[None, :, None] < end_t[:, None, :])
+        allowed = torch.cat([sees_prompt[:, None, :].expand(-1, width, -1), sees_trie], dim=2)[
+            :, None
+        ]
+        second = self._base(
+            input_ids=torch.from_numpy(input_ids).to(device),
+            attention_mask=self._mask_format(allowed),
+            position_ids=torch.from_numpy(position_ids).to(device),
+            use_cache=True,
+            **{self._cache_argument: cache},
+        )
+        last = first.last_hidden_state[
+            torch.arange(n, device=device), torch.from_numpy(lengths - 1).to(device)
+        ]
+        hidden = torch.cat([last, second.last_hidden_state.flatten(0, 1)])
+        hidden = hidden[torch.from_numpy(np.concatenate(head_rows)).to(device)]
+        lp = self._node_log_probs(
+            hidden,
+            torch.from_numpy(np.concatenate(node_slot)).to(device),
+            torch.from_numpy(np.concatenate(node_token)).to(device),
+        )
+        pieces = np.split(lp, np.cumsum(counts)[:-1])
+        out: list[list[np.ndarray]] = [[] for _ in plans]
+        for (b, trie), piece in zip(tries, pieces, strict=True):
+            out[b].append(trie.log_q(piece))
+        return out
 
     def _forward_tries(self, plans: list[tuple[list[int], _Trie]]) -> list[np.ndarray]:
         """log q of each (prompt ids, trie) row; the trie's leaves are not fed to the model.
@@ -870,13 +1055,15 @@ class CandidateScorer:
     ) -> np.ndarray:
         """``log_softmax(lm_head(hidden[slot]))[token]`` in float32, the head run in chunks."""
         out = torch.empty(len(slot), dtype=torch.float32, device=hidden.device)
-        for start in range(0, hidden.shape[0], _HEAD_CHUNK_ROWS):
-            stop = min(start + _HEAD_CHUNK_ROWS, hidden.shape[0])
-            logits = self._head(hidden[start:stop]).float()
-            lse = torch.logsumexp(logits, dim=-1)
-            sel = torch.nonzero((slot >= start) & (slot < stop)).squeeze(1)
-            rows = slot[sel] - start
-            out[sel] = logits[rows, token[sel]] - lse[rows]
+        chunk = _CPU_HEAD_CHUNK_ROWS if hidden.device.type == "cpu" else _HEAD_CHUNK_ROWS
+        starts = torch.arange(0, hidden.shape[0] + chunk, chunk, device=slot.device)
+        order = torch.argsort(slot)
+        bounds = torch.searchsorted(slot[order], starts).tolist()
+        for c, start in enumerate(range(0, hidden.shape[0], chunk)):
+            # log_softmax, not logits - logsumexp: a fused kernel, 1.5-2x faster on CPU.
+            log_probs = torch.log_softmax(self._head(hidden[start : start + chunk]).float(), -1)
+            sel = order[bounds[c] : bounds[c + 1]]
+            out[sel] = log_probs[slot[sel] - start, token[sel]]
         return out.cpu().numpy()
 
     def _forward_rows(self, rows: list[tuple[list[int], int]]) -> list[float]:
