@@ -18,6 +18,7 @@ from statsmodels.iolib import summary2
 from statsmodels.iolib.summary import Summary
 
 from ..panel import CareerPanel, PanelError, _scalar
+from ..report import taxonomy_label
 from ..templates import ResumeTemplate
 from .base import (
     TransitionEvaluation,
@@ -648,7 +649,7 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
             ("Model:", "LLMTransitionModel"),
             ("Checkpoint:", _clip(self.name)),
             ("Template:", m.template.name),
-            ("Taxonomy:", f"{self.taxonomy.name} ({len(self.taxonomy)})"),
+            ("Taxonomy:", taxonomy_label(self.taxonomy)),
             ("Method:", "MLE (calibrated)" if self.calibrated else "none (LM probabilities)"),
             ("Covariance Type:", _clip(self.cov_type)),
             ("Date:", None),
