@@ -620,13 +620,17 @@ class TransitionMNLogit:
         """The maximum likelihood's (empty cells' outcomes excluded) or the ridge's (all)."""
         return self._mle_likelihood if penalty == 0 else self._likelihood
 
+    def _slope_mask(self) -> np.ndarray:
+        """1 for the coefficients the ridge penalizes, 0 for the outcome intercepts."""
+        mask = np.ones(self.k_params)
+        mask[:: len(self.names)] = 0.0  # const is position 0 of each outcome's block of p
+        return mask
+
     def _penalized(self, penalty: float):
         """Objective ``-(llf - penalty/2 |b_slopes|^2) / n`` and its gradient."""
         likelihood = self._fit_likelihood(penalty)
         n = len(self.endog)
-        p = len(self.names)
-        mask = np.ones(self.k_params)
-        mask[::p] = 0.0  # the const row of every outcome: position 0 of each block of p
+        mask = self._slope_mask()
 
         def objective(b: np.ndarray) -> tuple[float, np.ndarray]:
             llf, grad = likelihood.loglike_and_score(b)
@@ -739,10 +743,7 @@ class TransitionMNLogit:
         likelihood = self._fit_likelihood(penalty)
         hess = likelihood.hessian(params)
         if penalty:
-            p = len(self.names)
-            mask = np.ones(self.k_params)
-            mask[::p] = 0.0
-            hess = hess - penalty * np.diag(mask)
+            hess = hess - penalty * np.diag(self._slope_mask())
         keep = np.ones(self.k_params, dtype=bool)
         if penalty == 0:
             keep = ~self._unidentified.ravel(order="F")
