@@ -10,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import torch
 from scipy import stats
 from scipy.optimize import minimize
 from statsmodels.iolib.summary2 import Summary
@@ -75,9 +76,15 @@ class _Likelihood:
         if self.allowed is not None:
             eta[~self.allowed[:, 1:]] = -np.inf
             base[~self.allowed[:, 0]] = -np.inf
-        top = np.maximum(eta.max(axis=1), base)
-        total = np.exp(eta - top[:, None]).sum(axis=1) + np.exp(base - top)
-        return eta, top + np.log(total)
+        # torch's vectorized, multi-threaded log-sum-exp: numpy's exp over the n x J array
+        # is most of an evaluation's time (0.32 s against 0.03 s at n = 30,000, J = 389).
+        lse = torch.logaddexp(torch.logsumexp(torch.from_numpy(eta), dim=1), torch.from_numpy(base))
+        return eta, lse.numpy()
+
+    @staticmethod
+    def _softmax(eta: np.ndarray, lse: np.ndarray) -> np.ndarray:
+        """``exp(eta - lse[:, None])``, with torch for the same reason."""
+        return torch.exp(torch.from_numpy(eta) - torch.from_numpy(lse)[:, None]).numpy()
 
     def probabilities(self, params: np.ndarray) -> np.ndarray:
         """``(n, J)`` probabilities of the outcomes, base first."""
@@ -86,14 +93,15 @@ class _Likelihood:
         out[:, 0] = np.exp(-lse)
         if self.allowed is not None:
             out[~self.allowed[:, 0], 0] = 0.0
-        out[:, 1:] = np.exp(eta - lse[:, None])
+        out[:, 1:] = self._softmax(eta, lse)
         return out
 
     def loglike_and_score(self, params: np.ndarray) -> tuple[float, np.ndarray]:
         """Log-likelihood and its gradient (flattened like ``params``)."""
         eta, lse = self._softmax_parts(params)
         llf = float(eta[self._rows, self._cols].sum() - lse.sum())
-        resid = -np.exp(eta - lse[:, None])
+        resid = self._softmax(eta, lse)
+        np.negative(resid, out=resid)
         resid[self._rows, self._cols] += 1.0
         return llf, self.x.tdot(resid).ravel(order="F")
 
@@ -452,10 +460,30 @@ class TransitionMNLogit:
         return 8.0 * k * k <= _MAX_HESSIAN_BYTES and n * k * k <= _MAX_HESSIAN_WORK
 
     def _start_params(self) -> np.ndarray:
-        """Zero slopes and intercepts at the log odds of the observed outcome shares."""
-        start = np.zeros((len(self.names), len(self._observed) - 1))
-        shares = np.bincount(self.endog.cat.codes, minlength=len(self._observed))
+        """Intercepts at the log odds of the outcome shares; with previous-occupation dummies,
+        those at the smoothed log odds of the previous-to-next table (a Markov chain,
+        shrunk toward the shares by one transition per row); zero elsewhere.
+
+        The Markov start matters at NLSY scale: with ``penalty=1``, K = 389 and 30,000
+        transitions, L-BFGS converges in about 120 iterations from it and is still 30
+        log-likelihood units short after 150 from zero slopes.
+        """
+        n_out = len(self._observed)
+        start = np.zeros((len(self.names), n_out - 1))
+        y = self.endog.cat.codes.to_numpy()
+        shares = np.bincount(y, minlength=n_out) / len(y)
         start[0] = np.log(shares[1:] / shares[0])
+        factors = self._design.factors
+        names = [name for name, _ in factors]
+        if "prev_occupation" in names:
+            f = names.index("prev_occupation")
+            pos = factors[f][1]
+            level = self._design.factor_levels(self._likelihood.x)[f]
+            table = np.bincount(level * n_out + y, minlength=(len(pos) + 1) * n_out)
+            smoothed = table.reshape(len(pos) + 1, n_out) + shares
+            log_odds = np.log(smoothed[:, 1:] / smoothed[:, :1])
+            start[0] = log_odds[0]  # the reference level's
+            start[pos] = log_odds[1:] - log_odds[0]
         return start.ravel(order="F")
 
     def fit(
@@ -506,8 +534,9 @@ class TransitionMNLogit:
             ``nobs * k**2 <= 1e11`` operations; otherwise there are no standard errors
             (a warning and the summary say so).
         start_params : ndarray, optional
-            Flattened ``(p, J - 1)`` coefficients, outcome by outcome. Default: zero slopes,
-            intercepts at the log odds of the outcome shares.
+            Flattened ``(p, J - 1)`` coefficients, outcome by outcome. Default: the
+            smoothed Markov chain's log odds for the previous-occupation dummies and the
+            intercepts, zero for the other slopes.
         gtol, ftol : float
             Convergence: the largest gradient entry per transition below ``gtol``, or
             the relative increase of the log-likelihood below ``ftol`` per iteration,
