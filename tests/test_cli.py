@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labor_econ import CareerPanel
+from labor_econ import CareerPanel, TransitionResults
 from labor_econ.cli import main
 from labor_econ.datasets import simulate_panel, write_nlsy79_dta
 from labor_econ.taxonomy import STATA_MAX_LONG, wage_panel_1970
@@ -145,6 +145,8 @@ def test_unwritable_out_is_found_before_reading(careers_csv, tmp_path, capsys, m
         (["--models", "markov,probit"], "unknown model(s) ['probit']"),
         (["--models", "llm"], "--lm is needed with the llm model"),
         (["--test-size", "1.5"], "--test-size must be in (0, 1), got 1.5"),
+        (["--mnlogit-penalty", "-1"], "--mnlogit-penalty must be a number >= 0, got -1.0"),
+        (["--mnlogit-penalty", "nan"], "--mnlogit-penalty must be a number >= 0, got nan"),
         (["--models", "markov,llm", "--lm", "x", "--template", "no_such"], "--template 'no_such'"),
     ],
 )
@@ -156,6 +158,18 @@ def test_bad_arguments_exit_2(careers_csv, tmp_path, capsys, extra, message):
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_mnlogit_penalty_reaches_the_saved_fit(careers_csv, tmp_path):
+    out = tmp_path / "out"
+    code = main(
+        ["fit", str(careers_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
+        + ["--models", "mnlogit", "--mnlogit-penalty", "1", "--out", str(out)]
+    )
+    assert code == 0
+    results = TransitionResults.load(out / "results_mnlogit.zip")
+    assert results.penalty == 1.0
+    assert "Ridge penalty 1/2" in (out / "results_mnlogit.txt").read_text()
 
 
 def test_argparse_errors_and_help_return_codes(capsys):

@@ -42,6 +42,8 @@ _METHODS = ("lbfgs", "bfgs", "newton")
 _MAX_PRINTED_PARAMS = 2000
 #: Smallest eigenvalue of the information, relative to the largest, for standard errors.
 _MIN_CURVATURE = 1e-13
+#: Fitted probability below which an allowed (transition, outcome) pair counts as vanishing.
+_VANISHING = 1e-8
 
 
 class _Likelihood:
@@ -223,6 +225,11 @@ class _PairLikelihood(_Likelihood):
         resid[self._observed] += 1.0
         return llf, self._slope_tdot(resid[self._slope])
 
+    def vanishing_pairs(self, params: np.ndarray) -> int:
+        """Number of allowed pairs whose fitted probability is below ``_VANISHING``: under
+        quasi-separation beyond the excluded cells, those go to zero as L-BFGS goes on."""
+        return int((self._pair_probabilities(params)[1] < _VANISHING).sum())
+
     def information_diagonal(self, params: np.ndarray) -> np.ndarray:
         """Diagonal of the information ``-hessian`` (flattened like ``params``)."""
         prob = self._pair_probabilities(params)[1][self._slope]
@@ -320,12 +327,25 @@ class TransitionMNLogit:
     (ridge) nothing is excluded and every coefficient is finite.
 
     **Scale.** The design is stored as dense numeric columns plus sparse dummies
-    (:class:`~labor_econ.models.design.DesignMatrix`). The maximum-likelihood fit works on
-    the list of allowed (transition, outcome) pairs (5% of them at K = 389 with 30,000
-    transitions), with the analytic gradient and a diagonal preconditioner, and forms the
-    Hessian only when it is affordable. At that size (about 300,000 coefficients, most of
-    them for empty cells) L-BFGS still needs thousands of iterations of about 0.15 s;
-    see ``benchmarks/bench_mnlogit.py`` for the measured times.
+    (:class:`~labor_econ.models.design.DesignMatrix`). Fits use L-BFGS with the analytic
+    gradient, a diagonal preconditioner and a start at the smoothed Markov chain's log
+    odds, and form the Hessian only when it is affordable. The maximum-likelihood fit
+    works on the list of allowed (transition, outcome) pairs (5% of them at K = 389 with
+    30,000 transitions). At NLSY scale, use the ridge: with hundreds of codes, rare
+    combinations of the previous occupation and the one before separate outcomes beyond
+    the empty cells, so the unpenalized maximum usually does not exist and L-BFGS crawls to
+    it for thousands of iterations. Measured on 2 CPU cores (``benchmarks/bench_mnlogit.py``,
+    simulated NLSY-like panels, ``"career"`` features):
+
+    - K = 389, 30,000 transitions, ``penalty=1``: converged in 124 iterations, 66 s;
+      test perplexity 6.10 (add-one Markov: 11.23);
+    - the same without a penalty: not converged after 800 iterations, 120 s; test
+      perplexity 37.43;
+    - K = 330, 100,000 transitions, ``penalty=1``: converged in 154 iterations, 177 s;
+      test perplexity 5.28 (Markov: 6.71).
+
+    The unpenalized fit's perplexity suffers from the exclusions: a previous-to-next
+    move never seen in the estimation sample gets only the floor.
 
     See Also
     --------
@@ -528,6 +548,9 @@ class TransitionMNLogit:
             default) is maximum likelihood. A positive value keeps coefficients of empty
             cells finite and speeds up large fits; the covariance is then the inverse of
             the penalized information (or the sandwich around it), an approximation.
+            With standardized numeric features, ``penalty=1`` is a standard normal prior
+            on each slope (a log odds ratio); at NLSY scale it is the practical choice
+            (see Notes, **Scale**).
         hessian : bool or "auto"
             Whether to form the dense ``k x k`` Hessian (``k`` = :attr:`k_params`) for
             standard errors. ``"auto"`` does so when it takes at most 256 MiB and about
@@ -587,10 +610,18 @@ class TransitionMNLogit:
                 f"method={method!r} needs the dense {size}; use method='lbfgs' or pass hessian=True"
             )
         if not use_hessian:
+            advice = (
+                ""
+                if penalty
+                else " Without a penalty a design this large usually has no finite maximum "
+                "(combinations of rare previous occupations separate outcomes) and L-BFGS "
+                "crawls for thousands of iterations; penalty=1 converges in minutes at NLSY "
+                "scale and predicts better out of sample (see the class Notes)."
+            )
             warnings.warn(
                 f"MNLogit with {k} coefficients: the {size} is not formed; fitting by "
                 "L-BFGS with the analytic gradient, without standard errors (bse are NaN). "
-                "Pass hessian=True to force it.",
+                f"Pass hessian=True to force it.{advice}",
                 UserWarning,
                 stacklevel=2,
             )
@@ -625,10 +656,20 @@ class TransitionMNLogit:
         else:
             cov_note = f"the {size} was not formed"
         if not converged:
+            vanishing = ""
+            if penalty == 0:
+                count = self._mle_likelihood.vanishing_pairs(params)
+                vanishing = (
+                    f"; {count:,} (transition, outcome) pairs have fitted probability below "
+                    f"{_VANISHING:g}, the mark of quasi-separation: the maximum likelihood "
+                    "may not exist, and penalty > 0 (e.g. 1) gives a finite estimate"
+                    if count
+                    else ""
+                )
             warnings.warn(
                 f"MNLogit fit with method={name!r} did not converge after {steps}; "
                 "increase maxiter, or look for quasi-separation (an outcome never seen "
-                "with some dummy's level: its coefficient diverges)",
+                f"with some dummy's level: its coefficient diverges){vanishing}",
                 ConvergenceWarning,
                 stacklevel=2,
             )
