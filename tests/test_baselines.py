@@ -364,6 +364,47 @@ def test_nonconvergence_warns(split):
     assert not res.converged
 
 
+def test_nonconvergence_counts_vanishing_pairs_and_advises_a_penalty(split):
+    model = TransitionMNLogit(split[0], features=SMALL)
+    start = model._start_params().reshape(len(model.names), -1, order="F")
+    start[0, 0] -= 40.0  # outcome 2 at the reference level: probability about e**-40
+    with pytest.warns(UserWarning, match="usually has no finite maximum.*penalty=1"):
+        with pytest.warns(ConvergenceWarning, match=r"pairs have fitted probability below 1e-08"):
+            model.fit(hessian=False, maxiter=1, start_params=start.ravel(order="F"))
+
+
+def test_start_is_the_smoothed_markov_chain(split):
+    """At the start, a prev-occupation-only MNLogit gives each previous code's row of the
+    transition table, smoothed by one transition spread over the outcome shares."""
+    train = split[0]
+    model = TransitionMNLogit(train, features=["prev_occupation"])
+    prob = model._likelihood.probabilities(model._start_params())
+    tr = train.transitions()
+    table = pd.crosstab(tr["prev_occupation"], tr["occupation"]).astype(float)
+    shares = tr["occupation"].value_counts(normalize=True).reindex(table.columns)
+    smoothed = table + shares.to_numpy()
+    expected = smoothed.div(smoothed.sum(axis=1), axis=0).loc[tr["prev_occupation"]]
+    np.testing.assert_allclose(prob, expected.to_numpy(), rtol=1e-10)
+
+
+def test_ridge_solves_the_penalized_score_equations(split):
+    """At the ridge estimate, statsmodels' MNLogit score on the same design equals
+    penalty * b for every slope and 0 for the intercepts."""
+    train = split[0]
+    model = TransitionMNLogit(train)
+    res = model.fit(penalty=2.0)
+    assert res.converged and res.penalty == 2.0 and res.params.notna().all().all()
+    b = res.params.to_numpy()
+    y = model.endog.cat.codes.to_numpy()
+    score = MNLogit(y, model.exog.to_numpy()).score(b.ravel(order="F"))
+    target = 2.0 * b
+    target[0] = 0.0  # const is not penalized
+    n = train.n_transitions
+    np.testing.assert_allclose(score / n, target.ravel(order="F") / n, atol=1e-5)
+    # and the penalty shrinks: a smaller penalty gives a larger log-likelihood
+    assert model.fit(penalty=0.5).mnl_llf > res.mnl_llf
+
+
 def test_large_model_skips_hessian(split):
     model = TransitionMNLogit(split[0], features=SMALL)
     with pytest.warns(UserWarning, match="Hessian.*not formed"):

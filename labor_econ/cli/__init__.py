@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 EXAMPLES = """\
 examples:
   labor-econ fit nlsy79.dta --id caseid --time year --occupation occ1990 --missing drop \\
-      --models marginal,markov,mnlogit --out results
+      --models marginal,markov,mnlogit --mnlogit-penalty 1 --out results
   labor-econ fit --help
   labor-econ compare nlsy79.dta --id caseid --time year --occupation occ1990 --missing drop \\
       --results Markov=results/results_markov.zip MNLogit=results/results_mnlogit.zip \\

@@ -22,7 +22,7 @@ EXAMPLES = """\
 examples:
   labor-econ fit nlsy79.dta --id caseid --time year --occupation occ1990 \\
       --static educ black female --birth-year birth_year --missing drop \\
-      --models marginal,markov,mnlogit --out results
+      --models marginal,markov,mnlogit --mnlogit-penalty 1 --out results
   labor-econ fit careers.csv --id pid --time year --occupation occ \\
       --models markov,llm --lm ./my_checkpoint --template labor_llm --out results
 
