@@ -218,8 +218,10 @@ def predictions_frame(
     )
     flat["pred_occ"] = flat["pred_occ"].astype(flat["occupation"].dtype)
     names = [f"{prefix}{c}" for c in codes]
-    flat[names] = probs.to_numpy()
-    return flat.reset_index()
+    # One block for the K probability columns: assigning them as a list of new columns
+    # inserts them one by one (pandas' PerformanceWarning at K = 389).
+    columns = pd.DataFrame(probs.to_numpy(), index=probs.index, columns=names)
+    return pd.concat([flat, columns], axis=1).reset_index()
 
 
 def _value_labels(tax: Taxonomy) -> dict[int, str] | None:

@@ -1,5 +1,7 @@
 """Writing predictions back to Stata files."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,3 +41,19 @@ def test_to_stata_round_trip_with_labels(fitted, tmp_path):
     with pd.io.stata.StataReader(path) as reader:
         titled = reader.read()
     assert titled["pred_occ"].iloc[0] in set(test.taxonomy.titles)
+
+
+def test_predictions_frame_at_survey_size_is_one_block():
+    """389 probability columns without pandas' fragmentation warning."""
+    from pandas.errors import PerformanceWarning
+
+    from labor_econ.datasets import simulate_panel
+    from labor_econ.taxonomies import occ1990
+
+    panel = simulate_panel(30, taxonomy=occ1990(), seed=0)
+    res = MarkovTransitionModel(panel).fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerformanceWarning)
+        frame = predictions_frame(res, panel)
+    assert frame.shape == (panel.n_transitions, 5 + 389)
+    np.testing.assert_allclose(frame.iloc[:, 5:].sum(axis=1), 1.0)
