@@ -306,7 +306,8 @@ class CareerPanel:
 
     def _set_data(self, frame: pd.DataFrame) -> None:
         self._data = frame.sort_values([self.id, self.time], kind="stable").reset_index(drop=True)
-        self._transitions: pd.DataFrame | None = None
+        #: ``transitions(include_first)`` frames, built once (callers get copies).
+        self._transitions: dict[bool, pd.DataFrame] = {}
 
     def _derive(self, frame: pd.DataFrame) -> CareerPanel:
         """A panel with this declaration on an already validated subset of the rows."""
@@ -365,28 +366,30 @@ class CareerPanel:
             ``prev_occupation``, ``prev_time``, ``gap`` (years since the previous observed
             wave; waves may be irregular) and the declared covariates.
         """
-        if self._transitions is None:
-            d = self._data
-            prev = d.groupby(self.id, sort=False)[[self.occupation, self.time]].shift(1)
-            out = pd.DataFrame(
-                {
-                    "occupation": d[self.occupation].to_numpy(),
-                    "prev_occupation": prev[self.occupation].to_numpy(),
-                    "prev_time": prev[self.time].to_numpy(),
-                },
-                index=pd.MultiIndex.from_arrays([d[self.id], d[self.time]]),
-            )
-            out["gap"] = pd.array(out.index.get_level_values(1) - out["prev_time"], dtype="Int64")
-            out["prev_time"] = pd.array(out["prev_time"], dtype="Int64")
-            for col in self.covariates:
-                out[col] = d[col].to_numpy()
-            out["_first"] = prev[self.time].isna().to_numpy()
-            self._transitions = out
-        out = self._transitions
+        if include_first not in self._transitions:
+            self._transitions[include_first] = self._build_transitions(include_first)
+        # A copy: callers add columns or filter in place; the cache stays intact.
+        return self._transitions[include_first].copy()
+
+    def _build_transitions(self, include_first: bool) -> pd.DataFrame:
+        d = self._data
+        prev = d.groupby(self.id, sort=False)[[self.occupation, self.time]].shift(1)
+        out = pd.DataFrame(
+            {
+                "occupation": d[self.occupation].to_numpy(),
+                "prev_occupation": prev[self.occupation].to_numpy(),
+                "prev_time": prev[self.time].to_numpy(),
+            },
+            index=pd.MultiIndex.from_arrays([d[self.id], d[self.time]]),
+        )
+        out["gap"] = pd.array(out.index.get_level_values(1) - out["prev_time"], dtype="Int64")
+        out["prev_time"] = pd.array(out["prev_time"], dtype="Int64")
+        for col in self.covariates:
+            out[col] = d[col].to_numpy()
         if not include_first:
-            out = out.loc[~out["_first"]]
+            out = out.loc[prev[self.time].notna().to_numpy()]
             out = out.astype({"prev_occupation": self._data[self.occupation].dtype})
-        return out.drop(columns="_first").copy()
+        return out
 
     def history(self, person: Hashable) -> pd.DataFrame:
         """All waves of one person, sorted by time."""

@@ -33,6 +33,18 @@ def test_include_first(toy_panel):
     )
 
 
+def test_transitions_are_copies_of_a_cache(toy_panel):
+    """Changing a returned frame changes neither the next call's nor the other variant's."""
+    first = toy_panel.transitions()
+    first.loc[:, "occupation"] = 99
+    first["extra"] = 1.0
+    toy_panel.transitions(include_first=True).drop(index=[(7, 1990)], inplace=True)
+    again = toy_panel.transitions()
+    assert again["occupation"].tolist() == [2, 2, 1] and "extra" not in again
+    assert len(toy_panel.transitions(include_first=True)) == 5
+    assert again is not toy_panel.transitions()
+
+
 def test_keeps_caller_columns_and_dtypes(toy_frame, toy_taxonomy):
     frame = toy_frame.astype({"hours": "float32"}).sample(frac=1, random_state=1)
     panel = declare(frame, toy_taxonomy, varying=["hours"])
