@@ -63,7 +63,7 @@ def run(case: int, maxiter: int | None = None, penalty: float = 0.0) -> None:
         results = model.fit(progress=True, maxiter=maxiter, penalty=penalty)
     fitted = time.perf_counter()
     for w in caught:
-        print(f"  {w.category.__name__}: {str(w.message)[:160]}")
+        print(f"  {w.category.__name__}: {str(w.message)[:600]}")
     markov = MarkovTransitionModel(train).fit()
     ppl_mnl = results.evaluate(test).perplexity
     ppl_markov = markov.evaluate(test).perplexity

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 from scipy import stats
-from scipy.special import softmax
 
 from labor_econ import PanelError, Taxonomy
 from labor_econ.datasets import simulate_panel
@@ -230,32 +229,3 @@ def test_test_result_is_not_collected_and_reads_well():
     assert TestResult.__test__ is False
     assert str(res).splitlines()[0] == "Vuong test (AIC correction)"
     assert "Conclusion: 'a' preferred at 5%" in str(res)
-
-
-# -- Monte Carlo --------------------------------------------------------------------------------
-@pytest.mark.slow
-def test_vuong_size_under_exact_null():
-    """Rejection rate of the clustered Vuong test at 5% when the null holds exactly.
-
-    Each replicate simulates a panel from the known process and perturbs the true
-    log-probabilities by a person-level random direction z (same for all the person's
-    transitions): a = softmax(log p + delta z), b = softmax(log p - delta z). As z and -z
-    are equally likely, the roles of a and b are exchangeable and E[l_a - l_b] = 0
-    exactly; the person-level z correlates a person's differences, which only the
-    clustered variance accounts for.
-    """
-    reps, delta, rejections = 1000, 0.5, 0
-    for r in range(reps):
-        panel, process = simulate_panel(
-            150, years=range(1980, 1996), seed=1000 + r, return_process=True
-        )
-        logp = process.log_probabilities(panel).to_numpy()
-        persons = panel.transitions().index.get_level_values(0).to_numpy()
-        rng = np.random.default_rng(r)
-        z = rng.normal(size=(persons.max() + 1, logp.shape[1]))[persons]
-        a = Fixed(panel, softmax(logp + delta * z, axis=1), "a")
-        b = Fixed(panel, softmax(logp - delta * z, axis=1), "b")
-        rejections += vuong_test(a, b, panel).pvalue < 0.05
-    rate = rejections / reps
-    print(f"Vuong rejection rate at 5% under the null: {rate:.3f} ({reps} replicates)")
-    assert 0.03 <= rate <= 0.08
