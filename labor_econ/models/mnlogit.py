@@ -550,7 +550,9 @@ class TransitionMNLogit:
             the penalized information (or the sandwich around it), an approximation.
             With standardized numeric features, ``penalty=1`` is a standard normal prior
             on each slope (a log odds ratio); at NLSY scale it is the practical choice
-            (see Notes, **Scale**).
+            (see Notes, **Scale**). Dummies are shrunk toward their reference level
+            (for the previous occupation: the first code), as in any ridge on a
+            reference-coded design.
         hessian : bool or "auto"
             Whether to form the dense ``k x k`` Hessian (``k`` = :attr:`k_params`) for
             standard errors. ``"auto"`` does so when it takes at most 256 MiB and about
@@ -656,16 +658,14 @@ class TransitionMNLogit:
         else:
             cov_note = f"the {size} was not formed"
         if not converged:
-            vanishing = ""
-            if penalty == 0:
-                count = self._mle_likelihood.vanishing_pairs(params)
-                vanishing = (
-                    f"; {count:,} (transition, outcome) pairs have fitted probability below "
-                    f"{_VANISHING:g}, the mark of quasi-separation: the maximum likelihood "
-                    "may not exist, and penalty > 0 (e.g. 1) gives a finite estimate"
-                    if count
-                    else ""
-                )
+            count = self._mle_likelihood.vanishing_pairs(params) if penalty == 0 else 0
+            vanishing = (
+                f"; {count:,} (transition, outcome) pairs have fitted probability below "
+                f"{_VANISHING:g}, the mark of quasi-separation: the maximum likelihood may "
+                "not exist, and penalty > 0 (e.g. 1) gives a finite estimate"
+                if count
+                else ""
+            )
             warnings.warn(
                 f"MNLogit fit with method={name!r} did not converge after {steps}; "
                 "increase maxiter, or look for quasi-separation (an outcome never seen "
