@@ -544,17 +544,16 @@ class TransitionMNLogit:
             in every model of the package.
         penalty : float, default 0
             Ridge penalty ``penalty / 2 * sum(b**2)`` on every coefficient except the
-            outcome intercepts (``const``), subtracted from the log-likelihood, with each
-            dummy factor counted as coded with a dummy for every level (reference
-            included), so that the fit does not depend on the reference level. Zero (the
+            outcome intercepts (``const``), subtracted from the log-likelihood. Zero (the
             default) is maximum likelihood. A positive value keeps coefficients of empty
             cells finite and speeds up large fits; the covariance is then the inverse of
             the penalized information (or the sandwich around it), an approximation.
             With standardized numeric features, ``penalty=1`` is a standard normal prior
             on each slope (a log odds ratio); at NLSY scale it is the practical choice
-            (see Notes, **Scale**). A factor's levels are shrunk toward their average
-            (a plain ridge on reference-coded dummies would shrink them toward the
-            reference level, an arbitrary occupation).
+            (see Notes, **Scale**). It is the plain ridge on the columns of
+            :attr:`exog`, so dummies are shrunk toward their reference level (for the
+            previous occupation: the first code), as in any ridge on a reference-coded
+            design.
         hessian : bool or "auto"
             Whether to form the dense ``k x k`` Hessian (``k`` = :attr:`k_params`) for
             standard errors. ``"auto"`` does so when it takes at most 256 MiB and about
@@ -698,62 +697,20 @@ class TransitionMNLogit:
         mask[:: len(self.names)] = 0.0  # const is position 0 of each outcome's block of p
         return mask
 
-    def _ridge_blocks(self) -> list[tuple[np.ndarray, int]]:
-        """Each dummy factor's design positions and its number of levels (reference
-        included): the ridge treats the factor as coded with a dummy for every level."""
-        return [(pos, len(pos) + 1) for _, pos in self._design.factors]
-
-    def _ridge(self, b: np.ndarray) -> tuple[float, np.ndarray]:
-        """The ridge's sum of squares and its half-gradient.
-
-        Every slope is squared, with each dummy factor counted as if it had a dummy for
-        every level: minimizing over the reference level's own (absorbed) dummy, the
-        factor's part is ``sum_levels (u - mean(u))**2`` per outcome, the reference's
-        ``u`` being 0. So the penalty does not depend on which level is the reference, and
-        rare levels are shrunk toward the factor's average, not toward the reference
-        occupation (what a plain ridge on reference-coded dummies would do).
-        """
-        mask = self._slope_mask()
-        p = len(self.names)
-        coef = b.reshape(p, -1, order="F")
-        value = float(((b * mask) ** 2).sum())
-        centre = np.zeros_like(coef)
-        for pos, size in self._ridge_blocks():
-            total = coef[pos].sum(axis=0)
-            value -= float((total**2).sum()) / size
-            centre[pos] = total / size
-        return value, mask * b - centre.ravel(order="F")
-
-    def _ridge_matrix(self, diagonal_only: bool = False) -> np.ndarray:
-        """Hessian of :meth:`_ridge`'s half sum of squares (or its diagonal)."""
-        p = len(self.names)
-        mask = self._slope_mask()
-        if diagonal_only:
-            out = mask.reshape(p, -1, order="F")
-            for pos, size in self._ridge_blocks():
-                out[pos] -= 1.0 / size
-            return out.ravel(order="F")
-        out = np.diag(mask)
-        for pos, size in self._ridge_blocks():
-            for j in range(len(self._observed) - 1):
-                idx = j * p + pos
-                out[np.ix_(idx, idx)] -= 1.0 / size
-        return out
-
     def _penalized(self, penalty: float):
-        """Objective ``-(llf - penalty/2 * ridge(b)) / n`` and its gradient."""
+        """Objective ``-(llf - penalty/2 |b_slopes|^2) / n`` and its gradient."""
         likelihood = self._fit_likelihood(penalty)
         n = len(self.endog)
+        mask = self._slope_mask()
 
         def objective(b: np.ndarray) -> tuple[float, np.ndarray]:
             llf, grad = likelihood.loglike_and_score(b)
             if penalty:
-                value, half_grad = self._ridge(b)
-                llf -= 0.5 * penalty * value
-                grad = grad - penalty * half_grad
+                llf -= 0.5 * penalty * float(((b * mask) ** 2).sum())
+                grad = grad - penalty * mask * b
             return -llf / n, -grad / n
 
-        return objective
+        return objective, mask
 
     def _optimize(
         self,
@@ -767,7 +724,7 @@ class TransitionMNLogit:
         disp: bool,
     ) -> tuple[np.ndarray, float, bool, str, str | None]:
         """One optimizer run: (params, llf, converged, steps, problem or None)."""
-        objective = self._penalized(penalty)
+        objective, mask = self._penalized(penalty)
         n = len(self.endog)
         scale = np.ones(self.k_params)
         if method == "lbfgs":
@@ -775,9 +732,7 @@ class TransitionMNLogit:
             # square root of the information's diagonal at the start. The coefficients of
             # a dummy seen 3 times and of one seen 3,000 times then take comparable steps;
             # unscaled, L-BFGS needs thousands of iterations at NLSY scale.
-            info = self._fit_likelihood(penalty).information_diagonal(start)
-            if penalty:
-                info = info + penalty * self._ridge_matrix(diagonal_only=True)
+            info = self._fit_likelihood(penalty).information_diagonal(start) + penalty * mask
             scale[info > 0] = np.sqrt(n / info[info > 0])
             plain = objective
 
@@ -815,8 +770,7 @@ class TransitionMNLogit:
             options.update(gtol=gtol)
             options.pop("disp")
             hessian = self._fit_likelihood(penalty).hessian
-            ridge = self._ridge_matrix() if penalty else 0.0
-            kwargs["hess"] = lambda b: -(hessian(b) - penalty * ridge) / n
+            kwargs["hess"] = lambda b: -(hessian(b) - penalty * np.diag(mask)) / n
         try:
             with np.errstate(over="ignore", under="ignore"):
                 opt = minimize(
@@ -833,7 +787,7 @@ class TransitionMNLogit:
         finally:
             bar.close()
         params = np.asarray(opt.x) * scale
-        objective = self._penalized(penalty)
+        objective = self._penalized(penalty)[0]
         llf = self._fit_likelihood(penalty).loglike_and_score(params)[0]
         steps = f"{opt.nit} iterations"
         if not np.isfinite(llf) or not np.isfinite(params).all():
@@ -860,7 +814,7 @@ class TransitionMNLogit:
         likelihood = self._fit_likelihood(penalty)
         hess = likelihood.hessian(params)
         if penalty:
-            hess = hess - penalty * self._ridge_matrix()
+            hess = hess - penalty * np.diag(self._slope_mask())
         keep = np.ones(self.k_params, dtype=bool)
         if penalty == 0:
             keep = ~self._unidentified.ravel(order="F")
@@ -1034,8 +988,7 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
         notes = [f"Features: {', '.join(model.features)}. Fit: {'; '.join(self.fit_history)}."]
         if self.penalty:
             notes.append(
-                f"Ridge penalty {self.penalty:g}/2 * sum(b^2) on the slopes (not the "
-                "intercepts), each dummy factor coded with all its levels."
+                f"Ridge penalty {self.penalty:g}/2 * sum(b^2) on the slopes (not the intercepts)."
             )
         if len(model.scaling):
             notes.append(
