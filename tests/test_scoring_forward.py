@@ -63,12 +63,20 @@ def sdpa(lm):
 
 
 class _Inputs:
-    """Record input_ids shapes and attention masks of every forward of a module."""
+    """Record input_ids shapes and attention masks of every forward of a module, inside
+    a ``with`` block."""
 
     def __init__(self, module: torch.nn.Module) -> None:
         self.shapes: list[tuple[int, ...]] = []
         self.masks: list[object] = []
-        self.handle = module.register_forward_pre_hook(self, with_kwargs=True)
+        self.module = module
+
+    def __enter__(self) -> _Inputs:
+        self.handle = self.module.register_forward_pre_hook(self, with_kwargs=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.remove()
 
     def __call__(self, module, args, kwargs) -> None:
         self.shapes.append(tuple(kwargs["input_ids"].shape))
@@ -79,11 +87,8 @@ def test_leaves_are_not_fed_and_scores_stay_exact(sdpa, case):
     prompts, candidates, want = case
     scorer = CandidateScorer(sdpa, progress=False, batch_tokens=1, max_trie_nodes=None)
     plans = scorer._plan(prompts, candidates)
-    record = _Inputs(sdpa.model.model)
-    try:
+    with _Inputs(sdpa.model.model) as record:
         got = scorer.score(prompts, candidates)
-    finally:
-        record.handle.remove()
     np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
     # One row per prompt: its tokens plus the trie's inner nodes, every leaf left out.
     fed = sorted(len(ids) + len(parts[0][0].inner) for ids, parts in plans)
@@ -117,18 +122,17 @@ def test_flex_attention_packs_rows_and_matches_naive(sdpa, case, uncompiled_flex
     assert scorer.attn_implementation == "flex_attention"
     plans = scorer._plan(prompts, candidates)
     sizes = [len(ids) + len(trie.inner) for ids, parts in plans for trie, _ in parts]
-    record = _Inputs(sdpa.model.model)
     # Each packed length compiles a static graph: no switch to dynamic shapes mid-run.
     dynamic = []
     hook = sdpa.model.model.register_forward_pre_hook(
         lambda *_: dynamic.append(torch._dynamo.config.automatic_dynamic_shapes)
     )
     try:
-        got = scorer.score(prompts, candidates)
-        calls = len(record.shapes)
-        few = scorer.score(prompts[:1], candidates)  # a call with one short batch
+        with _Inputs(sdpa.model.model) as record:
+            got = scorer.score(prompts, candidates)
+            calls = len(record.shapes)
+            few = scorer.score(prompts[:1], candidates)  # a call with one short batch
     finally:
-        record.handle.remove()
         hook.remove()
     assert dynamic and not any(dynamic) and torch._dynamo.config.automatic_dynamic_shapes
     np.testing.assert_allclose(few, want[:1], rtol=0, atol=TOL)
@@ -148,13 +152,10 @@ def test_flex_attention_packs_observed_rows_causally(sdpa, case, uncompiled_flex
         sdpa, progress=False, attn_implementation="flex_attention", batch_tokens=300
     )
     chosen = [(i, k) for i in range(len(prompts)) for k in (0, 7, len(candidates) - 1)]
-    record = _Inputs(sdpa.model.model)
-    try:
+    with _Inputs(sdpa.model.model) as record:
         got = scorer.score_observed(
             [prompts[i] for i, _ in chosen], [candidates[k] for _, k in chosen]
         )
-    finally:
-        record.handle.remove()
     np.testing.assert_allclose(got, [want[i, k] for i, k in chosen], rtol=0, atol=TOL)
     assert all(rows == 1 for rows, _ in record.shapes)
     assert {width for _, width in record.shapes} <= {384, 128}  # 300 rounded up; / 4, / 16
@@ -355,14 +356,11 @@ def test_prompts_longer_than_the_context_raise_before_any_forward(sdpa, case):
     prompts, candidates, _ = case
     long = "A worker.\n" + "\n".join(f"{1900 + j}: Cashiers" for j in range(60)) + "\n1999:"
     scorer = CandidateScorer(sdpa, progress=False)
-    record = _Inputs(sdpa.model.model)
-    try:
+    with _Inputs(sdpa.model.model) as record:
         with pytest.raises(ContextLengthError, match=r"prompt 1 \(\d{3} tokens\)") as info:
             scorer.score([prompts[0], long], candidates)
         with pytest.raises(ContextLengthError, match="context of 256 tokens"):
             scorer.score_observed([long], [" Cashiers\n"])
-    finally:
-        record.handle.remove()
     assert record.shapes == []  # nothing ran
     ((index, tokens),) = info.value.rows
     deepest = max(len(sdpa.tokenizer(long + c)["input_ids"]) for c in candidates)
@@ -380,11 +378,8 @@ def test_cut_tries_share_their_prompt_and_stay_exact(sdpa, case, attn, max_trie_
     )  # fmt: skip
     plans = scorer._plan(prompts, candidates)
     cut = [ids for ids, parts in plans if len(parts) > 1]
-    record = _Inputs(sdpa.model.model)
-    try:
+    with _Inputs(sdpa.model.model) as record:
         got = scorer.score(prompts, candidates)
-    finally:
-        record.handle.remove()
     np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
     if max_trie_nodes == 7:
         # Every prompt is cut, and fed once: a prompt pass, then all tries on its cache.

@@ -207,10 +207,10 @@ class _Trie:
         return cum[self.leaf] - start
 
 
-def _padded(paths: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Token paths as rows of an array padded with -1, and their lengths."""
+def _padded(paths: Sequence[Sequence[int]], fill: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """Token paths as rows of an array right-padded with `fill`, and their lengths."""
     lengths = np.fromiter(map(len, paths), dtype=np.int64, count=len(paths))
-    grid = np.full((len(paths), int(lengths.max())), -1, dtype=np.int64)
+    grid = np.full((len(paths), int(lengths.max())), fill, dtype=np.int64)
     grid[np.arange(grid.shape[1]) < lengths[:, None]] = np.fromiter(
         itertools.chain.from_iterable(paths), dtype=np.int64, count=int(lengths.sum())
     )
@@ -916,10 +916,7 @@ class CandidateScorer:
         """
         device = self.lm.device
         n = len(plans)
-        lengths = np.array([len(ids) for ids, _ in plans])
-        prompt_ids = np.full((n, int(lengths.max())), self._pad_id, dtype=np.int64)
-        for b, (ids, _) in enumerate(plans):
-            prompt_ids[b, : len(ids)] = ids
+        prompt_ids, lengths = _padded([ids for ids, _ in plans], fill=self._pad_id)
         # Right padding under a plain causal mask: real tokens never see the padding.
         first = self._base(input_ids=torch.from_numpy(prompt_ids).to(device), use_cache=True)
         cache = getattr(first, "cache", None)  # transformers 5.24+; before: past_key_values
@@ -1003,11 +1000,7 @@ class CandidateScorer:
             counts.append(len(trie.tokens))
             n_rows += len(trie.inner) + 1
         device = self.lm.device
-        hidden = self._hidden(
-            torch.from_numpy(input_ids).to(device),
-            torch.from_numpy(position_ids).to(device),
-            torch.from_numpy(end).to(device),
-        )
+        hidden = self._hidden(input_ids, position_ids, end)
         if hidden is None:  # FlexAttention failed and the model fell back to sdpa
             return self._forward_tries(plans)
         hidden = hidden.reshape(input_ids.size, -1)[torch.from_numpy(head_rows).to(device)]
@@ -1020,18 +1013,20 @@ class CandidateScorer:
         return [trie.log_q(piece) for (_, trie), piece in zip(plans, pieces, strict=True)]
 
     def _hidden(
-        self, input_ids: torch.Tensor, position_ids: torch.Tensor, end: torch.Tensor
+        self, input_ids: np.ndarray, position_ids: np.ndarray, end: np.ndarray
     ) -> torch.Tensor | None:
-        """Last hidden states under the trie mask; None when FlexAttention, chosen by
-        default, failed on its first forward (e.g. where it cannot compile) and the model
-        was switched to sdpa (with a warning): the caller lays the rows out again."""
+        """Last hidden states of a laid-out batch (moved to the model's device) under the
+        trie mask; None when FlexAttention, chosen by default, failed on its first forward
+        (e.g. where it cannot compile) and the model was switched to sdpa (with a
+        warning): the caller lays the rows out again."""
         flex = self.attn_implementation == "flex_attention"
+        device = self.lm.device
         try:
             with _static_compile() if flex else contextlib.nullcontext():
                 hidden = self._base(
-                    input_ids=input_ids,
-                    attention_mask=self._attention_mask(end),
-                    position_ids=position_ids,
+                    input_ids=torch.from_numpy(input_ids).to(device),
+                    attention_mask=self._attention_mask(torch.from_numpy(end).to(device)),
+                    position_ids=torch.from_numpy(position_ids).to(device),
                     use_cache=False,
                 ).last_hidden_state
         except _OOM_ERRORS:
@@ -1086,19 +1081,12 @@ class CandidateScorer:
                 input_ids[0, c : c + size] = ids
                 position_ids[0, c : c + size] = np.arange(size)
                 end[0, c : c + size] = c + size  # causal within the segment
-            hidden = self._hidden(
-                torch.from_numpy(input_ids).to(device),
-                torch.from_numpy(position_ids).to(device),
-                torch.from_numpy(end).to(device),
-            )
+            hidden = self._hidden(input_ids, position_ids, end)
             if hidden is None:  # FlexAttention failed and the model fell back to sdpa
                 return self._forward_rows(rows)
         else:
-            width = max(len(ids) for ids, _ in rows)
-            starts = np.arange(len(rows)) * width
-            input_ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
-            for b, (ids, _) in enumerate(rows):
-                input_ids[b, : len(ids)] = ids
+            input_ids, _ = _padded([ids for ids, _ in rows], fill=self._pad_id)
+            starts = np.arange(len(rows)) * input_ids.shape[1]
             # Right padding under a plain causal mask: real tokens never see the padding.
             hidden = self._base(
                 input_ids=torch.from_numpy(input_ids).to(device), use_cache=False
