@@ -25,12 +25,26 @@ def calibration_table(evaluation: TransitionEvaluation, bins: int = 10) -> pd.Da
     -------
     pandas.DataFrame
         One row per non-empty bin: ``predicted``, ``observed``, ``n``.
+
+    Raises
+    ------
+    ValueError
+        If ``bins`` is not an integer >= 1.
+
+    Notes
+    -----
+    A transition counts as a hit when its observed occupation is the single most likely
+    one; a tie for the top counts against, as in top-1 accuracy, so ``observed`` weighted
+    by ``n`` sums to ``evaluation.accuracy(1) * evaluation.nobs``.
     """
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
     probs = evaluation.probabilities.to_numpy()
     top = probs.argmax(axis=1)
     p_top = probs[np.arange(len(top)), top]
     observed = pd.Index(evaluation.probabilities.columns).get_indexer(evaluation.observed)
-    hit = (top == observed).astype(float)
+    p_obs = probs[np.arange(len(top)), observed]
+    hit = ((probs >= p_obs[:, None]).sum(axis=1) == 1).astype(float)
     which = np.minimum((p_top * bins).astype(int), bins - 1)
     frame = pd.DataFrame({"bin": which, "predicted": p_top, "observed": hit})
     out = frame.groupby("bin").agg(

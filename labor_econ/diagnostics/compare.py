@@ -33,6 +33,15 @@ ROWS: dict[str, str] = {
 }
 
 
+def _format(spec: str, value: float) -> str:
+    """One cell: infinite values written out (``-inf``), never left blank."""
+    if np.isnan(value):
+        return ""
+    if np.isinf(value):
+        return "-inf" if value < 0 else "inf"
+    return spec.format(value)
+
+
 class ModelComparison:
     """Fit statistics of several models on the transitions of one panel.
 
@@ -70,7 +79,7 @@ class ModelComparison:
         """The table as strings, each row in its own format."""
         return pd.DataFrame(
             [
-                [ROWS[row].format(v) if np.isfinite(v) else "" for v in self.table.loc[row]]
+                [_format(ROWS[row], v) for v in self.table.loc[row]]
                 for row in self.table.index
             ],
             index=self.table.index,
@@ -78,7 +87,20 @@ class ModelComparison:
         )
 
     def _notes(self) -> list[str]:
-        return [
+        impossible = [
+            f"{name!r}: {int(np.isneginf(ev.loglikeobs.to_numpy()).sum())}"
+            for name, ev in self.evaluations.items()
+            if np.isneginf(ev.loglikeobs.to_numpy()).any()
+        ]
+        zero = (
+            [
+                "-inf: the model gives probability 0 to the observed occupation of some "
+                "transitions (" + ", ".join(impossible) + "); see evaluations[name].loglikeobs."
+            ]
+            if impossible
+            else []
+        )
+        return zero + [
             f"Evaluated on {self.table.iloc[0, 0]:.0f} transitions of {self.panel.n_persons} "
             f"persons (taxonomy {self.panel.taxonomy.name!r}, {len(self.panel.taxonomy)} codes).",
             "AIC and BIC use the log-likelihood on this panel and its N; Parameters are "

@@ -300,10 +300,51 @@ def check_same_transitions(evaluations: dict[str, TransitionEvaluation]) -> None
 def topk_accuracy(probs: np.ndarray, observed: np.ndarray, k: int = 1) -> float:
     """Share of rows whose observed column is among the ``k`` most probable (ties count
     against: the observed outcome must beat all but at most ``k - 1`` others strictly)."""
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
     p_obs = probs[np.arange(len(observed)), observed]
-    return float(np.mean((probs > p_obs[:, None]).sum(axis=1) < k))
+    # Rows where at least k outcomes (the observed one included) reach its probability:
+    # a tie with the k-th most probable is a miss, so a uniform model scores k / K.
+    at_least = (probs >= p_obs[:, None]).sum(axis=1)
+    return float(np.mean(at_least <= k))
+
+
+def _rows_named(index: pd.Index, rows: np.ndarray, limit: int = 5) -> str:
+    """'person 3, year 1981; ...' for the first ``limit`` of ``rows`` (positions in index)."""
+    named = []
+    for pos in rows[:limit]:
+        key = index[pos]
+        named.append(
+            f"person {key[0]}, year {key[1]}" if isinstance(key, tuple) else f"row {key}"
+        )
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return "; ".join(named) + more
+
+
+def check_probabilities(probs: pd.DataFrame, what: str, *, atol: float = 1e-6) -> None:
+    """Refuse predicted probabilities that are not a distribution in every row.
+
+    NaN, infinite or negative entries, or rows that do not sum to one within ``atol``,
+    raise a ValueError naming the rows: a NaN-skipping sum would otherwise drop them from
+    the log-likelihood while N still counts them.
+    """
+    values = probs.to_numpy(dtype=float)
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(
+            f"{what} predicts NaN or infinite probabilities for {len(rows)} transition(s): "
+            f"{_rows_named(probs.index, rows)}. Check that panel's covariates (an infinite "
+            "or extreme value gives NaN probabilities)"
+        )
+    negative = (values < 0).any(axis=1)
+    off = np.abs(values.sum(axis=1) - 1.0) > atol
+    if negative.any() or off.any():
+        rows = np.flatnonzero(negative | off)
+        raise ValueError(
+            f"{what} predicts probabilities that are negative or do not sum to one for "
+            f"{len(rows)} transition(s): {_rows_named(probs.index, rows)}"
+        )
 
 
 def marginal_loglike(codes: pd.Series) -> float:
@@ -333,6 +374,9 @@ class TransitionEvaluation:
     observed: pd.Series
     k_params: int
 
+    def __post_init__(self) -> None:
+        check_probabilities(self.probabilities, f"model {self.name!r}")
+
     @cached_property
     def _observed_columns(self) -> np.ndarray:
         return pd.Index(self.probabilities.columns).get_indexer(self.observed)
@@ -346,8 +390,9 @@ class TransitionEvaluation:
 
     @property
     def llf(self) -> float:
-        """Sum of the per-transition log-likelihoods."""
-        return float(self.loglikeobs.sum())
+        """Sum of the per-transition log-likelihoods (``-inf`` where the model gives the
+        observed occupation of some transition probability zero; never NaN-skipping)."""
+        return float(np.sum(self.loglikeobs.to_numpy()))
 
     @property
     def nobs(self) -> int:
