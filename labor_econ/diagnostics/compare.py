@@ -78,10 +78,7 @@ class ModelComparison:
     def formatted(self) -> pd.DataFrame:
         """The table as strings, each row in its own format."""
         return pd.DataFrame(
-            [
-                [_format(ROWS[row], v) for v in self.table.loc[row]]
-                for row in self.table.index
-            ],
+            [[_format(ROWS[row], v) for v in self.table.loc[row]] for row in self.table.index],
             index=self.table.index,
             columns=[str(c) for c in self.table.columns],
         )

@@ -314,9 +314,7 @@ def _rows_named(index: pd.Index, rows: np.ndarray, limit: int = 5) -> str:
     named = []
     for pos in rows[:limit]:
         key = index[pos]
-        named.append(
-            f"person {key[0]}, year {key[1]}" if isinstance(key, tuple) else f"row {key}"
-        )
+        named.append(f"person {key[0]}, year {key[1]}" if isinstance(key, tuple) else f"row {key}")
     more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
     return "; ".join(named) + more
 
