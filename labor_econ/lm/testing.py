@@ -1,16 +1,21 @@
-"""Tiny Llama models with Llama-2-style tokenizers trained locally, for tests and demos."""
+"""Testing helpers: tiny Llama models with Llama-2-style tokenizers trained locally, and the
+reference scorer `naive_score` that `CandidateScorer` is checked against."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+import numpy as np
 import torch
 
+from labor_econ.lm.inputs import _check_candidates, _check_texts
 from labor_econ.lm.loading import CausalLM, load_lm
+from labor_econ.lm.scorer import _eval_mode
+from labor_econ.lm.tokenization import _common_prefix
 
-__all__ = ["BYTE_TOKENS", "SPECIAL_TOKENS", "tiny_lm", "train_tokenizer"]
+__all__ = ["BYTE_TOKENS", "SPECIAL_TOKENS", "naive_score", "tiny_lm", "train_tokenizer"]
 
 SPECIAL_TOKENS = ("<unk>", "<s>", "</s>")
 BYTE_TOKENS = tuple(f"<0x{b:02X}>" for b in range(256))
@@ -161,3 +166,75 @@ def tiny_lm(
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return load_lm(path, dtype=dtype, device=device)
+
+
+def naive_score(
+    lm: CausalLM, prompts: Sequence[str], candidates: Sequence[str], *, batch_size: int = 32
+) -> np.ndarray:
+    """Reference scorer: one row per prompt + candidate, a plain causal forward each.
+
+    Each pair is tokenized as one text with the tokenizer's defaults; the candidate's tokens
+    are those after the longest prefix shared with the prompt's own tokenization (see
+    `CandidateScorer`). Log-softmax in float32 over full logits. Slow (n * K rows); kept to
+    check `CandidateScorer`.
+
+    Parameters
+    ----------
+    lm : CausalLM
+        Model and tokenizer.
+    prompts : sequence of str
+        The n prompts.
+    candidates : sequence of str
+        The K candidate continuations.
+    batch_size : int, default 32
+        Rows per forward pass.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float64 array of shape (n, K).
+    """
+    candidates = _check_candidates(candidates)
+    prompts = _check_texts(prompts, "prompts")
+    tokenizer, model = lm.tokenizer, lm.model
+    special = set(tokenizer.all_special_ids)
+
+    def encode(text: str) -> list[int]:
+        # Data is text: "</s>" in a title is three characters, not the end-of-text token.
+        ids = list(tokenizer(text, split_special_tokens=True)["input_ids"])
+        while ids and ids[-1] in special:
+            ids.pop()
+        return ids
+
+    rows = []
+    for p in prompts:
+        prompt_ids = encode(p)
+        for c in candidates:
+            joint = encode(p + c)
+            m = _common_prefix(prompt_ids, joint)
+            if m == 0 or m == len(joint):
+                raise ValueError(f"cannot score {c!r} after {p!r}: no context or no new tokens")
+            rows.append((joint, m))
+    scores = np.empty(len(rows), dtype=np.float64)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    with _eval_mode(model), torch.inference_mode():
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            width = max(len(ids) for ids, _ in chunk)
+            input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+            attention = torch.zeros((len(chunk), width), dtype=torch.long)
+            for b, (ids, _) in enumerate(chunk):
+                input_ids[b, : len(ids)] = torch.tensor(ids)
+                attention[b, : len(ids)] = 1
+            logits = model(
+                input_ids=input_ids.to(lm.device), attention_mask=attention.to(lm.device)
+            ).logits
+            log_probs = torch.log_softmax(logits.float(), dim=-1)
+            row_of = torch.tensor([b for b, (ids, m) in enumerate(chunk) for _ in ids[m:]])
+            positions = torch.tensor([t for ids, m in chunk for t in range(m - 1, len(ids) - 1)])
+            targets = torch.tensor([t for ids, m in chunk for t in ids[m:]])
+            picked = log_probs[row_of.to(lm.device), positions.to(lm.device), targets.to(lm.device)]
+            scores[start : start + len(chunk)] = np.bincount(
+                row_of.numpy(), weights=picked.double().cpu().numpy(), minlength=len(chunk)
+            )
+    return scores.reshape(len(prompts), len(candidates))
