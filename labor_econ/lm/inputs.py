@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["ContextLengthError"]
+__all__ = ["ContextLengthError", "PrefixCandidatesError", "check_no_prefix_candidates"]
 
 
 class ContextLengthError(ValueError):
@@ -71,3 +71,64 @@ def _check_candidates(candidates: Any) -> list[str]:
             f"candidates contain duplicates: {duplicates[:10]!r}; each outcome must appear once"
         )
     return candidates
+
+
+class PrefixCandidatesError(ValueError):
+    """Candidate continuations of which one is a prefix of another.
+
+    Scored as outcomes of one draw, such candidates double-count mass: the text that
+    continues with ``" Clerk.Typist."`` also begins with ``" Clerk."``, so ``q(" Clerk.")``
+    includes all of ``q(" Clerk.Typist.")``.
+
+    Attributes
+    ----------
+    pairs : list of tuple
+        ``(shorter, longer)`` labels (titles or codes) of every pair found, shorter first.
+    """
+
+    def __init__(self, pairs: list[tuple[Any, Any]], texts: list[tuple[str, str]]) -> None:
+        self.pairs = pairs
+        listed = "; ".join(
+            f"{a!r} ({ta!r}) is a prefix of {b!r} ({tb!r})"
+            for (a, b), (ta, tb) in zip(pairs[:10], texts[:10], strict=True)
+        )
+        if len(pairs) > 10:
+            listed += f"; ... ({len(pairs)} pairs in all)"
+        super().__init__(
+            f"{len(pairs)} candidate continuation(s) are prefixes of others, so their "
+            f"probabilities would double-count mass: {listed}. Rename the titles or codes, or "
+            "use a template whose terminator cannot occur inside a title (e.g. a line break)"
+        )
+
+
+def check_no_prefix_candidates(
+    candidates: Sequence[str], labels: Sequence[Any] | None = None
+) -> None:
+    """Refuse candidate continuations of which one is a string prefix of another.
+
+    Parameters
+    ----------
+    candidates : sequence of str
+        The K continuations, e.g. ``ResumeTemplate.continuations(taxonomy)``.
+    labels : sequence, optional
+        What names each candidate in the error (its title or code); default the text.
+
+    Raises
+    ------
+    PrefixCandidatesError
+        Naming every pair (shorter, longer).
+    """
+    labels = list(candidates) if labels is None else list(labels)
+    # In sorted order a string is followed by every string it is a prefix of, so checking
+    # each string against the next ones while they start with it finds every pair.
+    order = sorted(range(len(candidates)), key=candidates.__getitem__)
+    pairs, texts = [], []
+    for j, a in enumerate(order):
+        for b in order[j + 1 :]:
+            if not candidates[b].startswith(candidates[a]):
+                break
+            if candidates[b] != candidates[a]:
+                pairs.append((labels[a], labels[b]))
+                texts.append((candidates[a], candidates[b]))
+    if pairs:
+        raise PrefixCandidatesError(pairs, texts)

@@ -4,6 +4,7 @@ forward passes (trie rows, shared-prompt rows, plain causal rows) with the LM he
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import warnings
 from collections.abc import Iterator, Sequence
@@ -30,7 +31,7 @@ from labor_econ.lm.tokenization import (
 )
 from labor_econ.lm.trie import _padded, _Paths, _Trie
 
-__all__ = ["CandidateScorer"]
+__all__ = ["CandidateScorer", "Pruning"]
 
 _SUPPORTED_ATTENTION = ("flex_attention", "sdpa", "eager")
 _HEAD_CHUNK_ROWS = 2048
@@ -206,6 +207,13 @@ class CandidateScorer:
         self._paths: dict[tuple[str, tuple[int, ...]], _Paths] = {}
         self._tries: dict[tuple[Any, ...], tuple[tuple[_Trie, np.ndarray], ...]] = {}
         self._pack_length: int | None = None  # set by _run_batches for packed flex rows
+        #: Tokens fed to the model so far (real tokens, no padding), by kind: prompts of
+        #: `score`, trie nodes of `score`, and sequences of `score_observed`.
+        self.tokens_fed = {"prompt": 0, "trie": 0, "observed": 0}
+        #: Rows of `score_observed(..., persons=...)` fed on their own (see there).
+        self.observed_fallback_rows = 0
+        #: What the last `score` with a tolerance left out (see `Pruning`).
+        self.last_pruning: Pruning | None = None
 
     @property
     def attn_implementation(self) -> str:
@@ -241,6 +249,8 @@ class CandidateScorer:
         candidates: Sequence[str],
         *,
         starts: Sequence[int] | None = None,
+        tolerance: float = 0.0,
+        observed: Sequence[int] | None = None,
     ) -> np.ndarray:
         """Log-probability of each candidate continuation given each prompt.
 
@@ -257,6 +267,22 @@ class CandidateScorer:
             ``ResumeTemplate.wave_starts(prompts)``): candidate tokenizations are cached per
             text from there. Default: after the prompt's last line break. Only speed depends
             on it; the scores do not.
+        tolerance : float, default 0.0
+            0: every candidate scored exactly. Above 0 (certified pruning): the trie is fed
+            level by level (the prompt once, its keys and values kept), and subtrees whose
+            prefix probabilities sum to at most `tolerance` times the mass of the candidates
+            found are left unexpanded; the `observed` candidate's path is always expanded,
+            so its log q is exact. ``last_pruning`` then reports per prompt the mass found
+            and the unexpanded mass R, which bounds the mass of every candidate not
+            expanded: the observed candidate's normalized log-probability lies within
+            ``log1p(R / found)`` below the one computed from the returned scores (see
+            `Pruning`). An unexpanded candidate's log q is filled in as its subtree's prefix
+            log-probability minus log(candidates in that subtree): the subtree's bound
+            split evenly, so that the returned scores hold the upper end of the unknown mass.
+            Prompts whose candidates merge with the prompt's last tokens are expanded in
+            full.
+        observed : sequence of int, optional
+            With `tolerance`: the column of each prompt's observed candidate.
 
         Returns
         -------
@@ -275,6 +301,8 @@ class CandidateScorer:
         out = np.empty((len(prompts), len(candidates)), dtype=np.float64)
         if not prompts:
             return out
+        if tolerance:
+            return self._score_pruned(prompts, candidates, starts, tolerance, observed)
         plans = self._plan(prompts, candidates, starts)
         self._check_context(
             [len(ids) + max(int(trie.depth.max()) for trie, _ in parts) for ids, parts in plans]
@@ -289,6 +317,8 @@ class CandidateScorer:
 
         def run(batch: list[int]) -> None:
             chosen = [units[u] for u in batch]
+            self.tokens_fed["prompt"] += sum(len(ids) for _, ids, _ in chosen)
+            self.tokens_fed["trie"] += sum(len(t.inner) for *_, ps in chosen for t, _ in ps)
             single = [(i, ids, parts[0]) for i, ids, parts in chosen if len(parts) == 1]
             if single:
                 values = self._forward_tries([(ids, trie) for _, ids, (trie, _) in single])
@@ -306,6 +336,144 @@ class CandidateScorer:
         self._run_batches(lengths, run, owners=[i for i, *_ in units])
         return out
 
+    def _score_pruned(
+        self,
+        prompts: list[str],
+        candidates: list[str],
+        starts: Sequence[int] | None,
+        tolerance: float,
+        observed: Sequence[int] | None,
+    ) -> np.ndarray:
+        """`score` with certified pruning (see its `tolerance`); sets ``last_pruning``."""
+        if isinstance(tolerance, bool) or not 0 < float(tolerance) < 1:
+            raise ValueError(f"tolerance must be in [0, 1), got {tolerance!r}")
+        k = len(candidates)
+        if observed is None:
+            observed = np.full(len(prompts), -1, dtype=np.int64)
+        observed = np.asarray(observed)
+        if observed.shape != (len(prompts),) or not np.issubdtype(observed.dtype, np.integer):
+            raise ValueError(f"observed must hold one column index per prompt ({len(prompts)})")
+        if ((observed < -1) | (observed >= k)).any():
+            bad = int(np.flatnonzero((observed < -1) | (observed >= k))[0])
+            raise ValueError(f"observed[{bad}] = {observed[bad]} is not a column of {k}")
+        config = self.lm.model.config
+        if getattr(config, "sliding_window", None) is not None:
+            raise ValueError("tolerance > 0 needs full attention (keys kept from level to level)")
+        out = np.empty((len(prompts), k), dtype=np.float64)
+        found = np.zeros(len(prompts))
+        unexpanded = np.zeros(len(prompts))
+        plans = self._plan(prompts, candidates, starts, whole=True)
+        self._check_context([len(ids) + int(parts[0][0].depth.max()) for ids, parts in plans])
+
+        def run(batch: list[int]) -> None:
+            chosen = []
+            for i in batch:
+                ids, ((trie, cols),) = plans[i]
+                # The trie numbers candidates in its own (sorted) order.
+                row = int(np.argsort(cols)[observed[i]]) if observed[i] >= 0 else -1
+                chosen.append((ids, trie, cols, row))
+            values = self._forward_pruned(chosen, tolerance)
+            for i, (logq, m, r) in zip(batch, values, strict=True):
+                out[i], found[i], unexpanded[i] = logq, m, r
+
+        flex = self.attn_implementation == "flex_attention"
+        if flex:  # the level-by-level mask over kept keys is a dense one
+            self.lm.model.set_attn_implementation("sdpa")
+        try:
+            lengths = [len(ids) + len(parts[0][0].inner) for ids, parts in plans]
+            self._run_batches(lengths, run)
+        finally:
+            if flex:
+                self.lm.model.set_attn_implementation("flex_attention")
+        self.last_pruning = Pruning(float(tolerance), found, unexpanded)
+        return out
+
+    def _forward_pruned(
+        self, plans: list[tuple[list[int], _Trie, np.ndarray, int]], tolerance: float
+    ) -> list[tuple[np.ndarray, float, float]]:
+        """Level-by-level scoring of (prompt ids, trie, columns, observed column) rows.
+
+        The prompts are fed once (right-padded, causal) and their keys and values kept;
+        each round then feeds the chosen frontier nodes of every row, a node seeing its
+        prompt, its ancestors (kept from earlier rounds) and itself, at position prompt
+        length + depth - 1 as in `_forward_tries`. Returns each row's log q over its
+        columns' order, the mass found and the unexpanded mass.
+        """
+        device = self.lm.device
+        n = len(plans)
+        prompt_ids, lengths = _padded([ids for ids, *_ in plans], fill=self._pad_id)
+        first = self._base(input_ids=torch.from_numpy(prompt_ids).to(device), use_cache=True)
+        cache = getattr(first, "cache", None)  # transformers 5.24+; before: past_key_values
+        if cache is None:
+            cache = first.past_key_values
+        self.tokens_fed["prompt"] += int(lengths.sum())
+        last = first.last_hidden_state[
+            torch.arange(n, device=device), torch.from_numpy(lengths - 1).to(device)
+        ]
+        states = [_PruneState(trie, obs, tolerance) for _, trie, _, obs in plans]
+        # The root's children get their log-probabilities from the last prompt token.
+        self._expand(last, [(b, -1) for b in range(n)], states)
+        kept = prompt_ids.shape[1]
+        while True:
+            chosen = [state.choose() for state in states]
+            width = max(len(c) for c in chosen)
+            if width == 0:
+                break
+            input_ids = np.full((n, width), self._pad_id, dtype=np.int64)
+            position_ids = np.zeros((n, width), dtype=np.int64)
+            allowed = np.zeros((n, width, kept + width), dtype=bool)
+            allowed[:, :, kept:] = np.eye(width, dtype=bool)  # every new token sees itself
+            for b, (nodes, state) in enumerate(zip(chosen, states, strict=True)):
+                trie = state.trie
+                for j, v in enumerate(nodes):
+                    input_ids[b, j] = trie.tokens[v]
+                    position_ids[b, j] = lengths[b] + trie.depth[v] - 1
+                    allowed[b, j, : lengths[b]] = True
+                    allowed[b, j, state.ancestor_slots(v)] = True
+                    state.slot[v] = kept + j
+            second = self._base(
+                input_ids=torch.from_numpy(input_ids).to(device),
+                attention_mask=self._mask_format(torch.from_numpy(allowed).to(device)[:, None]),
+                position_ids=torch.from_numpy(position_ids).to(device),
+                use_cache=True,
+                **{self._cache_argument: cache},
+            )
+            kept += width
+            self.tokens_fed["trie"] += sum(len(c) for c in chosen)
+            where = [(b, j, v) for b, nodes in enumerate(chosen) for j, v in enumerate(nodes)]
+            hidden = second.last_hidden_state[
+                torch.tensor([b for b, _, _ in where], device=device),
+                torch.tensor([j for _, j, _ in where], device=device),
+            ]
+            self._expand(hidden, [(b, v) for b, _, v in where], states)
+        return [
+            (state.log_q()[np.argsort(cols)], state.found(), state.unexpanded())
+            for (_, _, cols, _), state in zip(plans, states, strict=True)
+        ]
+
+    def _expand(
+        self, hidden: torch.Tensor, fed: list[tuple[int, int]], states: list[_PruneState]
+    ) -> None:
+        """Children's prefix log-probabilities of fed nodes (b, v) (v = -1: the root) from
+        their hidden states (one row each)."""
+        slot, token, targets = [], [], []
+        for r, (b, v) in enumerate(fed):
+            children = states[b].children(v)
+            slot.extend([r] * len(children))
+            token.extend(states[b].trie.tokens[children].tolist())
+            targets.append((b, v, children))
+        if not slot:
+            return
+        lp = self._node_log_probs(
+            hidden,
+            torch.tensor(slot, device=hidden.device),
+            torch.tensor(token, device=hidden.device),
+        ).astype(np.float64)
+        at = 0
+        for b, v, children in targets:
+            states[b].learn(v, children, lp[at : at + len(children)])
+            at += len(children)
+
     def _check_context(self, needed: Sequence[int]) -> None:
         """Raise `ContextLengthError` for rows needing more positions than the model has."""
         limit = self._max_positions
@@ -315,11 +483,20 @@ class CandidateScorer:
         if too_long:
             raise ContextLengthError(too_long, int(limit))
 
-    def score_observed(self, prompts: Sequence[str], continuations: Sequence[str]) -> np.ndarray:
+    def score_observed(
+        self,
+        prompts: Sequence[str],
+        continuations: Sequence[str],
+        *,
+        persons: Sequence[Any] | None = None,
+    ) -> np.ndarray:
         """Log-probability of one continuation per prompt (e.g. the observed outcome).
 
-        A plain causal forward per row, with the same tokenization rule as `score`, so
-        ``score_observed(p, c)[i] == score([p[i]], [c[i]])[0, 0]``.
+        A plain causal forward, with the same tokenization rule as `score`, so
+        ``score_observed(p, c)[i] == score([p[i]], [c[i]])[0, 0]``. With `persons`, the rows
+        of one person are read off one causal pass over that person's longest text (its last
+        prompt + continuation, which holds every earlier prompt + continuation of the person
+        as a prefix): about 10-15 tokens fed per row instead of the whole prompt again.
 
         Parameters
         ----------
@@ -327,6 +504,13 @@ class CandidateScorer:
             The n prompts.
         continuations : sequence of str
             One continuation per prompt.
+        persons : sequence, optional
+            The person of each row (e.g. the panel's ids). A person's rows are fed once as
+            one sequence where that gives exactly the per-row numbers: a row's prompt +
+            continuation must be a prefix of the person's longest text, and its joint
+            tokenization a prefix of that text's tokenization (no token spanning the end of
+            its continuation, as with Llama's tokenizer at a line break). Other rows are fed
+            one by one, as without `persons`; ``observed_fallback_rows`` counts them.
 
         Returns
         -------
@@ -345,23 +529,39 @@ class CandidateScorer:
                 f"got {len(prompts)} prompts but {len(continuations)} continuations; pass one "
                 "continuation per prompt"
             )
+        if persons is not None:
+            persons = list(persons)
+            if len(persons) != len(prompts):
+                raise ValueError(
+                    f"got {len(persons)} persons for {len(prompts)} prompts; pass one per prompt"
+                )
         out = np.empty(len(prompts), dtype=np.float64)
         if not prompts:
             return out
         prefix = self._tok.prefix
+        texts = [p + c for p, c in zip(prompts, continuations, strict=True)]
         prompt_ids = self._tok.encode(prompts)
-        joint = self._tok.encode([p + c for p, c in zip(prompts, continuations, strict=True)])
+        joint = self._tok.encode(texts)
         rows = []
         for p, c, pi, ji in zip(prompts, continuations, prompt_ids, joint, strict=True):
             m = _split_joint(pi, ji, len(prefix), p, c)
             rows.append((prefix + ji, len(prefix) + m))
         self._check_context([len(ids) for ids, _ in rows])
+        # A unit: one token sequence fed once, and the (row, start, stop) spans read off it.
+        units, alone = _person_units(texts, rows, persons)
+        self.observed_fallback_rows += alone
 
         def run(batch: list[int]) -> None:
-            for i, value in zip(batch, self._forward_rows([rows[i] for i in batch]), strict=True):
-                out[i] = value
+            chosen = [units[u] for u in batch]
+            values = self._forward_spans(
+                [(ids, [(a, b) for _, a, b in spans]) for ids, spans in chosen]
+            )
+            for (_, spans), sums in zip(chosen, values, strict=True):
+                for (i, _, _), value in zip(spans, sums, strict=True):
+                    out[i] = value
+            self.tokens_fed["observed"] += sum(len(ids) for ids, _ in chosen)
 
-        self._run_batches([len(ids) for ids, _ in rows], run)
+        self._run_batches([len(ids) for ids, _ in units], run)
         return out
 
     def _run_batches(
@@ -459,7 +659,11 @@ class CandidateScorer:
         return int(2 ** np.floor(np.log2(np.clip(0.5 * free / per_token, 2048, 65536))))
 
     def _plan(
-        self, prompts: list[str], candidates: list[str], starts: Sequence[int] | None = None
+        self,
+        prompts: list[str],
+        candidates: list[str],
+        starts: Sequence[int] | None = None,
+        whole: bool = False,
     ) -> list[tuple[list[int], tuple[tuple[_Trie, np.ndarray], ...]]]:
         """For each prompt, its token ids before the tries, and the tries with their columns."""
         if self._cache_candidates != tuple(candidates):
@@ -491,9 +695,9 @@ class CandidateScorer:
                 paths = self._joint_paths(p, p, [], ids, candidates, len(prefix))
                 key = None
             ids = prefix + ids[: len(ids) - paths.drop]
-            limit = self._trie_limit(len(ids))
+            limit = None if whole else self._trie_limit(len(ids))
             # Shared rows, cut by default: rows of nearly equal fed nodes pad least.
-            fed = self._share_prompts and self.max_trie_nodes == "auto"
+            fed = not whole and self._share_prompts and self.max_trie_nodes == "auto"
             parts = self._tries.get((key, limit, fed)) if key is not None else None
             if parts is None:
                 parts = paths.tries(limit, fed=fed)
@@ -710,13 +914,18 @@ class CandidateScorer:
         return out.cpu().numpy()
 
     def _forward_rows(self, rows: list[tuple[list[int], int]]) -> list[float]:
-        """Sum of the log-probabilities of ``ids[start:]`` in each (ids, start) row.
+        """Sum of the log-probabilities of ``ids[start:]`` in each (ids, start) row."""
+        sums = self._forward_spans([(ids, [(start, len(ids))]) for ids, start in rows])
+        return [s[0] for s in sums]
+
+    def _forward_spans(
+        self, rows: list[tuple[list[int], list[tuple[int, int]]]]
+    ) -> list[list[float]]:
+        """Sum of the log-probabilities of ``ids[a:b]`` for every span (a, b) of each row.
 
         One padded causal row each; under FlexAttention the rows are packed into one
         sequence of a fixed length like the tries, each segment causal on its own.
         """
-        targets = [ids[start:] for ids, start in rows]
-        counts = [len(t) for t in targets]
         device = self.lm.device
         if self.attn_implementation == "flex_attention":
             sizes = np.array([len(ids) for ids, _ in rows], dtype=np.int64)
@@ -731,7 +940,7 @@ class CandidateScorer:
                 end[0, c : c + size] = c + size  # causal within the segment
             hidden = self._hidden(input_ids, position_ids, end)
             if hidden is None:  # FlexAttention failed and the model fell back to sdpa
-                return self._forward_rows(rows)
+                return self._forward_spans(rows)
         else:
             input_ids, _ = _padded([ids for ids, _ in rows], fill=self._pad_id)
             starts = np.arange(len(rows)) * input_ids.shape[1]
@@ -739,17 +948,24 @@ class CandidateScorer:
             hidden = self._base(
                 input_ids=torch.from_numpy(input_ids).to(device), use_cache=False
             ).last_hidden_state
+        # Each span's head rows (the positions before its tokens) and targets, in order.
         head_rows = np.concatenate(
             [
-                c + np.arange(start - 1, len(ids) - 1)
-                for (ids, start), c in zip(rows, starts, strict=True)
+                c + np.arange(a - 1, b - 1)
+                for (_, spans), c in zip(rows, starts, strict=True)
+                for a, b in spans
             ]
         )
+        targets = np.concatenate(
+            [np.asarray(ids[a:b], dtype=np.int64) for ids, spans in rows for a, b in spans]
+        )
+        counts = [b - a for _, spans in rows for a, b in spans]
         hidden = hidden.reshape(input_ids.size, -1)[torch.from_numpy(head_rows).to(device)]
         slot = torch.arange(hidden.shape[0], device=device)
-        token = torch.from_numpy(np.concatenate(targets).astype(np.int64)).to(device)
+        token = torch.from_numpy(targets).to(device)
         lp = self._node_log_probs(hidden, slot, token).astype(np.float64)
-        return [float(piece.sum()) for piece in np.split(lp, np.cumsum(counts)[:-1])]
+        sums = iter(float(piece.sum()) for piece in np.split(lp, np.cumsum(counts)[:-1]))
+        return [[next(sums) for _ in spans] for _, spans in rows]
 
 
 def _static_compile() -> Any:
@@ -763,3 +979,177 @@ def _static_compile() -> Any:
             changes[name] = max(int(getattr(config, name)), 32)
             break
     return config.patch(**changes)
+
+
+def _person_units(
+    texts: Sequence[str], rows: Sequence[tuple[list[int], int]], persons: Sequence[Any] | None
+) -> tuple[list[tuple[list[int], list[tuple[int, int, int]]]], int]:
+    """Token sequences to feed, the (row, start, stop) spans to read off each, and how many
+    rows of persons fell back to a sequence of their own.
+
+    Without `persons`, one sequence per row. With them, each person's rows whose text is a
+    prefix of the person's longest text and whose tokens (`rows[i][0]`, the joint
+    tokenization) are a prefix of that text's tokens share one sequence: causal attention
+    gives every such row exactly the hidden states of its own pass. Every other row keeps
+    a sequence of its own (the per-row fallback).
+    """
+    if persons is None:
+        return [(ids, [(i, start, len(ids))]) for i, (ids, start) in enumerate(rows)], 0
+    groups: dict[Any, list[int]] = {}
+    for i, person in enumerate(persons):
+        groups.setdefault(person, []).append(i)
+    units, fallback = [], 0
+    for members in groups.values():
+        longest = max(members, key=lambda i: len(texts[i]))
+        full = rows[longest][0]
+        spans, alone = [], []
+        for i in members:
+            ids, start = rows[i]
+            fits = texts[longest].startswith(texts[i]) and full[: len(ids)] == ids
+            (spans if fits else alone).append((i, start, len(ids)))
+        units.append((full, spans))
+        units.extend((rows[i][0], [(i, a, b)]) for i, a, b in alone)
+        fallback += len(alone)
+    return units, fallback
+
+
+@dataclasses.dataclass(frozen=True)
+class Pruning:
+    """What a pruned `CandidateScorer.score` left out, per prompt.
+
+    Attributes
+    ----------
+    tolerance : float
+        The tolerance scored with.
+    found : numpy.ndarray
+        Mass of the candidates expanded (sum of their q).
+    unexpanded : numpy.ndarray
+        Sum of the prefix probabilities of the subtrees left unexpanded: at least the
+        mass of every candidate in them, and at most ``tolerance * found``.
+    """
+
+    tolerance: float
+    found: np.ndarray
+    unexpanded: np.ndarray
+
+    @property
+    def log_bound(self) -> np.ndarray:
+        """Per prompt, the width ``log1p(unexpanded / found)`` of the interval holding an
+        expanded candidate's normalized log-probability: between ``log q - log(found +
+        unexpanded)`` (its value from the returned scores, whose filled-in candidates sum to
+        the unexpanded mass) and ``log q - log(found)``."""
+        with np.errstate(divide="ignore"):
+            return np.log1p(self.unexpanded / self.found)
+
+    @property
+    def max_bound(self) -> float:
+        """The largest `log_bound` (0.0 for no prompts)."""
+        return float(self.log_bound.max()) if len(self.found) else 0.0
+
+    @property
+    def total_bound(self) -> float:
+        """The sum of `log_bound`: a bound on the error of a sum of observed log p."""
+        return float(self.log_bound.sum())
+
+
+class _PruneState:
+    """One prompt's trie during level-by-level expansion: known prefix log-probabilities
+    (``logp``, NaN until the parent is fed), fed nodes and their cache slots."""
+
+    def __init__(self, trie: _Trie, observed: int, tolerance: float) -> None:
+        self.trie = trie
+        n = len(trie.tokens)
+        self.logp = np.full(n, np.nan)
+        self.fed = np.zeros(n, dtype=bool)
+        self.slot = np.full(n, -1, dtype=np.int64)
+        self.is_inner = np.zeros(n, dtype=bool)
+        self.is_inner[trie.inner] = True
+        order = np.argsort(trie.parent, kind="stable")
+        bounds = np.searchsorted(trie.parent[order], np.arange(-1, n + 1))
+        self._order, self._bounds = order, bounds
+        # Merged prompt tokens (anchors) are not scored: such prompts are expanded in full.
+        self.tolerance = tolerance if (trie.anchor < 0).all() else 0.0
+        self.must = np.zeros(n, dtype=bool)  # the observed candidate's path
+        if observed >= 0:
+            v = int(trie.leaf[observed])
+            while v >= 0:
+                self.must[v] = True
+                v = int(trie.parent[v])
+        self.deferred = np.zeros(n, dtype=bool)
+
+    def children(self, v: int) -> np.ndarray:
+        return self._order[self._bounds[v + 1] : self._bounds[v + 2]]
+
+    def learn(self, v: int, children: np.ndarray, lp: np.ndarray) -> None:
+        base = 0.0 if v < 0 else self.logp[v]
+        self.logp[children] = base + lp
+        if v >= 0:
+            self.fed[v] = True
+
+    def ancestor_slots(self, v: int) -> list[int]:
+        out = []
+        v = int(self.trie.parent[v])
+        while v >= 0:
+            out.append(int(self.slot[v]))
+            v = int(self.trie.parent[v])
+        return out
+
+    def found(self) -> float:
+        q = self.logp[self.trie.leaf]
+        return float(np.exp(q[~np.isnan(q)]).sum())
+
+    def choose(self) -> list[int]:
+        """Frontier nodes to feed next: all but the smallest, whose prefix probabilities
+        sum to at most `tolerance` times (mass found + frontier mass), an optimistic guess
+        at the mass the expansion ends with; when nothing is left to feed and the deferred
+        nodes exceed `tolerance` times the mass found, the largest of them (repair)."""
+        frontier = np.flatnonzero(~np.isnan(self.logp) & self.is_inner & ~self.fed)
+        if len(frontier) == 0:
+            return []
+        p = np.exp(self.logp[frontier])
+        found = self.found()
+        optional = ~self.must[frontier]
+        order = np.argsort(p[optional], kind="stable")
+        room = self.tolerance * (found + p.sum())
+        defer = np.zeros(len(frontier), dtype=bool)
+        defer_idx = np.flatnonzero(optional)[order]
+        if room > 0:  # tolerance 0 (or nothing found yet by a repair) expands everything
+            defer[defer_idx[np.cumsum(p[optional][order]) <= room]] = True
+        if defer.all():
+            # Repair: the guess was optimistic (mass was lost to text that is no candidate).
+            room = self.tolerance * found
+            order = np.argsort(-p, kind="stable")
+            rest = p.sum() - np.cumsum(p[order])  # deferred mass left after expanding 0..i
+            if p.sum() <= room:
+                self.deferred[:] = False
+                self.deferred[frontier] = True
+                return []
+            need = int(np.argmax(rest <= room)) + 1
+            defer[order[:need]] = False
+        return frontier[~defer].tolist()
+
+    def unexpanded(self) -> float:
+        frontier = ~np.isnan(self.logp) & self.is_inner & ~self.fed
+        return float(np.exp(self.logp[frontier]).sum())
+
+    def log_q(self) -> np.ndarray:
+        """log q of every candidate in the trie's (lexicographic) order; a candidate under
+        an unexpanded node gets that node's prefix log-probability split evenly over the
+        candidates under it."""
+        trie = self.trie
+        q = self.logp[trie.leaf].copy()
+        anchored = trie.anchor >= 0
+        q[anchored] -= self.logp[trie.anchor[anchored]]
+        missing = np.flatnonzero(np.isnan(q))
+        if len(missing):
+            owner = np.empty(len(missing), dtype=np.int64)
+            for j, k in enumerate(missing):
+                v = int(trie.leaf[k])
+                while np.isnan(self.logp[v]) or not self.is_inner[v] or self.fed[v]:
+                    v = int(trie.parent[v])
+                owner[j] = v
+            nodes, counts = np.unique(owner, return_counts=True)
+            shares = (self.logp[nodes] - np.log(counts)).tolist()
+            share = dict(zip(nodes.tolist(), shares, strict=True))
+            q[missing] = [share[v] for v in owner.tolist()]
+        return q

@@ -8,8 +8,10 @@ version) must match the run's, so that scores of different models are never mixe
 
 Layout of a store directory::
 
-    metadata.json              # what the scores are scores of
-    shards/part-<uuid>.parquet # columns id, time, prompt_sha256, then one per taxonomy code
+    metadata.json                # what the scores are scores of
+    shards/part-<uuid>.parquet   # columns id, time, prompt_sha256, then one per taxonomy code
+    observed/part-<uuid>.parquet # id, time, prompt_sha256 (of prompt + continuation),
+                                 # logq_observed: the observed continuation's log q only
 
 Under ``torchrun`` / ``accelerate launch`` (several processes, ``WORLD_SIZE > 1``) each rank
 scores its share of the shards and writes them to the shared store; every rank then waits
@@ -33,6 +35,7 @@ import pandas as pd
 
 from ..panel import CareerPanel, _scalar
 from ..templates import ResumeTemplate
+from .inputs import check_no_prefix_candidates
 
 if TYPE_CHECKING:
     from ..taxonomy import Taxonomy
@@ -45,6 +48,9 @@ FORMAT_VERSION = 1
 _KEY = ["id", "time"]
 _PROMPT_HASH = "prompt_sha256"
 _POLL_SECONDS = 2.0
+#: Column of observed-only scores (``score_panel(..., observed_only=True)``).
+OBSERVED = "logq_observed"
+_KIND_FOLDERS = {"trie": "shards", "observed": "observed"}
 
 
 class StoreMismatchError(ValueError):
@@ -132,6 +138,9 @@ class ScoreStore:
         The metadata of the run about to write. A new store records it; an existing store
         must hold the same, or `StoreMismatchError` names every entry that differs. None
         opens an existing store to read (as `LLMTransitionModel.from_store` does).
+    kind : {"trie", "observed"}, default "trie"
+        Which scores: every code's log q (folder ``shards``) or the observed continuation's
+        only (folder ``observed``). One store keeps both kinds under one metadata.
 
     Raises
     ------
@@ -141,9 +150,14 @@ class ScoreStore:
         When reading (no `metadata`) a directory that holds no store.
     """
 
-    def __init__(self, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike, metadata: dict[str, Any] | None = None, kind: str = "trie"
+    ) -> None:
+        if kind not in _KIND_FOLDERS:
+            raise ValueError(f"kind must be one of {sorted(_KIND_FOLDERS)}, got {kind!r}")
         self.path = Path(path)
-        self.shards = self.path / "shards"
+        self.kind = kind
+        self.shards = self.path / _KIND_FOLDERS[kind]
         meta_path = self.path / "metadata.json"
         if metadata is None:
             if not meta_path.exists():
@@ -154,9 +168,10 @@ class ScoreStore:
             if meta_path.exists():
                 self._check(json.loads(meta_path.read_text()), metadata)
             else:
-                self.shards.mkdir(parents=True, exist_ok=True)
+                self.path.mkdir(parents=True, exist_ok=True)
                 _write_atomic(meta_path, json.dumps(metadata, indent=2, sort_keys=True).encode())
             self.metadata = metadata
+            self.shards.mkdir(parents=True, exist_ok=True)
         self._frames: dict[str, pd.DataFrame] = {}
 
     def _check(self, stored: dict[str, Any], wanted: dict[str, Any]) -> None:
@@ -281,6 +296,8 @@ def score_panel(
     include_first: bool = False,
     shard_transitions: int = 1024,
     progress: bool = True,
+    observed_only: bool = False,
+    tolerance: float = 0.0,
 ) -> pd.DataFrame:
     """log q of every occupation for every transition of a panel, kept in a score store.
 
@@ -307,12 +324,24 @@ def score_panel(
         lost when a run is killed.
     progress : bool, default True
         A progress bar over transitions (rate and time left) when stderr is a terminal.
+    observed_only : bool, default False
+        Score only each transition's observed continuation: the paper's raw
+        (unnormalized) metrics, log q of what happened, need nothing else. Each person's
+        resume is fed once (see ``CandidateScorer.score_observed(..., persons=...)``), about
+        1/100 of the tokens of scoring every code. Kept in the store's ``observed`` folder,
+        next to the full scores. See :func:`labor_econ.lm.observed.raw_metrics`.
+    tolerance : float, default 0.0
+        Certified pruning of the candidate trie (see ``CandidateScorer.score``): titles
+        in subtrees holding together at most `tolerance` of the mass found are not
+        expanded, the observed title always is. 0 scores every title exactly. A store
+        records the tolerance it was scored with.
 
     Returns
     -------
     pandas.DataFrame
         Rows: the panel's transitions, indexed by (id, time) as ``panel.transitions()``;
-        columns: the taxonomy codes; values: log q.
+        columns: the taxonomy codes; values: log q. With ``observed_only``, one column
+        ``logq_observed``.
 
     Notes
     -----
@@ -347,17 +376,42 @@ def score_panel(
     taxonomy = panel.taxonomy
     scorer = scorer if scorer is not None else CandidateScorer(lm)
     prompts = template.prompts(panel, include_first=include_first)
-    candidates = template.continuations(taxonomy)
     index = prompts.index
     codes = list(taxonomy.codes)
+    tolerance = _check_tolerance(tolerance)
+    observed = panel.transitions(include_first=include_first)["occupation"].loc[index]
+    if observed_only:
+        # The hash covers the continuation too: a changed code keeps its prompt.
+        heads = prompts
+        ends = pd.Series([template.continuation(c, taxonomy) for c in observed], index=index)
+        prompts = heads + ends
+        codes = [OBSERVED]
+        persons = index.get_level_values(0)
+    else:
+        candidates = template.continuations(taxonomy)
+        check_no_prefix_candidates(
+            candidates, list(taxonomy.titles) if template.outcome == "title" else codes
+        )
+        observed_columns = taxonomy.positions(observed)
 
     def score(rows: np.ndarray) -> np.ndarray:
         from .scoring import ContextLengthError
 
         try:
             texts = prompts.iloc[rows].tolist()
+            if observed_only:
+                out = scorer.score_observed(
+                    heads.iloc[rows].tolist(), ends.iloc[rows].tolist(), persons=persons[rows]
+                )
+                return out[:, None]
             # The scorer caches candidate tokenizations per last wave of the template.
-            return scorer.score(texts, candidates, starts=template.wave_starts(texts))
+            return scorer.score(
+                texts,
+                candidates,
+                starts=template.wave_starts(texts),
+                tolerance=tolerance,
+                observed=observed_columns[rows] if tolerance else None,
+            )
         except ContextLengthError as err:
             labels = [f"person {_scalar(i)!r}, year {_scalar(t)!r}" for i, t in index[rows]]
             raise err.relabel(labels) from None
@@ -365,7 +419,10 @@ def score_panel(
     if store is None:
         return pd.DataFrame(score(np.arange(len(index))), index=index, columns=pd.Index(codes))
 
-    db = ScoreStore(store, store_metadata(lm, template, taxonomy, scorer))
+    metadata = store_metadata(lm, template, taxonomy, scorer)
+    if tolerance:
+        metadata["scorer"]["tolerance"] = tolerance
+    db = ScoreStore(store, metadata, kind="observed" if observed_only else "trie")
     missing = np.flatnonzero(~index.isin(db.read().index))
     _barrier(world)  # every rank has seen the same store before any rank writes to it
     shards = _shards(index[missing], shard_transitions)
@@ -385,6 +442,14 @@ def score_panel(
     finally:
         scorer.progress = quiet
     return _assemble(db, index, prompts, codes, wait=world > 1)
+
+
+def _check_tolerance(tolerance: Any) -> float:
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float | np.floating):
+        raise TypeError(f"tolerance must be a number, got {type(tolerance).__name__}")
+    if not 0 <= tolerance < 1:
+        raise ValueError(f"tolerance must be in [0, 1), got {tolerance!r}")
+    return float(tolerance)
 
 
 def _assemble(
