@@ -231,3 +231,49 @@ def test_prefix_candidates_are_refused_naming_the_titles(lm):
     small = simulate_panel(2, taxonomy=taxonomy, years=[1990, 1991], seed=0)
     with pytest.raises(PrefixCandidatesError, match="'Clerk' .*'Clerk.Typist'"):
         score_panel(lm, small, template=card, progress=False)
+
+
+@pytest.mark.filterwarnings("ignore:.*mean valid mass")
+def test_llm_model_raw_metrics_and_tolerance(lm, panel, exact, rows):
+    from labor_econ import LLMTransitionModel
+    from labor_econ.lm.observed import raw_metrics
+
+    _, observed, _ = rows
+    i = np.arange(len(observed))
+    model = LLMTransitionModel(panel, lm, template="labor_llm")
+    raw = model.raw_metrics()
+    assert raw.nobs == len(observed)
+    assert raw.llf == pytest.approx(exact[i, observed].sum(), abs=TOL * len(i))
+    assert raw.perplexity == pytest.approx(np.exp(-raw.llf / raw.nobs))
+    assert raw.llf == pytest.approx(model.fit().raw_llf, abs=TOL * len(i))
+    assert "perplexity" in str(raw)
+    again = raw_metrics(lm, panel, progress=False)
+    pd.testing.assert_series_equal(again.logq, raw.logq)
+    pruned = LLMTransitionModel(panel, lm, template="labor_llm", tolerance=0.05)
+    np.testing.assert_allclose(pruned.logq[i, observed], exact[i, observed], atol=TOL)
+
+
+@pytest.mark.filterwarnings("ignore:.*mean valid mass")
+def test_pruning_is_reported_through_score_panel_the_store_and_the_summary(
+    lm, panel, exact, rows, tmp_path
+):
+    from labor_econ import LLMTransitionModel
+
+    _, observed, _ = rows
+    i = np.arange(len(observed))
+    memory = score_panel(lm, panel, tolerance=0.05, progress=False)
+    stored = score_panel(lm, panel, tolerance=0.05, store=tmp_path / "s", progress=False)
+    for frame in (memory, stored):
+        pruning = frame.attrs["pruning"]
+        assert pruning.tolerance == 0.05 and len(pruning.found) == len(i)
+        assert np.all(pruning.unexpanded <= 0.05 * pruning.found)
+        np.testing.assert_allclose(frame.to_numpy()[i, observed], exact[i, observed], atol=TOL)
+    np.testing.assert_allclose(stored.attrs["pruning"].found, memory.attrs["pruning"].found)
+    # A store scored exactly is not mixed with pruned scores.
+    from labor_econ.lm import StoreMismatchError
+
+    with pytest.raises(StoreMismatchError, match="tolerance"):
+        score_panel(lm, panel, store=tmp_path / "s", progress=False)
+    model = LLMTransitionModel(panel, lm, template="labor_llm", tolerance=0.05)
+    text = str(model.fit().summary())
+    assert "pruned at tolerance 0.05" in text and "largest bound" in text

@@ -51,6 +51,8 @@ _POLL_SECONDS = 2.0
 #: Column of observed-only scores (``score_panel(..., observed_only=True)``).
 OBSERVED = "logq_observed"
 _KIND_FOLDERS = {"trie": "shards", "observed": "observed"}
+#: Columns of a pruned run's masses (see `Pruning`), after the codes' scores.
+_PRUNING = ["_found_mass", "_unexpanded_mass"]
 
 
 class StoreMismatchError(ValueError):
@@ -211,8 +213,16 @@ class ScoreStore:
             )
         return table
 
-    def write(self, index: pd.MultiIndex, prompts: Sequence[str], logq: np.ndarray, codes) -> Path:
-        """Write one shard atomically (a temporary file renamed into place)."""
+    def write(
+        self,
+        index: pd.MultiIndex,
+        prompts: Sequence[str],
+        logq: np.ndarray,
+        codes,
+        extra: dict[str, np.ndarray] | None = None,
+    ) -> Path:
+        """Write one shard atomically (a temporary file renamed into place); `extra`
+        columns (e.g. the pruning masses) follow the scores."""
         frame = pd.DataFrame(
             {
                 "id": index.get_level_values(0),
@@ -221,7 +231,7 @@ class ScoreStore:
             }
         )
         scores = pd.DataFrame(np.asarray(logq, dtype=np.float64), columns=[str(c) for c in codes])
-        frame = pd.concat([frame, scores], axis=1)
+        frame = pd.concat([frame, scores, pd.DataFrame(extra or {})], axis=1)
         path = self.shards / f"part-{uuid.uuid4().hex}.parquet"
         tmp = self.shards / f".tmp-{path.name}"
         frame.to_parquet(tmp, engine="pyarrow", index=False)
@@ -394,6 +404,8 @@ def score_panel(
         )
         observed_columns = taxonomy.positions(observed)
 
+    masses = np.full((len(index), 2), np.nan)  # found and unexpanded mass, when pruned
+
     def score(rows: np.ndarray) -> np.ndarray:
         from .scoring import ContextLengthError
 
@@ -405,19 +417,23 @@ def score_panel(
                 )
                 return out[:, None]
             # The scorer caches candidate tokenizations per last wave of the template.
-            return scorer.score(
+            out = scorer.score(
                 texts,
                 candidates,
                 starts=template.wave_starts(texts),
                 tolerance=tolerance,
                 observed=observed_columns[rows] if tolerance else None,
             )
+            if tolerance:
+                masses[rows] = np.c_[scorer.last_pruning.found, scorer.last_pruning.unexpanded]
+            return out
         except ContextLengthError as err:
             labels = [f"person {_scalar(i)!r}, year {_scalar(t)!r}" for i, t in index[rows]]
             raise err.relabel(labels) from None
 
     if store is None:
-        return pd.DataFrame(score(np.arange(len(index))), index=index, columns=pd.Index(codes))
+        frame = pd.DataFrame(score(np.arange(len(index))), index=index, columns=pd.Index(codes))
+        return _with_pruning(frame, tolerance, masses)
 
     metadata = store_metadata(lm, template, taxonomy, scorer)
     if tolerance:
@@ -437,11 +453,25 @@ def score_panel(
             smoothing=0.05,
         ) as bar:
             for rows in mine:
-                db.write(index[rows], prompts.iloc[rows].tolist(), score(rows), codes)
+                logq = score(rows)
+                extra = dict(zip(_PRUNING, masses[rows].T, strict=True)) if tolerance else None
+                db.write(index[rows], prompts.iloc[rows].tolist(), logq, codes, extra)
                 bar.update(len(rows))
     finally:
         scorer.progress = quiet
-    return _assemble(db, index, prompts, codes, wait=world > 1)
+    frame = _assemble(db, index, prompts, codes, wait=world > 1)
+    if tolerance:
+        masses = db.read().loc[index, _PRUNING].to_numpy(dtype=np.float64)
+    return _with_pruning(frame, tolerance, masses)
+
+
+def _with_pruning(frame: pd.DataFrame, tolerance: float, masses: np.ndarray) -> pd.DataFrame:
+    """`frame` with ``attrs["pruning"]``: the `Pruning` of a run with a tolerance."""
+    if tolerance:
+        from .scorer import Pruning
+
+        frame.attrs["pruning"] = Pruning(tolerance, masses[:, 0], masses[:, 1])
+    return frame
 
 
 def _check_tolerance(tolerance: Any) -> float:

@@ -33,6 +33,7 @@ from .base import (
 
 if TYPE_CHECKING:
     from ..lm.loading import CausalLM
+    from ..lm.observed import RawMetrics
     from ..lm.scoring import CandidateScorer
 
 __all__ = ["LLMTransitionModel", "LLMTransitionResults", "PARAM_NAMES"]
@@ -83,6 +84,9 @@ class LLMTransitionModel(LikelihoodModel):
         A score store directory (see :func:`labor_econ.score_panel`): the scores are
         written there shard by shard as they are computed, a rerun reads them and scores
         only what is missing, and :meth:`from_store` rebuilds the model without the LM.
+    tolerance : float, default 0.0
+        Certified pruning of the candidate trie (``CandidateScorer.score(..., tolerance=)``):
+        the observed title's log q stays exact; 0 scores every title exactly.
 
     See Also
     --------
@@ -106,6 +110,7 @@ class LLMTransitionModel(LikelihoodModel):
         include_first: bool = False,
         name: str | None = None,
         store: str | os.PathLike | None = None,
+        tolerance: float = 0.0,
     ) -> None:
         if not isinstance(panel, CareerPanel):
             raise TypeError(f"panel must be a CareerPanel, got {type(panel).__name__}")
@@ -116,6 +121,8 @@ class LLMTransitionModel(LikelihoodModel):
         self.include_first = include_first
         self._name = name
         self.store = store
+        self.tolerance = tolerance  # certified trie pruning: see CandidateScorer.score
+        self.pruning = None  # what pruning left out, once scored (see Pruning)
         self.taxonomy = panel.taxonomy
         self.transitions = panel.transitions(include_first=include_first)
         if self.transitions.empty:
@@ -318,6 +325,18 @@ class LLMTransitionModel(LikelihoodModel):
             self._scorer = CandidateScorer(self.lm)
         return self._scorer
 
+    def raw_metrics(self) -> RawMetrics:
+        """The paper's raw log-likelihood and perplexity, and log q of every observed
+        title, from observed-only scoring (no K-way distribution; see
+        :func:`labor_econ.lm.observed.raw_metrics`)."""
+        from ..lm.observed import raw_metrics
+
+        self._require_lm()
+        return raw_metrics(
+            self.lm, self.panel, template=self.template, store=self.store, scorer=self.scorer,
+            include_first=self.include_first, progress=self.scorer.progress,
+        )  # fmt: skip
+
     @cached_property
     def prompts(self) -> pd.Series:
         """The prompt of every transition, indexed by (id, time)."""
@@ -343,7 +362,10 @@ class LLMTransitionModel(LikelihoodModel):
                 scorer=self.scorer,
                 include_first=self.include_first,
                 progress=self.scorer.progress,
-            ).to_numpy()
+                tolerance=self.tolerance,
+            )
+            self.pruning = scores.attrs.get("pruning")
+            scores = scores.to_numpy()
         else:
             from ..lm.scoring import ContextLengthError
 
@@ -351,7 +373,11 @@ class LLMTransitionModel(LikelihoodModel):
                 prompts = self.prompts.tolist()
                 # The scorer caches candidate tokenizations per last wave of the template.
                 starts = self.template.wave_starts(prompts)
-                scores = self.scorer.score(prompts, self.candidates, starts=starts)
+                scores = self.scorer.score(
+                    prompts, self.candidates, starts=starts, tolerance=self.tolerance,
+                    observed=self._obs if self.tolerance else None,
+                )  # fmt: skip
+                self.pruning = self.scorer.last_pruning if self.tolerance else None
             except ContextLengthError as err:
                 labels = [
                     f"person {_scalar(i)!r}, year {_scalar(t)!r}" for i, t in self.prompts.index
@@ -673,6 +699,15 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
             f"Raw (unnormalized) log-likelihood: {self.raw_llf:.4f}; raw perplexity "
             f"{np.exp(-self.raw_llf / self.nobs):.4f}.",
         ]
+        pruning = getattr(self.model, "pruning", None)
+        if pruning is not None:
+            notes.append(
+                f"Trie pruned at tolerance {pruning.tolerance:g}: observed titles exact; a "
+                "title not expanded gets its subtree's prefix probability split evenly. The "
+                "LM's normalized log p of an observed title is at most its bound above the "
+                f"one from these scores: largest bound {pruning.max_bound:.3g}, total "
+                f"{pruning.total_bound:.3g}."
+            )
         if self.calibrated:
             if self.cov_type == "cluster":
                 notes.append(
