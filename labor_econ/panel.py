@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from os import PathLike
 from typing import Any, Literal
 
@@ -20,6 +20,17 @@ TRANSITION_COLUMNS = ("occupation", "prev_occupation", "prev_time", "gap")
 
 class PanelError(ValueError):
     """Raised when a career panel is malformed; the message names the rows or persons at fault."""
+
+
+#: File readers that modules above this one register (``"stata"``: :func:`labor_econ.stata.
+#: read_stata`), so that :meth:`CareerPanel.from_stata` works without this module importing
+#: them: the Stata module builds on panels, not the other way round.
+_READERS: dict[str, Callable[..., tuple[pd.DataFrame, Taxonomy | None]]] = {}
+
+
+def register_reader(kind: str, reader: Callable[..., tuple[pd.DataFrame, Taxonomy | None]]) -> None:
+    """Make ``reader`` the reader of ``kind`` files (``"stata"``) for ``CareerPanel.from_*``."""
+    _READERS[kind] = reader
 
 
 def _scalar(v: Any) -> Any:
@@ -599,8 +610,9 @@ class CareerPanel:
             Passed to :class:`CareerPanel` (``birth_year``, ``static``, ``varying``,
             ``missing``).
         """
-        from .stata import read_stata
-
+        read_stata = _READERS.get("stata")
+        if read_stata is None:  # only when labor_econ.stata was never imported
+            raise PanelError("reading .dta files needs labor_econ.stata; import labor_econ first")
         data, taxonomy = read_stata(
             path, occupation=occupation, taxonomy=taxonomy, extended_missing=extended_missing
         )

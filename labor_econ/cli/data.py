@@ -11,7 +11,7 @@ from typing import TextIO
 import pandas as pd
 
 from ..panel import CareerPanel, PanelError
-from ..stata import read_stata
+from ..stata import read_stata, stata_variables
 from ..taxonomy import Taxonomy
 
 __all__ = [
@@ -47,11 +47,7 @@ def read_data(path: Path, occupation: str) -> tuple[pd.DataFrame, Taxonomy | Non
     check_data_path(path)
     suffix = path.suffix.lower()
     if suffix == ".dta":
-        try:
-            with pd.io.stata.StataReader(path) as reader:
-                names = list(reader.variable_labels())  # every variable, labelled or not
-        except (OSError, ValueError) as err:
-            raise PanelError(f"{path}: cannot read it as a Stata .dta file ({err})") from err
+        names = stata_variables(path)
         if occupation not in names:
             return pd.DataFrame(columns=names), None  # the caller names what is missing
         return read_stata(path, occupation=occupation)
