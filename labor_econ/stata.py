@@ -177,7 +177,7 @@ def _unreadable(path: str | os.PathLike[str], err: BaseException) -> StataError:
     if size == 0:
         what = "it is empty"
     elif isinstance(err, struct.error | EOFError):
-        what = f"it ends early, at {size} bytes: truncated?"
+        what = f"it ends early, at {size} bytes: truncated, or not a .dta file"
     else:
         what = f"{type(err).__name__}: {err}"
     return StataError(f"{os.fspath(path)}: cannot read it as a Stata .dta file ({what})")
