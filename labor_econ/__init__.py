@@ -24,7 +24,7 @@ from .models import (
 )
 from .panel import CareerPanel, PanelError
 from .plotting import calibration_plot, calibration_table
-from .stata import predictions_frame, to_stata
+from .stata import StataError, predictions_frame, to_stata
 from .taxonomy import Taxonomy, TaxonomyError
 from .template_inference import TemplateGuess
 from .templates import ParsedResume, ResumeTemplate, TemplateError
@@ -50,6 +50,7 @@ __all__ = [
     "MarkovTransitionModel",
     "ModelComparison",
     "PanelError",
+    "StataError",
     "ParsedResume",
     "ResumeTemplate",
     "Taxonomy",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 __all__ = ["OutDirError", "prepare_out_dir"]
@@ -13,7 +14,12 @@ class OutDirError(ValueError):
     """The output folder cannot be used; the message names it and says what to do."""
 
 
-def prepare_out_dir(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def prepare_out_dir(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike[str] | None] = (),
+) -> Path:
     """Create ``path`` if needed and check that results can be written there.
 
     Called before any work, so that a long run never ends on a folder it cannot use.
@@ -25,6 +31,9 @@ def prepare_out_dir(path: str | os.PathLike[str], *, overwrite: bool = False) ->
     overwrite : bool
         Allow a folder that already holds files (files with the names a run writes are
         replaced; others are left alone).
+    inputs : iterable of path-like
+        The run's input files and folders (None entries are skipped); none may lie in
+        ``path``, where the run could overwrite what it is reading.
 
     Returns
     -------
@@ -33,12 +42,22 @@ def prepare_out_dir(path: str | os.PathLike[str], *, overwrite: bool = False) ->
     Raises
     ------
     OutDirError
-        If ``path`` is a file, is not empty and ``overwrite`` is False, or cannot be
-        created or written.
+        If ``path`` is a file, is not empty and ``overwrite`` is False, holds an input,
+        or cannot be created or written.
     """
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise OutDirError(f"--out {out} is a file, not a folder")
+    resolved = out.resolve()
+    for given in inputs:
+        if given is None or not Path(given).exists():
+            continue
+        inside = Path(given).resolve()
+        if inside == resolved or resolved in inside.parents or inside in resolved.parents:
+            raise OutDirError(
+                f"--out {out} holds the input {given} (or lies inside it); the run would "
+                "write over what it reads. Choose another --out"
+            )
     if out.is_dir() and not overwrite:
         present = sorted(p.name for p in out.iterdir())
         if present:

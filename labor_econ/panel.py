@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from os import PathLike
 from typing import Any, Literal
 
@@ -22,6 +22,17 @@ class PanelError(ValueError):
     """Raised when a career panel is malformed; the message names the rows or persons at fault."""
 
 
+#: File readers that modules above this one register (``"stata"``: :func:`labor_econ.stata.
+#: read_stata`), so that :meth:`CareerPanel.from_stata` works without this module importing
+#: them: the Stata module builds on panels, not the other way round.
+_READERS: dict[str, Callable[..., tuple[pd.DataFrame, Taxonomy | None]]] = {}
+
+
+def register_reader(kind: str, reader: Callable[..., tuple[pd.DataFrame, Taxonomy | None]]) -> None:
+    """Make ``reader`` the reader of ``kind`` files (``"stata"``) for ``CareerPanel.from_*``."""
+    _READERS[kind] = reader
+
+
 def _scalar(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
@@ -36,8 +47,13 @@ def _value_kind(v: Any) -> str:
     return type(v).__name__
 
 
+def _is_infinite(v: Any) -> bool:
+    return isinstance(v, float | np.floating) and bool(np.isinf(v))
+
+
 def _rows(frame: pd.DataFrame, mask: np.ndarray | pd.Series, cols: Sequence[str]) -> str:
     """Describe the offending rows: their caller index labels and a few key values."""
+    cols = list(dict.fromkeys(cols))  # the time column may be named twice
     bad = frame.loc[np.asarray(mask), list(cols)]
     head = bad.head(5)
     shown = [
@@ -228,7 +244,10 @@ class CareerPanel:
                     f"non-integer time in column {self.time!r}: "
                     f"{_rows(frame, frac, [self.id, self.time])}; times must be exact integers"
                 )
-            frame = frame.assign(**{self.time: values.astype(np.int64)})
+            frame = frame.assign(**{self.time: self._as_int64(frame, values, self.time)})
+        elif t.dtype.kind == "u":
+            frame = frame.assign(**{self.time: self._as_int64(frame, t.to_numpy(), self.time)})
+        self._check_time_span(frame)
         dup = frame.duplicated([self.id, self.time], keep=False)
         if dup.any():
             raise PanelError(
@@ -236,6 +255,34 @@ class CareerPanel:
                 f"{_rows(frame, dup, [self.id, self.time])}"
             )
         return frame
+
+    def _as_int64(self, frame: pd.DataFrame, values: np.ndarray, col: str) -> np.ndarray:
+        """Integer-valued floats or unsigned integers as int64, refusing what int64 cannot
+        hold (numpy's cast would wrap 2**63 or 1e300 to -9223372036854775808 silently)."""
+        if values.dtype.kind == "u":
+            too_big = values > np.iinfo(np.int64).max
+        else:
+            # float64 has no exact 2**63 - 1; 2**63 itself is the first value that wraps
+            too_big = np.abs(values) >= 2.0**63
+        if too_big.any():
+            raise PanelError(
+                f"values outside the 64-bit integer range in column {col!r}: "
+                f"{_rows(frame, too_big, [self.id, self.time, col])}; times and codes must "
+                f"lie in [-2**63, 2**63)"
+            )
+        return values.astype(np.int64)
+
+    def _check_time_span(self, frame: pd.DataFrame) -> None:
+        """Gaps between waves are exact int64 differences; refuse spans that would overflow."""
+        t = frame[self.time]
+        span = int(t.max()) - int(t.min())  # Python ints: exact, cannot overflow
+        if span > np.iinfo(np.int64).max:
+            first, last = t.to_numpy() == t.min(), t.to_numpy() == t.max()
+            raise PanelError(
+                f"times in column {self.time!r} span {span} periods, more than a 64-bit "
+                f"integer holds, so gaps cannot be computed: "
+                f"{_rows(frame, first | last, [self.id, self.time])}"
+            )
 
     def _check_id_types(self, frame: pd.DataFrame) -> None:
         """Reject ids that mix numbers and text: 1 and "1" would be two different persons."""
@@ -262,6 +309,10 @@ class CareerPanel:
             raise PanelError(
                 f"occupation column {self.occupation!r} is boolean; it must hold codes"
             )
+        if occ.dtype.kind == "u":
+            return frame.assign(
+                **{self.occupation: self._as_int64(frame, occ.to_numpy(), self.occupation)}
+            )
         if not pd.api.types.is_float_dtype(occ):
             return frame
         values = occ.to_numpy(dtype=float)
@@ -271,7 +322,7 @@ class CareerPanel:
                 f"occupation codes that are not integers in column {self.occupation!r}: "
                 f"{_rows(frame, bad, [self.id, self.time, self.occupation])}"
             )
-        return frame.assign(**{self.occupation: values.astype(np.int64)})
+        return frame.assign(**{self.occupation: self._as_int64(frame, values, self.occupation)})
 
     def _observed_taxonomy(self, frame: pd.DataFrame) -> Taxonomy:
         codes = sorted(pd.unique(frame[self.occupation]).tolist())
@@ -293,6 +344,13 @@ class CareerPanel:
             if na.any():
                 raise PanelError(
                     f"missing values in covariate {col!r}: {_rows(frame, na, [self.id, self.time])}"
+                )
+            infinite = frame[col].map(_is_infinite).to_numpy(dtype=bool)
+            if infinite.any():
+                raise PanelError(
+                    f"infinite values in covariate {col!r}: "
+                    f"{_rows(frame, infinite, [self.id, self.time, col])}; every probability "
+                    "computed from them would be NaN"
                 )
         person_level = ((self.birth_year,) if self.birth_year else ()) + self.static
         for col in person_level:
@@ -373,21 +431,27 @@ class CareerPanel:
 
     def _build_transitions(self, include_first: bool) -> pd.DataFrame:
         d = self._data
-        prev = d.groupby(self.id, sort=False)[[self.occupation, self.time]].shift(1)
+        prev = d.groupby(self.id, sort=False)[[self.occupation]].shift(1)
+        # Times and gaps stay int64 throughout (a float64 shift makes 2**62 + 1 - 2**62 = 0);
+        # the data are sorted by (id, time), so the previous wave is the previous row.
+        times = d[self.time].to_numpy(dtype=np.int64)
+        first = np.ones(len(d), dtype=bool)
+        first[1:] = d[self.id].to_numpy()[1:] != d[self.id].to_numpy()[:-1]
+        prev_time = np.zeros(len(d), dtype=np.int64)
+        prev_time[1:] = times[:-1]
         out = pd.DataFrame(
             {
                 "occupation": d[self.occupation].to_numpy(),
                 "prev_occupation": prev[self.occupation].to_numpy(),
-                "prev_time": prev[self.time].to_numpy(),
+                "prev_time": pd.arrays.IntegerArray(prev_time, first),
+                "gap": pd.arrays.IntegerArray(times - prev_time, first),
             },
             index=pd.MultiIndex.from_arrays([d[self.id], d[self.time]]),
         )
-        out["gap"] = pd.array(out.index.get_level_values(1) - out["prev_time"], dtype="Int64")
-        out["prev_time"] = pd.array(out["prev_time"], dtype="Int64")
         for col in self.covariates:
             out[col] = d[col].to_numpy()
         if not include_first:
-            out = out.loc[prev[self.time].notna().to_numpy()]
+            out = out.loc[~first]
             out = out.astype({"prev_occupation": self._data[self.occupation].dtype})
         return out
 
@@ -449,7 +513,11 @@ class CareerPanel:
         tuple of CareerPanel
             ``(train, test)``, or ``(train, val, test)`` when ``val_size > 0``.
         """
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise PanelError(f"seed must be a non-negative integer, got {seed!r}")
         for label, share in (("test_size", test_size), ("val_size", val_size)):
+            if isinstance(share, bool) or not isinstance(share, int | float | np.number):
+                raise PanelError(f"{label} must be a number in [0, 1), got {share!r}")
             if not 0 <= share < 1:
                 raise PanelError(f"{label} must be in [0, 1), got {share}")
         if test_size <= 0:
@@ -542,8 +610,9 @@ class CareerPanel:
             Passed to :class:`CareerPanel` (``birth_year``, ``static``, ``varying``,
             ``missing``).
         """
-        from .stata import read_stata
-
+        read_stata = _READERS.get("stata")
+        if read_stata is None:  # only when labor_econ.stata was never imported
+            raise PanelError("reading .dta files needs labor_econ.stata; import labor_econ first")
         data, taxonomy = read_stata(
             path, occupation=occupation, taxonomy=taxonomy, extended_missing=extended_missing
         )

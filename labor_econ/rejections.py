@@ -247,6 +247,66 @@ def _cases() -> list[RejectionCase]:
             r"missing occupation in column 'occ': row 1 \(pid=1, year=1991\)",
         ),
         RejectionCase(
+            "time_past_int64",
+            "panel",
+            "Integer-valued float times and codes fit in 64-bit integers (never wrapped to "
+            "-9223372036854775808)",
+            "year = 1e300",
+            lambda tmp: _declare(_toy(year=[1990.0, 1e300, 1990.0, 1992.0])),
+            PanelError,
+            r"outside the 64-bit integer range in column 'year': row 1 \(pid=1, year=1e\+300\)",
+        ),
+        RejectionCase(
+            "code_past_int64",
+            "panel",
+            "Float occupation codes fit in 64-bit integers",
+            "occ = 1e20",
+            lambda tmp: _declare(_toy(occ=[1e20, 3.0, 1.0, 2.0])),
+            PanelError,
+            r"outside the 64-bit integer range in column 'occ': row 0 \(pid=1, year=1990, "
+            r"occ=1e\+20\)",
+        ),
+        RejectionCase(
+            "time_uint64",
+            "panel",
+            "Unsigned 64-bit times fit in signed 64-bit integers",
+            "year = 2**64 - 1 (uint64)",
+            lambda tmp: _declare(
+                _toy(year=np.array([1990, 2**64 - 1, 1990, 1992], dtype=np.uint64))
+            ),
+            PanelError,
+            r"outside the 64-bit integer range in column 'year': row 1 \(pid=1, "
+            r"year=18446744073709551615\)",
+        ),
+        RejectionCase(
+            "time_span_overflow",
+            "panel",
+            "Gaps between waves are exact integers; times whose span overflows 64 bits are "
+            "refused (times 2**62 and 2**62 + 1 give gap 1)",
+            "year = -2**63 and 2**63 - 1",
+            lambda tmp: _declare(_toy(year=np.array([-(2**63), 2**63 - 1, 1990, 1992]))),
+            PanelError,
+            r"span 18446744073709551615 periods, more than a 64-bit integer holds",
+        ),
+        RejectionCase(
+            "covariate_infinite",
+            "panel",
+            "Covariates are finite: an infinite value would make every probability from it NaN",
+            "hours = inf, varying=['hours']",
+            lambda tmp: _declare(_toy(hours=[40.0, np.inf, 20.0, 30.0]), varying=["hours"]),
+            PanelError,
+            r"infinite values in covariate 'hours': row 1 \(pid=1, year=1991, hours=inf\)",
+        ),
+        RejectionCase(
+            "split_seed",
+            "panel",
+            "split() takes a non-negative integer seed",
+            "panel.split(seed=-1)",
+            lambda tmp: _declare(_toy()).split(seed=-1),
+            PanelError,
+            r"seed must be a non-negative integer, got -1",
+        ),
+        RejectionCase(
             "stata_extended_missing",
             "Stata",
             "Stata's extended missing values (.a-.z) are missing occupations, never codes, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,10 +17,27 @@ import numpy as np
 import pandas as pd
 from pandas.io.stata import StataMissingValue, StataReader
 
-from .panel import CareerPanel, PanelError
-from .taxonomy import STATA_MAX_LONG, Taxonomy
+from .panel import CareerPanel, PanelError, register_reader
+from .taxonomy import STATA_MAX_LONG, Taxonomy, TaxonomyError
 
-__all__ = ["STATA_NAME_LIMIT", "predictions_frame", "read_stata", "stata_names", "to_stata"]
+__all__ = [
+    "STATA_NAME_LIMIT",
+    "StataError",
+    "predictions_frame",
+    "read_stata",
+    "stata_names",
+    "stata_variables",
+    "to_stata",
+]
+
+
+class StataError(PanelError):
+    """A ``.dta`` file that cannot be read or written; the message names the file."""
+
+
+#: What pandas' reader raises on a truncated, empty or garbled file (struct.error and
+#: EOFError on short reads, UnicodeDecodeError on text in the wrong encoding).
+_READ_ERRORS = (OSError, ValueError, struct.error, EOFError, KeyError, IndexError, TypeError)
 
 #: Longest Stata variable name.
 STATA_NAME_LIMIT = 32
@@ -88,14 +106,22 @@ def read_stata(
         malformed (naming the file and variable).
     """
     extended_missing = dict(extended_missing or {})
+    # Extended missing values exist in numeric variables only, so their codes are integers,
+    # unless a taxonomy of text codes is given.
+    text_codes = taxonomy is not None and all(isinstance(c, str) for c in taxonomy.codes)
     for key, code in extended_missing.items():
         if key not in _EXTENDED:
             raise PanelError(
                 f"extended_missing keys must be Stata's extended missing values '.a' ... '.z', "
                 f"got {key!r}"
             )
-        if isinstance(code, bool) or not isinstance(code, int | np.integer | str):
-            raise PanelError(f"extended_missing[{key!r}] must be an occupation code, got {code!r}")
+        wanted = str if text_codes else int | np.integer
+        if isinstance(code, bool) or not isinstance(code, wanted):
+            kind = "a text code (the taxonomy's codes are text)" if text_codes else "an integer"
+            raise PanelError(
+                f"{os.fspath(path)}: extended_missing[{key!r}] must be {kind} occupation code, "
+                f"got {code!r}"
+            )
     try:
         with StataReader(path) as reader:
             data = reader.read(convert_categoricals=False, convert_missing=True)
@@ -105,8 +131,8 @@ def read_stata(
             label_names = dict(
                 zip(getattr(reader, "_varlist", []), getattr(reader, "_lbllist", []), strict=False)
             )
-    except (OSError, ValueError) as err:
-        raise PanelError(f"{os.fspath(path)}: cannot read it as a Stata .dta file ({err})") from err
+    except _READ_ERRORS as err:
+        raise _unreadable(path, err) from err
     if occupation not in data.columns:
         raise PanelError(
             f"{os.fspath(path)}: variable {occupation!r} not found; variables: {list(data.columns)}"
@@ -135,8 +161,44 @@ def read_stata(
         except (ValueError, TypeError):
             pass  # string codes stay as they are; the panel checks them against the taxonomy
     if taxonomy is None and any(k <= STATA_MAX_LONG for k in labels if isinstance(k, int)):
-        taxonomy = Taxonomy.from_stata_labels(labels, name=label_name)
+        try:
+            taxonomy = Taxonomy.from_stata_labels(labels, name=label_name)
+        except TaxonomyError as err:
+            raise StataError(
+                f"{os.fspath(path)}: the value labels {label_name!r} of {occupation!r} cannot "
+                f"be the taxonomy: {err}. Give each code its own title in Stata (label define), "
+                "or pass a taxonomy"
+            ) from err
     return data, taxonomy
+
+
+def _unreadable(path: str | os.PathLike[str], err: BaseException) -> StataError:
+    size = os.path.getsize(path) if os.path.isfile(path) else None
+    if size == 0:
+        what = "it is empty"
+    elif isinstance(err, struct.error | EOFError):
+        what = f"it ends early, at {size} bytes: truncated, or not a .dta file"
+    else:
+        what = f"{type(err).__name__}: {err}"
+    return StataError(f"{os.fspath(path)}: cannot read it as a Stata .dta file ({what})")
+
+
+def stata_variables(path: str | os.PathLike[str]) -> list[str]:
+    """The variable names of a ``.dta`` file, without reading its data.
+
+    Raises
+    ------
+    StataError
+        If the file cannot be read as a ``.dta`` file (naming it).
+    """
+    try:
+        with StataReader(path) as reader:
+            return list(reader.variable_labels())  # every variable, labelled or not
+    except _READ_ERRORS as err:
+        raise _unreadable(path, err) from err
+
+
+register_reader("stata", read_stata)
 
 
 def stata_names(names: Iterable[Any]) -> dict[Any, str]:
@@ -193,7 +255,10 @@ def predictions_frame(
 
     One row per transition with the id and time columns (the panel's names), the observed
     ``occupation``, the most likely code ``pred_occ`` and its probability ``pred_p``, and
-    one probability column per taxonomy code (``p_<code>``).
+    one probability column per taxonomy code (``p_<code>``). Where the id or time column
+    is named like one of these, the generated column gets a trailing ``_`` (an id named
+    ``occupation`` keeps its name; the observed code is ``occupation_``), listed in
+    ``frame.attrs["renamed"]``.
 
     Parameters
     ----------
@@ -208,20 +273,41 @@ def predictions_frame(
     probs = results.predict(panel)
     codes = probs.columns
     top = probs.to_numpy().argmax(axis=1)
+    names = _output_names([panel.id, panel.time], ["occupation", "pred_occ", "pred_p"])
     flat = pd.DataFrame(
         {
-            "occupation": panel.transitions()["occupation"].to_numpy(),
-            "pred_occ": np.asarray(list(codes), dtype=object)[top],
-            "pred_p": probs.to_numpy()[np.arange(len(top)), top],
+            names["occupation"]: panel.transitions()["occupation"].to_numpy(),
+            names["pred_occ"]: np.asarray(list(codes), dtype=object)[top],
+            names["pred_p"]: probs.to_numpy()[np.arange(len(top)), top],
         },
         index=probs.index,
     )
-    flat["pred_occ"] = flat["pred_occ"].astype(flat["occupation"].dtype)
-    names = [f"{prefix}{c}" for c in codes]
+    flat[names["pred_occ"]] = flat[names["pred_occ"]].astype(flat[names["occupation"]].dtype)
+    taken = [panel.id, panel.time, *flat.columns]
+    prob_names = _output_names(taken, [f"{prefix}{c}" for c in codes])
     # One block for the K probability columns: assigning them as a list of new columns
     # inserts them one by one (pandas' PerformanceWarning at K = 389).
-    columns = pd.DataFrame(probs.to_numpy(), index=probs.index, columns=names)
-    return pd.concat([flat, columns], axis=1).reset_index()
+    columns = pd.DataFrame(probs.to_numpy(), index=probs.index, columns=list(prob_names.values()))
+    out = pd.concat([flat, columns], axis=1).reset_index()
+    out.attrs["renamed"] = {
+        k: v for k, v in {**names, **prob_names}.items() if k != v
+    }  # output columns renamed to keep clear of the id and time columns
+    return out
+
+
+def _output_names(taken: Iterable[Any], wanted: Iterable[str]) -> dict[str, str]:
+    """``wanted`` names, each given trailing ``_`` until it differs from ``taken`` and the
+    others: an id column named ``occupation`` keeps its name, the observed code becomes
+    ``occupation_``."""
+    used = {str(t) for t in taken}
+    out: dict[str, str] = {}
+    for name in wanted:
+        new = name
+        while new in used:
+            new += "_"
+        used.add(new)
+        out[name] = new
+    return out
 
 
 def _value_labels(tax: Taxonomy) -> dict[int, str] | None:
@@ -267,26 +353,69 @@ def to_stata(
     """
     panel = panel if panel is not None else results.panel
     frame = predictions_frame(results, panel, prefix=prefix)
+    renamed = frame.attrs.get("renamed", {})
     tax = panel.taxonomy
     mapping = stata_names(frame.columns)
+
+    def var(name: str) -> str:  # the file's name of a generated column
+        return mapping[renamed.get(name, name)]
+
     # a renamed variable is labelled with its original name, a probability with its title
     labels = {new: str(old)[:80] for old, new in mapping.items() if new != str(old)}
     labels.update(
-        {
-            mapping[f"{prefix}{c}"]: f"P({t})"[:80]
-            for c, t in zip(tax.codes, tax.titles, strict=True)
-        }
+        {var(f"{prefix}{c}"): f"P({t})"[:80] for c, t in zip(tax.codes, tax.titles, strict=True)}
     )
+    labels.update(kwargs.pop("variable_labels", {}))
     frame = frame.rename(columns=mapping)
     value_labels = _value_labels(tax)
     if value_labels:
-        value_labels = {mapping["occupation"]: value_labels, mapping["pred_occ"]: value_labels}
-    frame.to_stata(
-        path,
-        write_index=False,
-        variable_labels={**labels, **kwargs.pop("variable_labels", {})},
-        value_labels=value_labels,
-        **kwargs,
-    )
+        value_labels = {var("occupation"): value_labels, var("pred_occ"): value_labels}
+    version = _version(frame, labels, value_labels, kwargs.pop("version", None), path)
+    try:
+        frame.to_stata(
+            path,
+            write_index=False,
+            variable_labels=labels,
+            value_labels=value_labels,
+            version=version,
+            **kwargs,
+        )
+    except (ValueError, UnicodeError) as err:
+        raise StataError(f"{os.fspath(path)}: cannot write the predictions: {err}") from err
     frame.attrs["stata_names"] = mapping
     return frame
+
+
+def _texts(frame: pd.DataFrame, labels: Mapping[str, str], value_labels: Any) -> Iterable[str]:
+    yield from map(str, frame.columns)
+    yield from labels.values()
+    for mapping in (value_labels or {}).values():
+        yield from mapping.values()
+    for col in frame.select_dtypes(include=[object, "string"]).columns:
+        yield from (v for v in frame[col] if isinstance(v, str))
+
+
+def _version(
+    frame: pd.DataFrame,
+    labels: Mapping[str, str],
+    value_labels: Any,
+    asked: int | None,
+    path: str | os.PathLike[str],
+) -> int:
+    """Format 117 (Stata 13, latin-1) where every text fits latin-1, else 118 (Stata 14+,
+    UTF-8), or 119 past 32,767 variables; a version asked for is checked against the text."""
+    try:
+        for text in _texts(frame, labels, value_labels):
+            text.encode("latin-1")
+        needs_utf8, example = False, ""
+    except UnicodeEncodeError as err:
+        needs_utf8, example = True, err.object[err.start : err.end]
+    lowest = 119 if frame.shape[1] > 32_767 else 118 if needs_utf8 else 117
+    if asked is None:
+        return lowest
+    if needs_utf8 and asked < 118:
+        raise StataError(
+            f"{os.fspath(path)}: version={asked} writes latin-1 text, but the titles or labels "
+            f"hold {example!r}; use version=118 (Stata 14 or later) or leave version unset"
+        )
+    return asked

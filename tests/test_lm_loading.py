@@ -298,3 +298,66 @@ def test_hub_index_naming_pickle_is_refused_before_download(monkeypatch, tmp_pat
     with pytest.raises(LMLoadError, match=r"pytorch_model-1\.bin.*nothing was downloaded"):
         load_lm("owner/repo", subfolder="ckpt")
     assert asked == ["model.safetensors.index.json"]
+
+
+# -- broken or mismatched weights and devices: LMLoadError naming the file ---------------------
+def _broken_copy(tiny_dir, tmp_path, cut):
+    path, _ = tiny_dir
+    dst = tmp_path / "broken"
+    shutil.copytree(path, dst)
+    weights = dst / "model.safetensors"
+    weights.write_bytes(cut(weights.read_bytes()))
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("cut", "message"),
+    [
+        (lambda b: b"", r"damaged weight files: model\.safetensors is empty"),
+        (lambda b: b[:5], r"model\.safetensors is 5 bytes, shorter than a safetensors header"),
+        (lambda b: b[:100], r"model\.safetensors is truncated: its header alone is \d+ bytes"),
+        (lambda b: b[:-64], r"\(model\.safetensors\): SafetensorError: .*damaged or do not match"),
+    ],
+    ids=["empty", "short", "header cut", "data cut"],
+)
+@pytest.mark.parametrize("allow_pickle", [False, True])
+def test_damaged_weights_raise_lm_load_error(tiny_dir, tmp_path, cut, message, allow_pickle):
+    broken = _broken_copy(tiny_dir, tmp_path, cut)
+    with pytest.raises(LMLoadError, match=message):
+        load_lm(broken, device="cpu", allow_pickle=allow_pickle)
+
+
+def test_weights_of_another_shape_raise_lm_load_error(tiny_dir, tmp_path):
+    path, _ = tiny_dir
+    dst = tmp_path / "mismatched"
+    shutil.copytree(path, dst)
+    config = json.loads((dst / "config.json").read_text())
+    config["intermediate_size"] *= 2
+    (dst / "config.json").write_text(json.dumps(config))
+    with pytest.raises(LMLoadError, match=r"mismatched' \(model\.safetensors\): RuntimeError.*"):
+        load_lm(dst, device="cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+@pytest.mark.parametrize("device", ["cuda", "cuda:0"])
+def test_cuda_without_cuda_is_refused_up_front(tiny_dir, monkeypatch, device):
+    import transformers
+
+    def never(*args, **kwargs):  # nothing is read before the device is checked
+        raise AssertionError("from_pretrained was called")
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", never)
+    with pytest.raises(LMLoadError, match=rf"device='{device}', but no CUDA GPU is available"):
+        load_lm(tiny_dir[0], device=device)
+
+
+def test_cuda_index_past_the_visible_gpus(tiny_dir, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(LMLoadError, match=r"device='cuda:5', but only 2 CUDA GPU\(s\) are visible"):
+        load_lm(tiny_dir[0], device="cuda:5")
+
+
+def test_a_device_that_is_not_one(tiny_dir):
+    with pytest.raises(LMLoadError, match=r"device='tpu9' is not a device"):
+        load_lm(tiny_dir[0], device="tpu9")

@@ -212,3 +212,25 @@ def test_stata_without_labels_uses_observed_codes(tmp_path, toy_frame):
     assert CareerPanel.from_stata(path, **DECL, taxonomy=tax).taxonomy is tax
     with pytest.raises(PanelError, match="variable 'job' not found"):
         CareerPanel.from_stata(path, id="pid", time="year", occupation="job")
+
+
+def test_gaps_are_exact_integers_near_two_to_the_62():
+    """float64 arithmetic gave gap 0 here (2**62 + 1 is not a float64)."""
+    frame = pd.DataFrame(
+        {"pid": [1, 1, 2, 2], "year": [2**62, 2**62 + 1, 1990, 1992], "occ": [3, 3, 1, 2]}
+    )
+    panel = CareerPanel(frame, id="pid", time="year", occupation="occ")
+    tr = panel.transitions()
+    assert tr["gap"].tolist() == [1, 2]
+    assert tr["prev_time"].tolist() == [2**62, 1990]
+    first = panel.transitions(include_first=True)
+    assert first["gap"].isna().tolist() == [True, False, True, False]
+
+
+def test_uint64_times_within_range_become_int64():
+    frame = pd.DataFrame(
+        {"pid": [1, 1], "year": np.array([1990, 1991], dtype=np.uint64), "occ": [3, 3]}
+    )
+    panel = CareerPanel(frame, id="pid", time="year", occupation="occ")
+    assert panel.data["year"].dtype == np.int64
+    assert panel.transitions()["gap"].tolist() == [1]

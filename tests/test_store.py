@@ -224,3 +224,89 @@ def test_prompts_beyond_the_context_name_person_and_year(checkpoint, panel, tmp_
     with pytest.raises(ContextLengthError, match=rf"context of {limit} .*: person \d+, year 19"):
         score_panel(short, panel, store=tmp_path / "scores", progress=False)
     assert not list((tmp_path / "scores" / "shards").glob("part-*"))
+
+
+# -- one writer at a time; damaged stores named with what to delete ----------------------------
+def test_two_runs_writing_one_store_at_once(checkpoint, one_thread, tmp_path):
+    """Two independent score runs (not torchrun) on one store: before the lock both scored
+    every transition and the store held each row twice, failing every later run. Now the
+    second waits for the first, then finds nothing left to score."""
+    store = tmp_path / "shared"
+    cmd = [sys.executable, str(WORKER), str(checkpoint), str(store)]
+    children = [
+        subprocess.Popen(
+            [*cmd, str(tmp_path / f"out{i}.parquet"), "--shard", "3", "--sleep", "0.2"],
+            env=_env(),
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for i in range(2)
+    ]
+    errors = [child.communicate(timeout=400)[1] for child in children]
+    assert [child.returncode for child in children] == [0, 0], errors
+    assert sum("being written by another run; waiting" in e for e in errors) == 1, errors
+    for i in range(2):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / f"out{i}.parquet"), one_thread, check_exact=True
+        )
+    rows = pd.concat([pd.read_parquet(p) for p in (store / "shards").glob("part-*.parquet")])
+    assert not rows.duplicated(["id", "time"]).any() and len(rows) == len(one_thread)
+
+
+def test_the_lock_waits_for_the_holder(tmp_path):
+    """A lock held in another process makes store_lock wait until it is released."""
+    from labor_econ.lm.store import LOCK_FILE, store_lock
+
+    tmp_path.mkdir(exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from filelock import FileLock; "
+         f"lock = FileLock({str(tmp_path / LOCK_FILE)!r}); lock.acquire(); "
+         "print('held', flush=True); time.sleep(1.5)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        start = time.monotonic()
+        with store_lock(tmp_path):
+            waited = time.monotonic() - start
+        assert waited > 0.5  # the holder slept 1.5 s after taking the lock
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_metadata_that_is_not_an_object_is_named(lm, panel, tmp_path):
+    from labor_econ.lm.store import StoreCorruptError, read_store
+
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "metadata.json").write_text("[1, 2]")
+    with pytest.raises(StoreCorruptError, match=r"metadata\.json holds a JSON list.*delete the"):
+        read_store(tmp_path, panel)
+    with pytest.raises(StoreCorruptError, match=r"metadata\.json holds a JSON list"):
+        score_panel(lm, panel, store=tmp_path, progress=False)
+    (tmp_path / "metadata.json").write_bytes(b"{\xff")
+    with pytest.raises(StoreCorruptError, match=r"metadata\.json cannot be read as JSON"):
+        read_store(tmp_path, panel)
+
+
+def test_damaged_shards_are_named_with_what_to_delete(lm, panel, reference, tmp_path):
+    from labor_econ.lm.store import StoreCorruptError
+
+    store = tmp_path / "s"
+    score_panel(lm, panel, store=store, shard_transitions=10, progress=False)
+    shards = sorted((store / "shards").glob("part-*.parquet"), key=lambda p: p.stat().st_mtime)
+    # a shard copied in again: its rows twice
+    copy = shards[0].with_name("part-copy.parquet")
+    copy.write_bytes(shards[0].read_bytes())
+    os.utime(copy, (time.time() + 10, time.time() + 10))
+    with pytest.raises(StoreCorruptError, match=r"more than once.*Delete these shards.*part-copy"):
+        score_panel(lm, panel, store=store, progress=False)
+    copy.unlink()
+    # a truncated shard
+    shards[-1].write_bytes(shards[-1].read_bytes()[:50])
+    with pytest.raises(StoreCorruptError, match=rf"shard .*{shards[-1].name} cannot be read"):
+        score_panel(lm, panel, store=store, progress=False)
+    shards[-1].unlink()  # what the message says to do: only that shard is rescored
+    again = score_panel(lm, panel, store=store, shard_transitions=10, progress=False)
+    pd.testing.assert_frame_equal(again, reference, rtol=1e-5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 from collections.abc import Sequence
@@ -100,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns the exit code: 0 done, 1 failed (bad data, a model that cannot be fitted), 2
     bad arguments (unknown options, a missing file or variable, an unusable ``--out``).
-    Errors are printed on stderr as ``labor-econ: error: <message>``.
+    Errors are printed on stderr as ``labor-econ: error: <message>``, never as a traceback
+    (set ``LABOR_ECON_TRACEBACK=1`` to see one for an unexpected error).
     """
     from ..lm.loading import LMLoadError
     from ..outdir import OutDirError
@@ -144,6 +146,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (PanelError, TaxonomyError, LMLoadError, ValueError, OSError) as err:
         print(f"labor-econ: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("labor-econ: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        # Bad input is reported above with what is wrong and where; anything reaching here
+        # is a defect of labor_econ: one line, not a traceback, unless asked for.
+        if os.environ.get("LABOR_ECON_TRACEBACK"):
+            raise
+        print(
+            f"labor-econ: error: unexpected {type(err).__name__}: {err} (a bug in labor-econ; "
+            "please report it, with the traceback that LABOR_ECON_TRACEBACK=1 shows)",
+            file=sys.stderr,
+        )
         return 1
     parser.print_help()
     return 0

@@ -95,6 +95,10 @@ def _load(name: str, path: Path) -> Any:
         return TransitionResults.load(path)
     except (ValueError, KeyError, OSError) as err:  # KeyError: a zip missing a member
         raise ValueError(f"--results {name}={path}: {err}") from err
+    except (TypeError, AttributeError, IndexError) as err:  # a tampered zip's wrong types
+        raise ValueError(
+            f"--results {name}={path}: not valid saved results ({type(err).__name__}: {err})"
+        ) from err
 
 
 def _declared(panel: Any) -> tuple[tuple, pd.DataFrame]:
@@ -127,7 +131,9 @@ def run_compare(args: argparse.Namespace, log: TextIO | None) -> int:
     if args.test_size is not None and not 0 < args.test_size < 1:
         raise UsageError(f"--test-size must be in (0, 1), got {args.test_size}")
     check_data_path(args.data)
-    out = prepare_out_dir(args.out, overwrite=args.overwrite)  # before any work
+    out = prepare_out_dir(  # before any work
+        args.out, overwrite=args.overwrite, inputs=[args.data, *paths.values()]
+    )
     say = Progress(log)
     models = {}
     for name, path in paths.items():

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TextIO
 
 import pandas as pd
+import pyarrow as pa
 
 from ..panel import CareerPanel, PanelError
-from ..stata import read_stata
+from ..stata import read_stata, stata_variables
 from ..taxonomy import Taxonomy
 
 __all__ = [
@@ -47,17 +48,24 @@ def read_data(path: Path, occupation: str) -> tuple[pd.DataFrame, Taxonomy | Non
     check_data_path(path)
     suffix = path.suffix.lower()
     if suffix == ".dta":
-        try:
-            with pd.io.stata.StataReader(path) as reader:
-                names = list(reader.variable_labels())  # every variable, labelled or not
-        except (OSError, ValueError) as err:
-            raise PanelError(f"{path}: cannot read it as a Stata .dta file ({err})") from err
+        names = stata_variables(path)
         if occupation not in names:
             return pd.DataFrame(columns=names), None  # the caller names what is missing
         return read_stata(path, occupation=occupation)
-    if suffix == ".csv":
-        return pd.read_csv(path), None
-    return pd.read_parquet(path), None
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path), None
+        return pd.read_parquet(path), None
+    except UnicodeDecodeError as err:
+        raise PanelError(
+            f"{path}: not UTF-8 text (byte {err.object[err.start : err.end]!r} at offset "
+            f"{err.start}); save the file as UTF-8"
+        ) from err
+    except pd.errors.EmptyDataError as err:
+        raise PanelError(f"{path}: the file is empty (no header line)") from err
+    except (ValueError, OSError, pa.ArrowException) as err:  # pandas' ParserError, ...
+        kind = "CSV" if suffix == ".csv" else "Parquet"
+        raise PanelError(f"{path}: cannot read it as a {kind} file ({err})") from err
 
 
 def declare_panel(

@@ -135,7 +135,9 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
         raise UsageError(f"--mnlogit-penalty must be a number >= 0, got {args.mnlogit_penalty}")
     args.template_obj = template_from_arg(args.template) if "llm" in keys else None
     check_data_path(args.data)
-    out = prepare_out_dir(args.out, overwrite=args.overwrite)  # before any work
+    out = prepare_out_dir(  # before any work
+        args.out, overwrite=args.overwrite, inputs=[args.data, getattr(args, "lm", None)]
+    )
     say = Progress(log)
     say(f"reading {args.data} ...")
     panel = panel_from_args(args, log)

@@ -80,7 +80,8 @@ def run_score(args: argparse.Namespace, log: TextIO | None) -> int:
         raise UsageError(f"--shard-transitions must be positive, got {args.shard_transitions}")
     template = template_from_arg(args.template)
     check_data_path(args.data)
-    store = prepare_out_dir(args.store, overwrite=True)  # an existing store is resumed
+    # an existing store is resumed; the data file may not be in it
+    store = prepare_out_dir(args.store, overwrite=True, inputs=[args.data])
     start = time.perf_counter()
 
     def say(text: str) -> None:

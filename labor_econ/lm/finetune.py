@@ -23,8 +23,15 @@ from .loading import CausalLM, load_lm
 from .memory import available_memory, check_training_memory, estimate_training_memory
 from .model_card import write_checkpoint_files
 from .precision import autocast_dtype
+from .run_record import (
+    RunMismatchError,
+    check_resumable,
+    clear_run,
+    run_fingerprint,
+    write_fingerprint,
+)
 
-__all__ = ["finetune", "ResumeDataset"]
+__all__ = ["finetune", "ResumeDataset", "RunMismatchError"]
 
 
 class ResumeDataset(torch.utils.data.Dataset):
@@ -236,7 +243,11 @@ def finetune(
         Refuse (``MemoryError``) a run whose estimated memory exceeds the GPU's free
         memory before training starts; the estimate is a guide, not a guarantee.
     resume : bool
-        Resume from the last checkpoint in ``output_dir`` when there is one.
+        Resume from the last checkpoint in ``output_dir`` when there is one, if the same
+        run wrote it: the same starting weights, panels, template and settings (a
+        fingerprint, ``labor_econ_run.json``, is saved in every checkpoint); a checkpoint of
+        another run is refused with what differs. ``False`` deletes the checkpoints and
+        ``best`` folder in ``output_dir`` (nothing else) and trains from the start.
     progress : bool, optional
         Show the progress bar (on a terminal and in notebooks) and print the losses of
         every epoch. Default: the bar when stderr is a terminal or in a notebook, the
@@ -260,10 +271,14 @@ def finetune(
     ------
     MemoryError
         If the run is estimated not to fit the GPU (see ``check_memory``).
+    RunMismatchError
+        If ``resume`` is True and ``output_dir`` holds checkpoints of another run.
     """
     from transformers import PrinterCallback, TrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
 
+    if not isinstance(resume, bool):
+        raise ValueError(f"resume must be True or False, got {resume!r}")
     if method not in ("full", "lora"):
         raise ValueError(f"method must be 'full' or 'lora', got {method!r}")
     if epochs < 1:
@@ -284,6 +299,24 @@ def finetune(
     if val_ds is not None:  # the validation loss does not depend on the order: least padding
         order = sorted(range(len(val_ds)), key=val_ds.lengths.__getitem__)
         val_ds = torch.utils.data.Subset(val_ds, order)
+
+    # Before training touches the weights: the starting point is part of the run's identity.
+    fingerprint = run_fingerprint(
+        lm,
+        train,
+        val,
+        template,
+        dict(
+            epochs=epochs, method=method, learning_rate=learning_rate, batch_size=batch_size,
+            batch_tokens=batch_tokens, gradient_accumulation_steps=gradient_accumulation_steps,
+            loss_on=loss_on, seed=seed, warmup_ratio=warmup_ratio, weight_decay=weight_decay,
+            max_length=max_length, lora=[lora_r, lora_alpha, lora_dropout] if method == "lora"
+            else None, bf16=bf16, packing=packing, training_args=training_args,
+        ),
+    )  # fmt: skip
+    last = get_last_checkpoint(str(output_dir)) if resume and output_dir.is_dir() else None
+    if last is not None:
+        check_resumable(last, fingerprint)  # before any change to the model or the folder
 
     model = lm.model
     model.train()
@@ -368,13 +401,20 @@ def finetune(
         train_dataset=train_ds,
         eval_dataset=val_ds,
         data_collator=packed_collator(flash) if packed else pad_collator(pad_id),
-        callbacks=[_epoch_losses(progress is not False), *(callbacks or [])],
+        callbacks=[
+            _epoch_losses(progress is not False),
+            _fingerprints(fingerprint),
+            *(callbacks or []),
+        ],
         batch_sampler=sampler,
         eval_collator=pad_collator(pad_id),
     )
     # The epoch lines above replace the Trainer's raw log dicts printed without a bar.
     trainer.remove_callback(PrinterCallback)
-    last = get_last_checkpoint(str(output_dir)) if resume and output_dir.is_dir() else None
+    if not resume:  # a fresh start: no checkpoint of an earlier run may be mixed in
+        if trainer.is_world_process_zero():
+            clear_run(output_dir)
+        trainer.accelerator.wait_for_everyone()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*use_cache=True.*gradient checkpointing.*")
         result = trainer.train(resume_from_checkpoint=last)
@@ -388,6 +428,7 @@ def finetune(
         best.save_pretrained(best_dir)
         tokenizer.save_pretrained(best_dir)
         _write_history(best_dir, trainer, result.metrics, packed=packed)
+        write_fingerprint(best_dir, fingerprint)
         write_checkpoint_files(
             best_dir,
             base_model=lm.name,
@@ -525,6 +566,19 @@ def _epoch_losses(print_losses: bool) -> Any:
                 _say(f"epoch {epoch}: {train}validation loss {logs['eval_loss']:.4f}")
 
     return EpochLosses()
+
+
+def _fingerprints(fingerprint: dict[str, Any]) -> Any:
+    """A callback saving the run's fingerprint in every checkpoint it writes."""
+    from transformers import TrainerCallback
+
+    class Fingerprints(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if state.is_world_process_zero and folder.is_dir():
+                write_fingerprint(folder, fingerprint)
+
+    return Fingerprints()
 
 
 def _say(line: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 
 __all__ = [
     "CausalLM",
@@ -99,7 +100,30 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise LMLoadError(
+            f"device={device!r} is not a device ({err}); use 'auto', 'cpu', 'cuda' or 'cuda:N'"
+        ) from None
+    # Checked here, before any loading: torch would fail only when the weights are moved,
+    # with "Torch not compiled with CUDA enabled" (an AssertionError) or an invalid ordinal.
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise LMLoadError(
+                f"device={device!r}, but no CUDA GPU is available here (torch "
+                f"{torch.__version__}, CUDA build {torch.version.cuda or 'none'}); use "
+                "device='cpu' or 'auto'"
+            )
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count:
+            raise LMLoadError(
+                f"device={device!r}, but only {count} CUDA GPU(s) are visible (cuda:0 .. "
+                f"cuda:{count - 1}); check CUDA_VISIBLE_DEVICES"
+            )
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise LMLoadError(f"device={device!r}, but MPS is not available here; use device='cpu'")
+    return resolved
 
 
 def resolve_dtype(
@@ -178,6 +202,24 @@ def _is_safetensors(path: Path) -> bool:
     return head[8:9] == b"{" and 8 + length <= size
 
 
+def _damaged_safetensors(path: Path) -> str | None:
+    """Why a file that starts like safetensors cannot be one (empty, truncated), else None."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(9)
+    except OSError as err:
+        return f"cannot be read ({err.strerror or err})"
+    if size == 0:
+        return "is empty"
+    if len(head) < 9:
+        return f"is {size} bytes, shorter than a safetensors header"
+    (length,) = struct.unpack("<Q", head[:8])
+    if head[8:9] == b"{" and 8 + length > size:
+        return f"is truncated: its header alone is {8 + length} bytes, the file {size}"
+    return None
+
+
 def _index_problems(index: Path, weight_map: Any, root: Path) -> list[str]:
     """Files an index names that are not safetensors inside ``root`` (for a local index)."""
     if not isinstance(weight_map, dict):
@@ -233,6 +275,22 @@ def unsafe_weight_files(directory: str | os.PathLike[str]) -> list[str]:
     return problems
 
 
+def _weight_files(directory: Path) -> list[str]:
+    if not directory.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in directory.iterdir()
+        if p.name.endswith((".safetensors", ".index.json", *_PICKLE_SUFFIXES))
+        and not _is_trainer_state(p.name)
+    )
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def _check_local_dir(directory: Path, allow_pickle: bool) -> None:
     """Fail early, with advice, on the usual problems of a local checkpoint directory."""
     if not directory.is_dir():
@@ -259,6 +317,16 @@ def _check_local_dir(directory: Path, allow_pickle: bool) -> None:
         raise LMLoadError(
             f"{str(directory)!r} has a config.json but no weights (*.safetensors): save the model "
             "there with model.save_pretrained(directory)"
+        )
+    damaged = [
+        f"{name} {why}"
+        for name in sorted(f for f in files if f.endswith(".safetensors"))
+        if (why := _damaged_safetensors(directory / name)) is not None
+    ]
+    if damaged:
+        raise LMLoadError(
+            f"{str(directory)!r} has damaged weight files: {'; '.join(damaged)}. Download or "
+            "save the checkpoint again"
         )
     if not allow_pickle:
         problems = unsafe_weight_files(directory)
@@ -466,6 +534,16 @@ def load_lm(
         if local:
             raise LMLoadError(f"could not load the weights of {display!r}: {err}") from err
         raise _hub_error(display, "weights", err, allow_pickle) from err
+    except (RuntimeError, ValueError, KeyError, struct.error, SafetensorError) as err:
+        # Damaged weight files (SafetensorError) or weights that do not fit config.json
+        # (RuntimeError: size mismatch) would otherwise surface as raw library errors.
+        files = _weight_files(Path(source) / (subfolder or "")) if local else []
+        raise LMLoadError(
+            f"could not load the weights of {display!r}"
+            + (f" ({', '.join(files)})" if files else "")
+            + f": {type(err).__name__}: {_first_line(err)}. The weight files are damaged or do "
+            "not match its config.json (another model's weights?)"
+        ) from err
     model.to(torch_device)
     model.eval()
     from labor_econ.lm.model_card import read_format

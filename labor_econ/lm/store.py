@@ -21,12 +21,14 @@ until the store holds every transition and returns the whole table.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import json
 import os
+import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +44,14 @@ if TYPE_CHECKING:
     from .loading import CausalLM
     from .scoring import CandidateScorer
 
-__all__ = ["ScoreStore", "StoreMismatchError", "score_panel", "store_metadata"]
+__all__ = [
+    "ScoreStore",
+    "StoreCorruptError",
+    "StoreMismatchError",
+    "score_panel",
+    "store_lock",
+    "store_metadata",
+]
 
 FORMAT_VERSION = 1
 _KEY = ["id", "time"]
@@ -57,6 +66,50 @@ _PRUNING = ["_found_mass", "_unexpanded_mass"]
 
 class StoreMismatchError(ValueError):
     """A score store was written for another model, template, taxonomy or scorer."""
+
+
+class StoreCorruptError(ValueError):
+    """A score store's files are unreadable or contradict each other; the message names
+    the files to delete."""
+
+
+#: The lock file in a store folder. One run writes to a store at a time (under torchrun,
+#: rank 0 holds it for all ranks); later runs wait for it. The operating system drops the
+#: lock of a killed process, so a crash never leaves the store locked.
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def store_lock(path: str | os.PathLike, *, rank: int = 0, world: int = 1) -> Iterator[None]:
+    """Hold the store's write lock (rank 0 of a torchrun group, for every rank).
+
+    Two runs scoring one store at once would both score the missing transitions and write
+    the same rows twice; with the lock the second run waits, then reads what the first
+    wrote and scores only what is still missing.
+    """
+    from filelock import FileLock, Timeout
+
+    folder = Path(path)
+    lock = None
+    if rank == 0:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(folder / LOCK_FILE)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            print(
+                f"labor_econ: the score store {folder} is being written by another run; "
+                f"waiting for it to finish (lock file {folder / LOCK_FILE})",
+                file=sys.stderr,
+                flush=True,
+            )
+            lock.acquire()
+    try:
+        _barrier(world)  # no rank reads the store before the lock is held
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _sha256(data: Any) -> str:
@@ -164,11 +217,11 @@ class ScoreStore:
         if metadata is None:
             if not meta_path.exists():
                 raise FileNotFoundError(f"{self.path} holds no score store (no metadata.json)")
-            self.metadata = json.loads(meta_path.read_text())
+            self.metadata = _read_metadata(meta_path)
         else:
             metadata = json.loads(json.dumps(metadata, default=str))
             if meta_path.exists():
-                self._check(json.loads(meta_path.read_text()), metadata)
+                self._check(_read_metadata(meta_path), metadata)
             else:
                 self.path.mkdir(parents=True, exist_ok=True)
                 _write_atomic(meta_path, json.dumps(metadata, indent=2, sort_keys=True).encode())
@@ -199,19 +252,54 @@ class ScoreStore:
         files = self.shard_files()
         for path in files:
             if path.name not in self._frames:
-                self._frames[path.name] = pd.read_parquet(path)
+                self._frames[path.name] = self._read_shard(path)
         frames = [self._frames[p.name] for p in files]
         if not frames:
             return pd.DataFrame(columns=[*_KEY, _PROMPT_HASH]).set_index(_KEY)
         table = pd.concat(frames, ignore_index=True).set_index(_KEY)
         duplicated = table.index.duplicated()
         if duplicated.any():
-            pid, year = table.index[np.argmax(duplicated)]
-            raise ValueError(
-                f"the score store {self.path} holds person {_scalar(pid)!r}, year "
-                f"{_scalar(year)!r} more than once (shards copied in from another run?)"
-            )
+            raise self._duplicates(files, frames, table.index[duplicated])
         return table
+
+    def _read_shard(self, path: Path) -> pd.DataFrame:
+        import pyarrow as pa
+
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError, pa.ArrowException) as err:
+            raise StoreCorruptError(
+                f"the score store {self.path}: shard {path} cannot be read ({err}); delete "
+                "that file and score again (only its transitions are rescored)"
+            ) from err
+        lacking = [c for c in [*_KEY, _PROMPT_HASH] if c not in frame.columns]
+        if lacking:
+            raise StoreCorruptError(
+                f"the score store {self.path}: shard {path} lacks the column(s) {lacking}; "
+                "delete that file and score again (only its transitions are rescored)"
+            )
+        return frame
+
+    def _duplicates(
+        self, files: list[Path], frames: list[pd.DataFrame], keys: pd.Index
+    ) -> StoreCorruptError:
+        """Name the shards that repeat rows of earlier ones (by file time), to delete."""
+        order = sorted(range(len(files)), key=lambda i: (files[i].stat().st_mtime, files[i].name))
+        seen: set = set()
+        extra: list[str] = []
+        for i in order:
+            rows = set(frames[i].set_index(_KEY).index)
+            if rows & seen:
+                extra.append(files[i].name)
+            seen |= rows
+        pid, year = keys[0]
+        return StoreCorruptError(
+            f"the score store {self.path} holds person {_scalar(pid)!r}, year {_scalar(year)!r} "
+            f"and {len(keys.unique()) - 1} other transition(s) more than once (shards copied "
+            f"in from another run, or written by two runs at once before stores were locked). "
+            f"Delete these shards in {self.shards}, which repeat rows of earlier ones, and "
+            f"score again: {', '.join(extra)}"
+        )
 
     def write(
         self,
@@ -237,6 +325,21 @@ class ScoreStore:
         frame.to_parquet(tmp, engine="pyarrow", index=False)
         os.replace(tmp, path)
         return path
+
+
+def _read_metadata(path: Path) -> dict[str, Any]:
+    """The store's metadata.json: a JSON object, or a clear error naming the file."""
+    fix = f"delete the store {path.parent} and score again"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:  # ValueError: bad JSON or bytes that are not UTF-8
+        raise StoreCorruptError(f"{path} cannot be read as JSON ({err}); {fix}") from err
+    if not isinstance(meta, dict):
+        raise StoreCorruptError(
+            f"{path} holds a JSON {type(meta).__name__}, not the object a score store's "
+            f"metadata is; {fix}"
+        )
+    return meta
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -438,30 +541,31 @@ def score_panel(
     metadata = store_metadata(lm, template, taxonomy, scorer)
     if tolerance:
         metadata["scorer"]["tolerance"] = tolerance
-    db = ScoreStore(store, metadata, kind="observed" if observed_only else "trie")
-    missing = np.flatnonzero(~index.isin(db.read().index))
-    _barrier(world)  # every rank has seen the same store before any rank writes to it
-    shards = _shards(index[missing], shard_transitions)
-    mine = [missing[s] for j, s in enumerate(shards) if j % world == rank]
-    quiet, scorer.progress = scorer.progress, False
-    try:
-        with tqdm(
-            total=int(sum(len(s) for s in mine)),
-            unit="transition",
-            desc=f"scoring (rank {rank}/{world})" if world > 1 else "scoring",
-            disable=None if progress else True,
-            smoothing=0.05,
-        ) as bar:
-            for rows in mine:
-                logq = score(rows)
-                extra = dict(zip(_PRUNING, masses[rows].T, strict=True)) if tolerance else None
-                db.write(index[rows], prompts.iloc[rows].tolist(), logq, codes, extra)
-                bar.update(len(rows))
-    finally:
-        scorer.progress = quiet
-    frame = _assemble(db, index, prompts, codes, wait=world > 1)
-    if tolerance:
-        masses = db.read().loc[index, _PRUNING].to_numpy(dtype=np.float64)
+    with store_lock(store, rank=rank, world=world):  # one run writes to a store at a time
+        db = ScoreStore(store, metadata, kind="observed" if observed_only else "trie")
+        missing = np.flatnonzero(~index.isin(db.read().index))
+        _barrier(world)  # every rank has seen the same store before any rank writes to it
+        shards = _shards(index[missing], shard_transitions)
+        mine = [missing[s] for j, s in enumerate(shards) if j % world == rank]
+        quiet, scorer.progress = scorer.progress, False
+        try:
+            with tqdm(
+                total=int(sum(len(s) for s in mine)),
+                unit="transition",
+                desc=f"scoring (rank {rank}/{world})" if world > 1 else "scoring",
+                disable=None if progress else True,
+                smoothing=0.05,
+            ) as bar:
+                for rows in mine:
+                    logq = score(rows)
+                    extra = dict(zip(_PRUNING, masses[rows].T, strict=True)) if tolerance else None
+                    db.write(index[rows], prompts.iloc[rows].tolist(), logq, codes, extra)
+                    bar.update(len(rows))
+        finally:
+            scorer.progress = quiet
+        frame = _assemble(db, index, prompts, codes, wait=world > 1)
+        if tolerance:
+            masses = db.read().loc[index, _PRUNING].to_numpy(dtype=np.float64)
     return _with_pruning(frame, tolerance, masses)
 
 
