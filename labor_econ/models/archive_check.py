@@ -98,6 +98,8 @@ def member_errors(path: str, member: str) -> Iterator[None]:
 # -- members ---------------------------------------------------------------------------------
 def check_members(zf: zipfile.ZipFile, path: str) -> int:
     """Check member names and declared sizes; return the number of components."""
+    if path.count(":components/") > MAX_DEPTH:
+        raise ResultsFileError(path, "components/", f"results nested over {MAX_DEPTH} deep")
     names = [info.filename for info in zf.infolist()]
     for name in names:
         if name.startswith(("/", "\\")) or ".." in name or "\\" in name or ":" in name:
@@ -371,7 +373,7 @@ def read_arrays(
             if entry.file_size > MAX_MEMBER_BYTES:
                 raise ResultsFileError(path, where, f"declares {entry.file_size:,} bytes")
             with inner.open(entry) as raw:
-                shape, dtype = _npy_header(raw, path, where)
+                shape, fortran, dtype = _npy_header(raw, path, where)
                 size = 8 * math.prod(shape)
                 if dtype != np.dtype(np.float64):
                     raise ResultsFileError(path, where, f"dtype {dtype}, not float64")
@@ -379,17 +381,26 @@ def read_arrays(
                     raise ResultsFileError(
                         path, where, f"shape {shape} does not fit the declared size"
                     )
-                arrays[name] = _read_body(raw, shape, path, where)
+                arrays[name] = _read_body(raw, shape, fortran, path, where)
         if expected is not None:
             missing = [n for n in expected if not n.endswith("?") and n not in arrays]
             if missing:
                 raise ResultsFileError(path, "arrays.npz", f"lacks the array(s) {missing}")
             _check_shapes(path, arrays, expected)
+            if manifest["class"] == "TransitionMNLogitResults":
+                outcomes = int(panel.transitions()["occupation"].nunique())
+                if outcomes < 2 or len(arrays["params"]) % (outcomes - 1):
+                    raise ResultsFileError(
+                        path,
+                        "arrays.npz:params",
+                        f"{len(arrays['params'])} coefficients, not a multiple of the "
+                        f"{outcomes - 1} non-base outcomes of the stored panel",
+                    )
     _check_values(path, manifest, panel, arrays)
     return arrays
 
 
-def _npy_header(raw: Any, path: str, where: str) -> tuple[tuple[int, ...], np.dtype]:
+def _npy_header(raw: Any, path: str, where: str) -> tuple[tuple[int, ...], bool, np.dtype]:
     """Shape and dtype from a ``.npy`` header, read with NumPy's own parser."""
     fmt = np.lib.format
     try:
@@ -398,20 +409,21 @@ def _npy_header(raw: Any, path: str, where: str) -> tuple[tuple[int, ...], np.dt
         shape, fortran, dtype = reader(raw)
     except (ValueError, KeyError, SyntaxError, OverflowError) as err:
         raise ResultsFileError(path, where, f"not a valid .npy header ({err})") from None
-    if fortran:
-        raise ResultsFileError(path, where, "Fortran-ordered array (never written by save)")
     if dtype.hasobject:
         raise ResultsFileError(path, where, "object array (pickled data is never read)")
-    return tuple(int(s) for s in shape), dtype
+    return tuple(int(s) for s in shape), bool(fortran), dtype
 
 
-def _read_body(raw: Any, shape: tuple[int, ...], path: str, where: str) -> np.ndarray:
+def _read_body(
+    raw: Any, shape: tuple[int, ...], fortran: bool, path: str, where: str
+) -> np.ndarray:
     """The array body: exactly ``8 * prod(shape)`` bytes, no more read."""
     size = 8 * math.prod(shape)
     body = raw.read(size)
     if len(body) != size:
         raise ResultsFileError(path, where, f"truncated: {len(body)} of {size} bytes")
-    return np.frombuffer(body, dtype="<f8").reshape(shape).copy()
+    flat = np.frombuffer(body, dtype="<f8")
+    return flat.reshape(shape, order="F" if fortran else "C").copy(order="K")  # as saved
 
 
 def _check_shapes(path: str, arrays: dict[str, np.ndarray], expected: dict[str, Any]) -> None:
