@@ -172,6 +172,35 @@ def test_mnlogit_penalty_reaches_the_saved_fit(careers_csv, tmp_path):
     assert "Ridge penalty 1/2" in (out / "results_mnlogit.txt").read_text()
 
 
+@pytest.mark.parametrize("given", [None, "0"])
+def test_mnlogit_ridge_by_default_above_the_code_limit(
+    careers_csv, tmp_path, capsys, given, monkeypatch
+):
+    """Above RIDGE_ABOVE observed codes (100; lowered here to keep the fit small) the
+    MNLogit is the ridge unless --mnlogit-penalty says otherwise, and the log says so."""
+    from labor_econ.cli import fit as cli_fit
+
+    assert cli_fit.RIDGE_ABOVE == 100
+    monkeypatch.setattr(cli_fit, "RIDGE_ABOVE", 5)
+    out = tmp_path / "out"
+    extra = [] if given is None else ["--mnlogit-penalty", given]
+    code = main(
+        ["fit", str(careers_csv), "--id", "pid", "--time", "year", "--occupation", "occ"]
+        + ["--models", "mnlogit", *extra, "--out", str(out)]
+    )
+    assert code == 0
+    log = capsys.readouterr().err
+    results = TransitionResults.load(out / "results_mnlogit.zip")
+    manifest = json.loads((out / "manifest.json").read_text())
+    if given is None:
+        assert "occupation codes (over 5): fitting the ridge with penalty 1" in log
+        assert "--mnlogit-penalty 0 for maximum likelihood" in log
+        assert results.penalty == 1.0 and manifest["mnlogit_penalty"] == 1.0
+    else:
+        assert "fitting the ridge" not in log
+        assert results.penalty == 0.0 and manifest["mnlogit_penalty"] == 0.0
+
+
 def test_argparse_errors_and_help_return_codes(capsys):
     assert main(["fit"]) == 2
     assert "required" in capsys.readouterr().err

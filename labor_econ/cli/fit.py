@@ -15,6 +15,13 @@ from .outputs import Progress, write_comparison, write_diagnostics, write_manife
 
 __all__ = ["MODELS", "add_parser", "run_fit", "template_from_arg"]
 
+#: Above this many outcome codes (in the train transitions) the MNLogit is fit as the ridge
+#: unless ``--mnlogit-penalty`` says otherwise: at NLSY scale (389 codes) the maximum
+#: likelihood does not exist and ``fit()`` raises NoMaximumError.
+RIDGE_ABOVE = 100
+#: The ridge penalty used by default above :data:`RIDGE_ABOVE` codes.
+DEFAULT_RIDGE = 1.0
+
 #: Model keys of ``--models`` and their column names in the comparison.
 MODELS = {"marginal": "Marginal", "markov": "Markov", "mnlogit": "MNLogit", "llm": "LLM"}
 
@@ -22,7 +29,7 @@ EXAMPLES = """\
 examples:
   labor-econ fit nlsy79.dta --id caseid --time year --occupation occ1990 \\
       --static educ black female --birth-year birth_year --missing drop \\
-      --models marginal,markov,mnlogit --mnlogit-penalty 1 --out results
+      --models marginal,markov,mnlogit --out results
   labor-econ fit careers.csv --id pid --time year --occupation occ \\
       --models markov,llm --lm ./my_checkpoint --template labor_llm --out results
 
@@ -55,10 +62,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--mnlogit-penalty",
         type=float,
-        default=0.0,
+        default=None,
         metavar="P",
-        help="ridge penalty of the MNLogit (default 0: maximum likelihood; 1 is the "
-        "practical choice at 100+ occupation codes, where the unpenalized fit crawls)",
+        help="ridge penalty of the MNLogit; 0 is maximum likelihood. Default: the ridge "
+        f"with P = 1 above {RIDGE_ABOVE} occupation codes in the train persons' transitions "
+        "(the maximum likelihood usually does not exist there), maximum likelihood otherwise",
     )
     p.add_argument("--lm", default=None, help="checkpoint directory or hub id (for llm)")
     p.add_argument("--subfolder", default=None, help="subfolder of the checkpoint")
@@ -110,8 +118,22 @@ def _fit_one(key: str, train: Any, args: argparse.Namespace, say: Progress, out:
     if key == "markov":
         return MarkovTransitionModel(train).fit()
     if key == "mnlogit":
+        model = TransitionMNLogit(train)
+        penalty = args.mnlogit_penalty
+        if penalty is None:
+            n_codes = len(model.observed_codes)
+            penalty = DEFAULT_RIDGE if n_codes > RIDGE_ABOVE else 0.0
+            if penalty:
+                say(
+                    f"MNLogit: {n_codes} occupation codes (over {RIDGE_ABOVE}): fitting the "
+                    f"ridge with penalty {penalty:g} (fit_regularized); pass "
+                    "--mnlogit-penalty 0 for maximum likelihood"
+                )
+        args.mnlogit_penalty_used = penalty
         # The progress bar goes to stderr, as the rest of the log.
-        return TransitionMNLogit(train).fit(progress=True, penalty=args.mnlogit_penalty)
+        if penalty:
+            return model.fit_regularized(alpha=penalty, progress=True)
+        return model.fit(progress=True)
     from ..lm.loading import load_lm
 
     say(f"loading the LM {args.lm} ...")
@@ -131,7 +153,9 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
     keys = _models(args.models, args.lm)
     if not 0 < args.test_size < 1:
         raise UsageError(f"--test-size must be in (0, 1), got {args.test_size}")
-    if not (math.isfinite(args.mnlogit_penalty) and args.mnlogit_penalty >= 0):
+    if args.mnlogit_penalty is not None and not (
+        math.isfinite(args.mnlogit_penalty) and args.mnlogit_penalty >= 0
+    ):
         raise UsageError(f"--mnlogit-penalty must be a number >= 0, got {args.mnlogit_penalty}")
     args.template_obj = template_from_arg(args.template) if "llm" in keys else None
     check_data_path(args.data)
@@ -180,6 +204,7 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
         train_persons=train.n_persons,
         test_persons=test.n_persons,
         models=list(fitted),
+        **({"mnlogit_penalty": args.mnlogit_penalty_used} if "mnlogit" in keys else {}),
         fit_seconds=timings,
         files=files,
         saved_results=saved_results,

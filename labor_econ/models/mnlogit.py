@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -11,10 +12,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from scipy import stats
 from scipy.optimize import minimize
 from statsmodels.iolib.summary2 import Summary
-from statsmodels.tools.sm_exceptions import CollinearityWarning, ConvergenceWarning
+from statsmodels.tools.sm_exceptions import (
+    CollinearityWarning,
+    ConvergenceWarning,
+    PerfectSeparationError,
+)
 
 from ..panel import CareerPanel, PanelError
 from .base import (
@@ -29,6 +33,7 @@ from .design import FEATURE_GROUPS, CareerDesign, DesignMatrix, resolve_features
 
 __all__ = [
     "FEATURE_GROUPS",
+    "NoMaximumError",
     "TransitionMNLogit",
     "TransitionMNLogitResults",
 ]
@@ -44,6 +49,35 @@ _MAX_PRINTED_PARAMS = 2000
 _MIN_CURVATURE = 1e-13
 #: Fitted probability below which an allowed (transition, outcome) pair counts as vanishing.
 _VANISHING = 1e-8
+#: Iterations between two counts of the vanishing pairs during a maximum-likelihood fit.
+_CHECK_EVERY = 25
+
+
+class NoMaximumError(PerfectSeparationError, ValueError):
+    """The maximum likelihood does not exist: coefficients run off to infinity.
+
+    Raised by :meth:`TransitionMNLogit.fit`; :meth:`TransitionMNLogit.fit_regularized`
+    gives a finite estimate. A ``ValueError`` (bad data for this estimator) and
+    statsmodels' ``PerfectSeparationError``.
+    """
+
+
+def _diverging(counts: list[int]) -> bool:
+    """Whether the vanishing pairs counted at the last three checks are positive and grew
+    at each: fitted probabilities still heading to zero after 50 iterations mean
+    coefficients heading to infinity (at a finite maximum they settle)."""
+    return len(counts) >= 3 and 0 < counts[-3] < counts[-2] < counts[-1]
+
+
+def _check_penalty(value: float, name: str) -> float:
+    """``value`` as a float if it is finite and >= 0, else a ValueError naming ``name``."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}") from None
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return value
 
 
 class _Likelihood:
@@ -323,29 +357,36 @@ class TransitionMNLogit:
     never had, and the remaining coefficients are estimated on it. The excluded cells'
     coefficients are reported as NaN (their standard errors too); the others get
     standard errors. Prediction applies the same exclusions (then the floor), so an
-    unseen previous-to-next move gets probability ``floor / K``. With ``penalty > 0``
-    (ridge) nothing is excluded and every coefficient is finite.
+    unseen previous-to-next move gets probability ``floor / K``. With
+    :meth:`fit_regularized` (the ridge) nothing is excluded and every coefficient is finite.
+
+    **Omitted coefficients.** Beyond the empty cells, the log-likelihood can be flat along
+    a combination of coefficients (on the wage panel's career design, the level
+    ``prev2=8`` is never seen with the base outcome: one constant added to its coefficient
+    in every equation changes no probability). As Stata's ``mlogit`` does, one coefficient
+    per flat direction is then omitted (set to 0, no standard error, marked in the
+    summary and in :attr:`TransitionMNLogitResults.omitted`); every other coefficient gets
+    a standard error, and a test on an omitted one raises.
 
     **Scale.** The design is stored as dense numeric columns plus sparse dummies
     (:class:`~labor_econ.models.design.DesignMatrix`). Fits use L-BFGS with the analytic
     gradient, a diagonal preconditioner and a start at the smoothed Markov chain's log
     odds, and form the Hessian only when it is affordable. The maximum-likelihood fit
     works on the list of allowed (transition, outcome) pairs (5% of them at K = 389 with
-    30,000 transitions). At NLSY scale, use the ridge: with hundreds of codes, rare
-    combinations of the previous occupation and the one before separate outcomes beyond
-    the empty cells, so the unpenalized maximum usually does not exist and L-BFGS crawls to
-    it for thousands of iterations. Measured on 2 CPU cores (``benchmarks/bench_mnlogit.py``,
-    simulated NLSY-like panels, ``"career"`` features):
+    30,000 transitions). At NLSY scale, use the ridge (:meth:`fit_regularized`): with
+    hundreds of codes, rare combinations of the previous occupation and the one before
+    separate outcomes beyond the empty cells, so the unpenalized maximum usually does not
+    exist; :meth:`fit` then raises :class:`NoMaximumError` once the fitted probabilities
+    of allowed pairs keep vanishing (it used to crawl for thousands of iterations).
+    Measured on 2 CPU cores (``benchmarks/bench_mnlogit.py``, simulated NLSY-like panels,
+    ``"career"`` features):
 
-    - K = 389, 30,000 transitions, ``penalty=1``: converged in 124 iterations, 66 s;
-      test perplexity 6.10 (add-one Markov: 11.23);
-    - the same without a penalty: not converged after 800 iterations, 120 s; test
-      perplexity 37.43;
-    - K = 330, 100,000 transitions, ``penalty=1``: converged in 154 iterations, 177 s;
-      test perplexity 5.28 (Markov: 6.71).
-
-    The unpenalized fit's perplexity suffers from the exclusions: a previous-to-next
-    move never seen in the estimation sample gets only the floor.
+    - K = 389, 30,000 transitions, ``fit_regularized(alpha=1)``: converged in 124
+      iterations, 66 s; test perplexity 6.10 (add-one Markov: 11.23);
+    - the same with :meth:`fit`: ``NoMaximumError`` after 75 iterations, 28 s (load
+      average 5; the old fit ran 800 iterations to a test perplexity of 37.43);
+    - K = 330, 100,000 transitions, ``fit_regularized(alpha=1)``: converged in 154
+      iterations, 177 s; test perplexity 5.28 (Markov: 6.71).
 
     See Also
     --------
@@ -484,7 +525,7 @@ class TransitionMNLogit:
         those at the smoothed log odds of the previous-to-next table (a Markov chain,
         shrunk toward the shares by one transition per row); zero elsewhere.
 
-        The Markov start matters at NLSY scale: with ``penalty=1``, K = 389 and 30,000
+        The Markov start matters at NLSY scale: with the ridge at ``alpha=1``, K = 389 and 30,000
         transitions, L-BFGS converges in about 120 iterations from it and is still 30
         log-likelihood units short after 150 from zero slopes.
         """
@@ -512,21 +553,29 @@ class TransitionMNLogit:
         maxiter: int | None = None,
         *,
         cov_type: str = "nonrobust",
-        penalty: float = 0.0,
         hessian: bool | Literal["auto"] = "auto",
         start_params: np.ndarray | None = None,
         gtol: float = 1e-6,
         ftol: float = 1e-10,
         progress: bool | None = None,
         disp: bool = False,
+        penalty: float | None = None,
     ) -> TransitionMNLogitResults:
-        """Fit by (optionally penalized) maximum likelihood.
+        """Fit by maximum likelihood (for the ridge, see :meth:`fit_regularized`).
 
         The default, L-BFGS with the analytic gradient on the sparse design, works at any
         size and on designs with quasi-separation (the wage panel's career design has
         empty previous-by-next occupation cells, whose coefficients diverge: Newton's
         method fails there, statsmodels' ``MNLogit.fit()`` returns NaN). If the chosen
         method ends with a non-finite log-likelihood, L-BFGS is tried next, with a warning.
+
+        Where the maximum does not exist even with the empty cells excluded (see Notes), the
+        fit says so early: every 25 iterations it counts the allowed (transition, outcome)
+        pairs whose fitted probability is below 1e-8; when that count is positive and has
+        grown at two checks in a row, coefficients are running off to infinity and
+        :class:`NoMaximumError` is raised (at NLSY scale, 389 codes and 30,000 transitions,
+        after 75 iterations and about 20 s on 2 CPU cores, where the fit used to crawl for
+        37 minutes).
 
         Parameters
         ----------
@@ -542,18 +591,6 @@ class TransitionMNLogit:
             :data:`labor_econ.models.base.COV_TYPES`): the inverse observed information,
             the robust sandwich, or the sandwich clustered by person with G / (G - 1), as
             in every model of the package.
-        penalty : float, default 0
-            Ridge penalty ``penalty / 2 * sum(b**2)`` on every coefficient except the
-            outcome intercepts (``const``), subtracted from the log-likelihood. Zero (the
-            default) is maximum likelihood. A positive value keeps coefficients of empty
-            cells finite and speeds up large fits; the covariance is then the inverse of
-            the penalized information (or the sandwich around it), an approximation.
-            With standardized numeric features, ``penalty=1`` is a standard normal prior
-            on each slope (a log odds ratio); at NLSY scale it is the practical choice
-            (see Notes, **Scale**). It is the plain ridge on the columns of
-            :attr:`exog`, so dummies are shrunk toward their reference level (for the
-            previous occupation: the first code), as in any ridge on a reference-coded
-            design.
         hessian : bool or "auto"
             Whether to form the dense ``k x k`` Hessian (``k`` = :attr:`k_params`) for
             standard errors. ``"auto"`` does so when it takes at most 256 MiB and about
@@ -574,16 +611,24 @@ class TransitionMNLogit:
             when stderr is a terminal.
         disp : bool
             Print the optimizer's messages.
+        penalty : float, optional
+            Deprecated (a ``DeprecationWarning``): ``fit(penalty=a)`` with ``a > 0`` is
+            ``fit_regularized(alpha=a)``; ``penalty=0`` is ``fit()``.
 
         Returns
         -------
         TransitionMNLogitResults
+            Every identified coefficient has a standard error (when the Hessian is
+            formed); see :attr:`TransitionMNLogitResults.omitted`.
 
         Raises
         ------
+        NoMaximumError
+            When the maximum likelihood does not exist (see above); use
+            :meth:`fit_regularized`.
         ValueError
-            For an unknown ``method`` or ``cov_type``, a negative ``penalty``, or a
-            Hessian-based method when the Hessian is not formed.
+            For an unknown ``method`` or ``cov_type``, or a Hessian-based method when the
+            Hessian is not formed.
         RuntimeError
             If every optimizer tried ends with a non-finite log-likelihood.
 
@@ -595,10 +640,101 @@ class TransitionMNLogit:
         UserWarning
             When the Hessian is not formed (no standard errors).
         """
+        settings = dict(
+            method=method,
+            maxiter=maxiter,
+            cov_type=cov_type,
+            hessian=hessian,
+            start_params=start_params,
+            gtol=gtol,
+            ftol=ftol,
+            progress=progress,
+            disp=disp,
+        )
+        if penalty is not None:
+            warnings.warn(
+                "TransitionMNLogit.fit(penalty=...) is deprecated: use fit() for maximum "
+                "likelihood and fit_regularized(alpha=...) for the ridge",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return self._fit(_check_penalty(penalty, "penalty"), **settings)
+        return self._fit(0.0, **settings)
+
+    def fit_regularized(
+        self,
+        alpha: float = 1.0,
+        method: str | None = None,
+        maxiter: int | None = None,
+        *,
+        cov_type: str = "nonrobust",
+        hessian: bool | Literal["auto"] = "auto",
+        start_params: np.ndarray | None = None,
+        gtol: float = 1e-6,
+        ftol: float = 1e-10,
+        progress: bool | None = None,
+        disp: bool = False,
+    ) -> TransitionMNLogitResults:
+        """Fit the ridge: maximize ``llf - alpha / 2 * sum(b**2)`` over the slopes.
+
+        The penalty falls on every coefficient except the outcome intercepts (``const``).
+        Nothing is excluded and every coefficient is finite, so the estimate exists where
+        the maximum likelihood does not (see :meth:`fit`); at NLSY scale (hundreds of
+        codes) it is the practical choice and predicts better out of sample (see the class
+        Notes, **Scale**). With standardized numeric features, ``alpha=1`` is a standard
+        normal prior on each slope (a log odds ratio). It is the plain ridge on the columns
+        of :attr:`exog`, so dummies are shrunk toward their reference level (for the
+        previous occupation: the first code), as in any ridge on a reference-coded design.
+
+        The covariance is the inverse of the penalized information (or the sandwich
+        around it), an approximation; inference goes through the same Wald layer as
+        :meth:`fit`'s.
+
+        Parameters
+        ----------
+        alpha : float, default 1
+            The penalty weight (statsmodels' name in ``fit_regularized``), > 0.
+        method, maxiter, cov_type, hessian, start_params, gtol, ftol, progress, disp
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        TransitionMNLogitResults
+            With ``penalty`` equal to ``alpha``.
+        """
+        alpha = _check_penalty(alpha, "alpha")
+        if alpha == 0:
+            raise ValueError("alpha must be > 0 for the ridge; fit() is the maximum likelihood")
+        return self._fit(
+            alpha,
+            method=method,
+            maxiter=maxiter,
+            cov_type=cov_type,
+            hessian=hessian,
+            start_params=start_params,
+            gtol=gtol,
+            ftol=ftol,
+            progress=progress,
+            disp=disp,
+        )
+
+    def _fit(
+        self,
+        penalty: float,
+        *,
+        method: str | None,
+        maxiter: int | None,
+        cov_type: str,
+        hessian: bool | Literal["auto"],
+        start_params: np.ndarray | None,
+        gtol: float,
+        ftol: float,
+        progress: bool | None,
+        disp: bool,
+    ) -> TransitionMNLogitResults:
+        """The maximum likelihood (``penalty`` 0) or the ridge; warnings name the caller of
+        :meth:`fit` or :meth:`fit_regularized` (stack level 3)."""
         check_cov_type(cov_type)
-        penalty = float(penalty)
-        if not np.isfinite(penalty) or penalty < 0:
-            raise ValueError(f"penalty must be a finite number >= 0, got {penalty}")
         method = "lbfgs" if method is None else method
         if method not in _METHODS:
             raise ValueError(f"method must be one of {list(_METHODS)}, got {method!r}")
@@ -617,20 +753,22 @@ class TransitionMNLogit:
                 ""
                 if penalty
                 else " Without a penalty a design this large usually has no finite maximum "
-                "(combinations of rare previous occupations separate outcomes) and L-BFGS "
-                "crawls for thousands of iterations; penalty=1 converges in minutes at NLSY "
-                "scale and predicts better out of sample (see the class Notes)."
+                "(combinations of rare previous occupations separate outcomes): the fit then "
+                "stops early with NoMaximumError; fit_regularized(alpha=1) converges in "
+                "minutes at NLSY scale and predicts better out of sample (see the class Notes)."
             )
             warnings.warn(
                 f"MNLogit with {k} coefficients: the {size} is not formed; fitting by "
                 "L-BFGS with the analytic gradient, without standard errors (bse are NaN). "
                 f"Pass hessian=True to force it.{advice}",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         start = self._start_params() if start_params is None else np.asarray(start_params)
         if start.shape != (k,):
             raise ValueError(f"start_params must have {k} entries, got shape {start.shape}")
+        if not np.isfinite(start).all():
+            raise ValueError("start_params must be finite (NaN or infinite entries given)")
         history: list[str] = []
         chain = [method] if method == "lbfgs" else [method, "lbfgs"]
         for attempt, name in enumerate(chain):
@@ -645,7 +783,7 @@ class TransitionMNLogit:
                     f"MNLogit fit with method={name!r} failed: {problem}; "
                     f"refitting with method={chain[attempt + 1]!r}",
                     ConvergenceWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
         else:
             raise RuntimeError(
@@ -655,7 +793,7 @@ class TransitionMNLogit:
         history.append(f"{name}: {'converged' if converged else 'NOT converged'} after {steps}")
         cov, cov_note = None, None
         if use_hessian:
-            cov, cov_note = self._covariance(params, penalty, cov_type)
+            params, cov, cov_note = self._covariance(params, penalty, cov_type)
         else:
             cov_note = f"the {size} was not formed"
         if not converged:
@@ -663,7 +801,7 @@ class TransitionMNLogit:
             vanishing = (
                 f"; {count:,} (transition, outcome) pairs have fitted probability below "
                 f"{_VANISHING:g}, the mark of quasi-separation: the maximum likelihood may "
-                "not exist, and penalty > 0 (e.g. 1) gives a finite estimate"
+                "not exist, and fit_regularized(alpha=1) gives a finite estimate"
                 if count
                 else ""
             )
@@ -672,7 +810,7 @@ class TransitionMNLogit:
                 "increase maxiter, or look for quasi-separation (an outcome never seen "
                 f"with some dummy's level: its coefficient diverges){vanishing}",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         return TransitionMNLogitResults(
             self,
@@ -745,6 +883,9 @@ class TransitionMNLogit:
         bar = _progress_bar(progress, iters, f"MNLogit ({method}, {self.k_params} coef.)")
         trail: list[float] = []
         window = 10
+        #: (iteration, vanishing pairs) at each check of the maximum likelihood's existence.
+        vanishing: list[tuple[int, int]] = []
+        started = time.perf_counter()
 
         def callback(intermediate_result: Any) -> None:
             f = float(intermediate_result.fun)
@@ -755,6 +896,11 @@ class TransitionMNLogit:
             # log-likelihood has converged: stop on its relative change over a window.
             if len(trail) > window and trail[-window - 1] - f <= window * ftol * max(abs(f), 1):
                 raise StopIteration
+            if penalty == 0 and len(trail) % _CHECK_EVERY == 0:
+                b = np.asarray(intermediate_result.x) * scale
+                vanishing.append((len(trail), self._mle_likelihood.vanishing_pairs(b)))
+                if _diverging([c for _, c in vanishing]):
+                    raise StopIteration
 
         options: dict[str, Any] = {"maxiter": iters, "disp": disp}
         kwargs: dict[str, Any] = {}
@@ -786,6 +932,17 @@ class TransitionMNLogit:
             return start * scale, np.nan, False, "?", f"{type(exc).__name__}: {exc}"
         finally:
             bar.close()
+        if _diverging([c for _, c in vanishing]):
+            checks = ", ".join(f"{c:,} at iteration {i}" for i, c in vanishing[-3:])
+            raise NoMaximumError(
+                f"the maximum likelihood of this MNLogit ({self.k_params:,} coefficients, "
+                f"{n:,} transitions) does not exist: the number of (transition, outcome) "
+                f"pairs with fitted probability below {_VANISHING:g} keeps growing ({checks}; "
+                f"stopped after {time.perf_counter() - started:.0f} s), so coefficients run "
+                "off to infinity beyond the empty cells (combinations of rare previous "
+                "occupations and covariates separate outcomes). Use "
+                "model.fit_regularized(alpha=1) (the ridge), or fewer features."
+            )
         params = np.asarray(opt.x) * scale
         objective = self._penalized(penalty)[0]
         llf = self._fit_likelihood(penalty).loglike_and_score(params)[0]
@@ -804,12 +961,19 @@ class TransitionMNLogit:
 
     def _covariance(
         self, params: np.ndarray, penalty: float, cov_type: str
-    ) -> tuple[np.ndarray | None, str | None]:
-        """Covariance of the coefficients, or None and the reason.
+    ) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+        """The estimate, its covariance (or None) and the reason there is none.
 
         Under maximum likelihood the coefficients of empty cells (see
         :meth:`TransitionMNLogit.fit`) have no variance: the covariance is that of the
-        others, with NaN rows and columns for them.
+        others, with NaN rows and columns for them. Beyond those, the log-likelihood may be
+        flat along some directions (a level never observed with the base outcome: adding
+        one constant to that dummy's coefficient in every equation leaves every
+        probability unchanged). As Stata's ``mlogit`` does, one coefficient per flat
+        direction is then omitted: set to 0 (the estimate is moved along the flat
+        direction, which leaves the log-likelihood unchanged) and given no standard error,
+        the last such in ``outcome:feature`` order; every other coefficient keeps its
+        standard error.
         """
         likelihood = self._fit_likelihood(penalty)
         hess = likelihood.hessian(params)
@@ -818,13 +982,30 @@ class TransitionMNLogit:
         keep = np.ones(self.k_params, dtype=bool)
         if penalty == 0:
             keep = ~self._unidentified.ravel(order="F")
+        values, vectors = np.linalg.eigh(-hess[np.ix_(keep, keep)])
+        flat = values <= _MIN_CURVATURE * max(values.max(), 1e-300)
+        if flat.any() and penalty == 0:
+            basis = vectors[:, flat]
+            rows = np.flatnonzero(keep)
+            pivots = _trailing_pivots(basis)
+            # Normalize: the omitted coefficients to 0 by a move along the flat directions.
+            moved = params.copy()
+            moved[rows] -= basis @ np.linalg.solve(basis[pivots], params[rows[pivots]])
+            moved[rows[pivots]] = 0.0
+            before = likelihood.loglike_and_score(params)[0]
+            if abs(likelihood.loglike_and_score(moved)[0] - before) <= 1e-9 * max(1, abs(before)):
+                params = moved  # an exact invariance (else only locally flat: kept as is)
+            keep[rows[pivots]] = False
+            values = np.linalg.eigvalsh(-hess[np.ix_(keep, keep)])
         hess = hess[np.ix_(keep, keep)]
-        info = np.linalg.eigvalsh(-hess)
-        if not (info.min() > _MIN_CURVATURE * max(info.max(), 1e-300)):
-            return None, (
-                "the information matrix at the estimate is singular (some combination of "
-                "the coefficients is not identified, e.g. a level never observed with the "
-                "base outcome); refit with penalty > 0 or fewer features for standard errors"
+        if not (values.min() > _MIN_CURVATURE * max(values.max(), 1e-300)):
+            return (
+                params,
+                None,
+                (
+                    "the information matrix at the estimate is singular (some combination of "
+                    "the coefficients is not identified); use fewer features for standard errors"
+                ),
             )
         groups = np.asarray(self.endog.index.get_level_values(0))
         meat = None
@@ -833,7 +1014,27 @@ class TransitionMNLogit:
             meat = meat[np.ix_(keep, keep)]
         cov = np.full((self.k_params, self.k_params), np.nan)
         cov[np.ix_(keep, keep)] = sandwich_covariance(hess, None, None, cov_type, meat=meat)
-        return cov, None
+        return params, cov, None
+
+
+def _trailing_pivots(basis: np.ndarray) -> np.ndarray:
+    """For a ``(m, r)`` basis of flat directions, ``r`` rows (coefficients) such that
+    fixing them removes every flat direction: Gaussian elimination on ``basis.T`` choosing
+    pivots from the last row backwards (so the omitted coefficients are the last ones)."""
+    work = basis.T.copy()  # (r, m)
+    free = list(range(work.shape[0]))
+    pivots: list[int] = []
+    for col in range(work.shape[1] - 1, -1, -1):
+        if not free:
+            break
+        best = max(free, key=lambda i: abs(work[i, col]))
+        if abs(work[best, col]) <= 1e-8:
+            continue
+        pivots.append(col)
+        free.remove(best)
+        for i in free:
+            work[i] -= work[i, col] / work[best, col] * work[best]
+    return np.asarray(pivots[::-1], dtype=int)
 
 
 def _level_counts(
@@ -928,6 +1129,10 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
         self._unidentified = (
             model._unidentified if self.penalty == 0 else np.zeros_like(self._coef, dtype=bool)
         )
+        #: Flattened: coefficients omitted along a flat direction (set to 0, no variance).
+        self._omitted = np.zeros(self._flat.size, dtype=bool)
+        if cov is not None:
+            self._omitted = np.isnan(np.diag(cov)) & ~self._unidentified.ravel(order="F")
 
     @property
     def params(self) -> pd.DataFrame:
@@ -942,6 +1147,23 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
             columns=pd.Index(self.model.observed_codes[1:], name="occupation"),
         )
 
+    @property
+    def omitted(self) -> pd.DataFrame:
+        """True for the coefficients omitted as not identified (shape of :attr:`params`).
+
+        Under maximum likelihood the log-likelihood may be flat along a combination of
+        coefficients (a level never observed with the base outcome); one coefficient per
+        such direction is set to 0 and has no standard error, as Stata's ``mlogit`` marks
+        terms ``(omitted)``. Empty cells' coefficients (NaN in :attr:`params`) are not
+        counted here.
+        """
+        shape = self._coef.shape
+        return pd.DataFrame(
+            self._omitted.reshape(shape, order="F"),
+            index=pd.Index(self.model.names, name="feature"),
+            columns=pd.Index(self.model.observed_codes[1:], name="occupation"),
+        )
+
     def _wald_params(self) -> pd.Series:
         names = [f"{c}:{f}" for c in self.model.observed_codes[1:] for f in self.model.names]
         flat = np.where(self._unidentified.ravel(order="F"), np.nan, self._flat)
@@ -949,6 +1171,67 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
 
     def _wald_cov(self) -> np.ndarray | None:
         return self._cov
+
+    def _not_estimable(self, r: np.ndarray) -> str | None:
+        """Why ``R params`` has no variance (None when it has one)."""
+        if self._cov is None:
+            return f"no standard errors: {self.cov_note or 'no covariance'}"
+        used = np.abs(np.atleast_2d(r)).sum(axis=0) > 0
+        missing = used & np.isnan(np.diag(self._cov))
+        if not missing.any():
+            return None
+        names = self._wald_params().index[missing]
+        what = []
+        for name, pos in zip(names, np.flatnonzero(missing), strict=True):
+            kind = "omitted (not identified)" if self._omitted[pos] else "an empty cell"
+            what.append(f"{name!r} is {kind}")
+        more = f" and {len(what) - 5} more" if len(what) > 5 else ""
+        return (
+            "the restriction involves coefficients without a variance: "
+            + "; ".join(what[:5])
+            + more
+        )
+
+    def t_test(self, r_matrix: Any, q_matrix: Any = None):
+        """z tests of ``R params = q`` (see :meth:`WaldInference.t_test`).
+
+        Only the coefficients a restriction involves enter it, so the NaN of empty cells
+        elsewhere do not spread into every test.
+
+        Raises
+        ------
+        ValueError
+            If a restriction involves a coefficient without a standard error (an empty
+            cell, an omitted coefficient) or there is no covariance at all.
+        """
+        sub, r, q = self._restricted(r_matrix, q_matrix)
+        return sub.t_test(r, q)
+
+    def wald_test(self, r_matrix: Any, q_matrix: Any = None, *, scalar: bool = True):
+        """Joint Wald test of ``R params = q`` (see :meth:`WaldInference.wald_test`).
+
+        Raises
+        ------
+        ValueError
+            As :meth:`t_test`.
+        """
+        sub, r, q = self._restricted(r_matrix, q_matrix)
+        return sub.wald_test(r, q, scalar=scalar)
+
+    def _restricted(
+        self, r_matrix: Any, q_matrix: Any
+    ) -> tuple[_SubsetWald, np.ndarray, np.ndarray]:
+        """The coefficients the restrictions involve (checked to have a variance), as a
+        shared Wald layer of their own, and ``R`` on them."""
+        from .base import _constraints
+
+        b = self._wald_params()
+        r, q = _constraints(list(b.index), r_matrix, q_matrix)
+        problem = self._not_estimable(r)
+        if problem is not None:
+            raise ValueError(f"MNLogit test not possible: {problem}")
+        used = np.abs(r).sum(axis=0) > 0
+        return _SubsetWald(b[used], self._cov[np.ix_(used, used)]), r[:, used], q
 
     @property
     def flat(self) -> _FlatCoefficients:
@@ -1015,10 +1298,18 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
         n_empty = int(self._unidentified.sum())
         if n_empty:
             notes.append(
-                f"{n_empty} coefficients are NaN: their outcome was never observed with that "
-                "level of the dummy (an empty cell), so the maximum likelihood gives the "
-                "outcome probability 0 there (coefficient minus infinity). Pass penalty > 0 "
-                "for finite ridge estimates."
+                f"{n_empty} coefficients are NaN (marked 'empty cell'): their outcome was never "
+                "observed with that level of the dummy (an empty cell), so the maximum "
+                "likelihood gives the outcome probability 0 there (coefficient minus "
+                "infinity). fit_regularized() gives finite ridge estimates."
+            )
+        n_omitted = int(self._omitted.sum())
+        if n_omitted:
+            notes.append(
+                f"{n_omitted} coefficients are omitted (set to 0, no standard error): the "
+                "log-likelihood is flat along a combination of coefficients (e.g. a level "
+                "never observed with the base outcome), so one coefficient of each such "
+                "combination is fixed, as Stata's mlogit does."
             )
         if self.cov_params_available:
             if self.cov_type == "cluster":
@@ -1080,19 +1371,25 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
         names = self.model.names
         coef = self._wald_params().to_numpy()
         with_se = self.cov_params_available
-        if with_se:
-            se = np.sqrt(np.diag(self._cov))
+        if with_se:  # the shared Wald layer's statistics, flattened like coef
+            se = self.bse.to_numpy().ravel(order="F")
+            z = self.tvalues.to_numpy().ravel(order="F")
+            pv = self.pvalues.to_numpy().ravel(order="F")
             ci = self.conf_int(alpha).to_numpy()
-            z = coef / se
-            pv = 2 * stats.norm.sf(np.abs(z))
+        empty = self._unidentified.ravel(order="F")
+        width = 6 if with_se else 1
         rows, index = [], []
         for j, code in enumerate(codes[1:]):
             index.append(f"occupation = {_label(code, self.taxonomy.title(code))}")
-            rows.append([""] * (6 if with_se else 1))
+            rows.append([""] * width)
             for r, feat in enumerate(names):
                 i = j * len(names) + r
                 index.append(feat)
-                if with_se:
+                if empty[i]:
+                    rows.append(["(empty cell)"] + [""] * (width - 1))
+                elif self._omitted[i]:
+                    rows.append(["0 (omitted)"] + [""] * (width - 1))
+                elif with_se:
                     rows.append(
                         [
                             f"{coef[i]:.4f}",
@@ -1174,6 +1471,29 @@ class _FlatCoefficients(WaldInference):
 
     def _wald_cov(self) -> np.ndarray | None:
         return self._results._cov
+
+    def t_test(self, r_matrix: Any, q_matrix: Any = None):
+        """As :meth:`TransitionMNLogitResults.t_test` (raises on coefficients without a
+        standard error)."""
+        return self._results.t_test(r_matrix, q_matrix)
+
+    def wald_test(self, r_matrix: Any, q_matrix: Any = None, *, scalar: bool = True):
+        """As :meth:`TransitionMNLogitResults.wald_test`."""
+        return self._results.wald_test(r_matrix, q_matrix, scalar=scalar)
+
+
+class _SubsetWald(WaldInference):
+    """Some of the coefficients and their covariance, for tests on those only."""
+
+    def __init__(self, params: pd.Series, cov: np.ndarray) -> None:
+        self.params = params
+        self._cov = cov
+
+    def _wald_params(self) -> pd.Series:
+        return self.params
+
+    def _wald_cov(self) -> np.ndarray:
+        return self._cov
 
 
 class _ColumnModel:

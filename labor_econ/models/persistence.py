@@ -32,6 +32,7 @@ import pandas as pd
 
 from ..panel import CareerPanel
 from ..taxonomy import Taxonomy
+from . import archive_check
 
 __all__ = ["FORMAT", "VERSION", "load_results", "save_results"]
 
@@ -116,10 +117,9 @@ def _from_bytes(blob: bytes, where: str) -> Any:
     except zipfile.BadZipFile:
         raise ValueError(f"{where} is not a saved labor_econ results file (not a zip)") from None
     with zf:
-        names = set(zf.namelist())
-        if "manifest.json" not in names:
-            raise ValueError(f"{where} is not a saved labor_econ results file (no manifest)")
-        manifest = json.loads(zf.read("manifest.json"))
+        # The schema of untrusted files (names, sizes, types, values): see archive_check.
+        n_parts = archive_check.check_members(zf, where)
+        manifest = archive_check.check_manifest(zf, where)
         if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
             raise ValueError(
                 f"{where} has format {manifest.get('format')!r} version "
@@ -128,16 +128,16 @@ def _from_bytes(blob: bytes, where: str) -> Any:
         cls = classes.get(manifest.get("class"))
         if cls is None:
             raise ValueError(f"{where} holds unknown results class {manifest.get('class')!r}")
-        data = pd.read_parquet(io.BytesIO(zf.read("panel.parquet")))
-        panel = _panel_from(manifest["panel"], data)
-        with np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        parts = sorted(
-            (n for n in names if n.startswith("components/")),
-            key=lambda n: int(n.split("/")[1].split(".")[0]),
-        )
-        components = [_from_bytes(zf.read(n), f"{where}:{n}") for n in parts]
-    return cls._from_state(panel, manifest["state"], arrays, components)
+        data = archive_check.read_panel_data(zf, where, manifest)
+        with archive_check.member_errors(where, "panel.parquet"):
+            panel = _panel_from(manifest["panel"], data)
+        arrays = archive_check.read_arrays(zf, where, manifest, panel, n_parts)
+        components = [
+            _from_bytes(zf.read(f"components/{i}.zip"), f"{where}:components/{i}.zip")
+            for i in range(n_parts)
+        ]
+    with archive_check.member_errors(where, "manifest.json: state / arrays.npz"):
+        return cls._from_state(panel, manifest["state"], arrays, components)
 
 
 def save_results(results: Any, path: str | Path) -> Path:
