@@ -23,7 +23,7 @@ from .models import (
     TransitionResults,
 )
 from .panel import CareerPanel, PanelError
-from .plotting import calibration_plot, calibration_table
+from .report import calibration_plot, calibration_table
 from .stata import predictions_frame, to_stata
 from .taxonomy import Taxonomy, TaxonomyError
 from .template_inference import TemplateGuess

@@ -173,7 +173,7 @@ def run_demo(
     from .models.markov import MarginalModel, MarkovTransitionModel
     from .models.mnlogit import TransitionMNLogit
     from .models.pool import LogLinearPool
-    from .plotting import calibration_plot
+    from .report import calibration_plot
 
     start = time.perf_counter()
     config = DemoConfig.quick() if quick else DemoConfig()

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Sequence
 from functools import cached_property
+from itertools import zip_longest
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
-from scipy.special import log_softmax, logsumexp
+from scipy.special import logsumexp
 from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults
 from statsmodels.iolib import summary2
-from statsmodels.iolib.summary import Summary
 
 from ..panel import CareerPanel, PanelError, _scalar
-from ..report import taxonomy_label
 from ..templates import ResumeTemplate
 from .base import (
     TransitionEvaluation,
@@ -27,9 +26,12 @@ from .base import (
     check_alpha,
     check_cov_type,
     check_taxonomy,
+    cov_type_label,
     marginal_loglike,
-    sandwich_covariance,
 )
+from .clogit import ConditionalLogit
+from .inference import TestResult, wald_result
+from .render import Summary, taxonomy_label
 
 if TYPE_CHECKING:
     from ..lm.loading import CausalLM
@@ -392,27 +394,7 @@ class LLMTransitionModel(LikelihoodModel):
         self._other_panels[id(panel)] = cached
         return cached
 
-    # -- likelihood ---------------------------------------------------------------------------
-    def _utilities(self, params: Sequence[float]) -> np.ndarray:
-        scale, stay = np.asarray(params, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            u = scale * self.logq
-        u[np.isneginf(self.logq)] = -np.inf  # q = 0 stays impossible for any scale >= 0
-        has_prev = self._prev >= 0
-        u[np.flatnonzero(has_prev), self._prev[has_prev]] += stay
-        return u
-
-    def _log_probs(self, params: Sequence[float]) -> np.ndarray:
-        return log_softmax(self._utilities(params), axis=1)
-
-    def loglikeobs(self, params: Sequence[float]) -> np.ndarray:
-        """Log-probability of each observed transition at ``params`` (scale, stay)."""
-        return self._log_probs(params)[np.arange(len(self._obs)), self._obs]
-
-    def loglike(self, params: Sequence[float]) -> float:
-        """Log-likelihood at ``params``."""
-        return float(self.loglikeobs(params).sum())
-
+    # -- likelihood: the shared conditional logit (labor_econ.models.clogit) -------------------
     def _features(self) -> np.ndarray:
         """x_ik = (log q_ik, 1[k = prev_i]) as an (n, K, 2) array, with -inf set to 0."""
         x = np.zeros((*self.logq.shape, 2))
@@ -421,12 +403,28 @@ class LLMTransitionModel(LikelihoodModel):
         x[np.flatnonzero(has_prev), self._prev[has_prev], 1] = 1.0
         return x
 
+    @cached_property
+    def _clogit(self) -> ConditionalLogit:
+        # q = 0 stays impossible for any scale: those occupations are unavailable.
+        persons = np.asarray(self.transitions.index.get_level_values(0))
+        return ConditionalLogit(
+            self._features(), self._obs, persons, available=~np.isneginf(self.logq)
+        )
+
+    def _log_probs(self, params: Sequence[float]) -> np.ndarray:
+        return self._clogit.log_probs(np.asarray(params, dtype=np.float64))
+
+    def loglikeobs(self, params: Sequence[float]) -> np.ndarray:
+        """Log-probability of each observed transition at ``params`` (scale, stay)."""
+        return self._clogit.loglikeobs(np.asarray(params, dtype=np.float64))
+
+    def loglike(self, params: Sequence[float]) -> float:
+        """Log-likelihood at ``params``."""
+        return float(self.loglikeobs(params).sum())
+
     def score_obs(self, params: Sequence[float]) -> np.ndarray:
         """Per-transition score, (n, 2): x_i,observed - E_p[x_i]."""
-        p = np.exp(self._log_probs(params))
-        x = self._features()
-        mean = np.einsum("nk,nkj->nj", p, x)
-        return x[np.arange(len(self._obs)), self._obs] - mean
+        return self._clogit.score_obs(np.asarray(params, dtype=np.float64))
 
     def score(self, params: Sequence[float]) -> np.ndarray:
         """Gradient of the log-likelihood (analytic)."""
@@ -434,11 +432,7 @@ class LLMTransitionModel(LikelihoodModel):
 
     def hessian(self, params: Sequence[float]) -> np.ndarray:
         """Hessian of the log-likelihood (analytic): minus the summed covariance of x under p."""
-        p = np.exp(self._log_probs(params))
-        x = self._features()
-        mean = np.einsum("nk,nkj->nj", p, x)
-        second = np.einsum("nk,nki,nkj->ij", p, x, x)
-        return -(second - mean.T @ mean)
+        return self._clogit.hessian(np.asarray(params, dtype=np.float64))
 
     def predict(self, params: Sequence[float], exog: None = None, *args: Any, **kwargs: Any):
         """Probabilities (n_transitions, K) at ``params``; rows sum to one."""
@@ -495,41 +489,27 @@ class LLMTransitionModel(LikelihoodModel):
             )
         start = np.array([1.0, 0.0] if start_params is None else start_params, dtype=float)
         # Plain Newton (statsmodels' "newton") has no step control and overshoots from
-        # (1, 0) when the LM is far from calibrated; a trust-region Newton with the same
-        # analytic Hessian converges on this concave problem.
-        n = len(self._obs)
-        opt = minimize(
-            lambda b: -self.loglike(b) / n,
-            start,
-            jac=lambda b: -self.score(b) / n,
-            hess=lambda b: -self.hessian(b) / n,
-            method="trust-exact",
-            options={"maxiter": maxiter, "gtol": gtol},
-        )
-        params = opt.x
-        # At the optimum scipy may stop with "failure to predict improvement" (rounding):
-        # judge convergence by the mean score itself.
-        mean_score = np.abs(self.score(params)).max() / n
-        if not np.isfinite(self.loglike(params)) or mean_score > max(gtol, 1e-6):
+        # (1, 0) when the LM is far from calibrated; the shared conditional logit's
+        # trust-region Newton with the same analytic Hessian converges on this concave problem.
+        opt = self._clogit.fit(start, maxiter=maxiter, gtol=gtol)
+        params = opt.params
+        if not opt.converged:
             raise RuntimeError(
-                f"calibration did not converge after {opt.nit} iterations ({opt.message}): "
-                f"params {params}, log-likelihood {self.loglike(params)}"
+                f"calibration did not converge after {opt.iterations} iterations "
+                f"({opt.message}): params {params}, log-likelihood {self.loglike(params)}"
             )
         cov = self._covariance(params, cov_type)
         res = LLMTransitionResults(self, params, cov, calibrated=True, cov_type=cov_type)
         res.mle_retvals = {
             "converged": True,
-            "iterations": opt.nit,
-            "max_mean_score": mean_score,
+            "iterations": opt.iterations,
+            "max_mean_score": opt.max_mean_score,
             "message": opt.message,
         }
         return _checked(res)
 
     def _covariance(self, params: np.ndarray, cov_type: CovType) -> np.ndarray:
-        persons = self.transitions.index.get_level_values(0)
-        return sandwich_covariance(
-            self.hessian(params), self.score_obs(params), np.asarray(persons), cov_type
-        )
+        return self._clogit.covariance(np.asarray(params, dtype=np.float64), cov_type)
 
 
 class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResults):
@@ -563,7 +543,7 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
             self, model, pd.Series(params, index=index), normalized_cov_params=cov, scale=1.0
         )
         self.calibrated = calibrated
-        self.cov_type = cov_type or "none (not estimated)"
+        self.cov_type = cov_type
         self.name = model.name
         self.panel = model.panel
         self.taxonomy = model.taxonomy
@@ -651,7 +631,7 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
             ("Template:", m.template.name),
             ("Taxonomy:", taxonomy_label(self.taxonomy)),
             ("Method:", "MLE (calibrated)" if self.calibrated else "none (LM probabilities)"),
-            ("Covariance Type:", _clip(self.cov_type)),
+            ("Covariance Type:", _clip(cov_type_label(self.cov_type))),
             ("Date:", None),
         ]
         right = [
@@ -687,33 +667,19 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
             )
         return notes
 
-    def summary(self, alpha: float = 0.05) -> Summary:
-        """A statsmodels ``Summary``: model header, then the ``scale``/``stay`` table."""
-        alpha = check_alpha(alpha)
-        left, right = self._info()
-        smry = Summary()
-        smry.add_table_2cols(
-            self,
-            gleft=[(k, None if v is None else [v]) for k, v in left],
-            gright=[(k, [v]) for k, v in right],
-            yname="occupation",
-            xname=list(PARAM_NAMES),
-            title="LLM Transition Model Results",
-        )
-        smry.add_table_params(
-            self, yname="occupation", xname=list(PARAM_NAMES), alpha=alpha, use_t=False
-        )
-        smry.add_extra_txt([f"[{i + 1}] {n}" for i, n in enumerate(self._notes())])
-        return smry
+    def summary(self, alpha: float = 0.05, float_format: str = "%.4f") -> Summary:
+        """Model header, then the ``scale``/``stay`` table, then notes.
 
-    def summary2(self, alpha: float = 0.05, float_format: str = "%.4f") -> summary2.Summary:
-        """A statsmodels ``summary2.Summary`` (renders as text, HTML and LaTeX)."""
+        Returns
+        -------
+        labor_econ.models.render.Summary
+            A statsmodels ``summary2.Summary`` rendering as text, HTML and LaTeX (escaped).
+        """
         alpha = check_alpha(alpha)
-        smry = summary2.Summary()
+        smry = Summary()
         left, right = self._info()
-        info = pd.DataFrame(
-            [[a, b or "", c, d] for (a, b), (c, d) in zip(left[:-1], right, strict=False)]
-        )
+        pairs = zip_longest(left[:-1], right, fillvalue=("", ""))  # left's last is the date
+        info = pd.DataFrame([[a, b or "", c, d] for (a, b), (c, d) in pairs])
         smry.add_df(info, header=False, index=False)
         params = summary2.summary_params(
             self, xname=list(PARAM_NAMES), alpha=alpha, use_t=False, float_format=float_format
@@ -724,19 +690,48 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
             smry.add_text(note)
         return smry
 
-    def _state(self) -> tuple[dict, dict, list]:
-        import dataclasses
+    def summary2(self, alpha: float = 0.05, float_format: str = "%.4f") -> Summary:
+        """The same as :meth:`summary` (kept for statsmodels users who ask for summary2)."""
+        return self.summary(alpha, float_format)
 
+    def calibration_test(self, *, alpha: float = 0.05) -> TestResult:
+        """Wald test of ``scale = 1, stay = 0``: are the checkpoint's probabilities calibrated?
+
+        Uses the fit's own covariance, person-clustered by default (``cov_type="cluster"``),
+        so a person's dependent transitions do not overstate the evidence as the
+        likelihood-ratio test against the uncalibrated fit does (which treats them as
+        independent). Chi-squared with 2 degrees of freedom.
+
+        Raises
+        ------
+        ValueError
+            If the results are not calibrated (``fit(calibrate=True)``).
+        """
+        if not self.calibrated:
+            raise ValueError(
+                "calibration_test needs calibrated results: fit(calibrate=True) estimates "
+                "scale and stay, and their covariance"
+            )
+        test = wald_result(
+            self,
+            np.eye(2),
+            np.array([1.0, 0.0]),
+            null="scale = 1, stay = 0 (the LM's probabilities are calibrated)",
+            alpha=alpha,
+        )
+        return dataclasses.replace(test, name=f"Calibration {test.name}")
+
+    def _state(self) -> tuple[dict, dict, list]:
         template = self.model.template
         state = {
             "name": self.name,
             "include_first": self.model.include_first,
             "calibrated": self.calibrated,
-            "cov_type": self.cov_type if self.calibrated else None,
+            "cov_type": self.cov_type,
             "template": {
                 f.name: getattr(template, f.name) for f in dataclasses.fields(template) if f.init
             },
-            "mle_retvals": getattr(self, "mle_retvals", None),
+            "mle_retvals": self.mle_retvals if self.calibrated else None,
             # where the scores of other panels may be read (never the LM itself)
             "store": str(Path(self.model.store).resolve()) if self.model.store else None,
         }

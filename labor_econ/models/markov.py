@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from statsmodels.iolib.summary2 import Summary
 
 from ..panel import CareerPanel, PanelError
 from .base import TransitionResults
+from .render import Summary, header, info_summary
 
 __all__ = [
     "MarginalModel",
@@ -40,8 +40,6 @@ class _SmoothedCounts:
 
 def _info_summary(results: TransitionResults, title: str, extra: dict[str, str]) -> Summary:
     """A summary with the common fit statistics of ``results`` and model-specific entries."""
-    from ..report import header, info_summary
-
     return info_summary(title, header(results, model=results.name, extra=extra))
 
 
@@ -193,7 +191,7 @@ class MarkovResults(_NoCoefficientTable, TransitionResults):
 
         Returns
         -------
-        statsmodels.iolib.summary2.Summary
+        labor_econ.models.render.Summary
             Renders with ``as_text()``, ``as_html()`` and ``as_latex()``.
         """
         smry = _info_summary(self, "Markov transition model", {"Smoothing:": f"{self.smoothing:g}"})
@@ -307,7 +305,7 @@ class MarginalResults(_NoCoefficientTable, TransitionResults):
 
         Returns
         -------
-        statsmodels.iolib.summary2.Summary
+        labor_econ.models.render.Summary
         """
         smry = _info_summary(self, "Marginal model", {"Smoothing:": f"{self.smoothing:g}"})
         if len(self.taxonomy) <= _MAX_PRINTED_CODES:

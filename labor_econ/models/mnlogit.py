@@ -13,7 +13,6 @@ import scipy.sparse as sp
 import torch
 from scipy import stats
 from scipy.optimize import minimize
-from statsmodels.iolib.summary2 import Summary
 from statsmodels.tools.sm_exceptions import CollinearityWarning, ConvergenceWarning
 
 from ..panel import CareerPanel, PanelError
@@ -26,6 +25,7 @@ from .base import (
     sandwich_covariance,
 )
 from .design import FEATURE_GROUPS, CareerDesign, DesignMatrix, resolve_features
+from .render import Summary
 
 __all__ = [
     "FEATURE_GROUPS",
@@ -1044,10 +1044,10 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
 
         Returns
         -------
-        statsmodels.iolib.summary2.Summary
-            Renders with ``as_text()``, ``as_html()``, ``as_latex()``.
+        labor_econ.models.render.Summary
+            Renders with ``as_text()``, ``as_html()``, ``as_latex()`` (escaped).
         """
-        from ..report import header, info_summary
+        from .render import header, info_summary
 
         alpha = check_alpha(alpha)
         codes = self.model.observed_codes

@@ -33,10 +33,31 @@ import pandas as pd
 from ..panel import CareerPanel
 from ..taxonomy import Taxonomy
 
-__all__ = ["FORMAT", "VERSION", "load_results", "save_results"]
+__all__ = ["FORMAT", "VERSION", "load_results", "register", "registered", "save_results"]
 
 FORMAT = "labor_econ.results"
 VERSION = 1
+
+#: Results classes by the name written in a manifest's ``"class"``. Each results class
+#: registers itself (``TransitionResults.__init_subclass__``), so this module imports no
+#: estimator: the floor stays below the models.
+_CLASSES: dict[str, type] = {}
+
+
+def register(cls: type, *names: str) -> type:
+    """Make ``cls`` loadable under its class name (and any older ``names`` it was saved as).
+
+    ``cls`` provides ``_state()`` and the classmethod ``_from_state(panel, state, arrays,
+    components)``. Returns ``cls`` (usable as a decorator).
+    """
+    for name in (cls.__name__, *names):
+        _CLASSES[name] = cls
+    return cls
+
+
+def registered() -> dict[str, type]:
+    """The registered results classes, by saved name."""
+    return dict(_CLASSES)
 
 
 def _plain(value: Any) -> Any:
@@ -102,15 +123,6 @@ def _to_bytes(results: Any) -> bytes:
 
 
 def _from_bytes(blob: bytes, where: str) -> Any:
-    from . import llm, markov, mnlogit, pool
-
-    classes = {
-        "MarkovResults": markov.MarkovResults,
-        "MarginalResults": markov.MarginalResults,
-        "TransitionMNLogitResults": mnlogit.TransitionMNLogitResults,
-        "LLMTransitionResults": llm.LLMTransitionResults,
-        "LogLinearPoolResults": pool.LogLinearPoolResults,
-    }
     try:
         zf = zipfile.ZipFile(io.BytesIO(blob))
     except zipfile.BadZipFile:
@@ -125,9 +137,12 @@ def _from_bytes(blob: bytes, where: str) -> Any:
                 f"{where} has format {manifest.get('format')!r} version "
                 f"{manifest.get('version')!r}; this library reads {FORMAT!r} version {VERSION}"
             )
-        cls = classes.get(manifest.get("class"))
+        cls = _CLASSES.get(manifest.get("class"))
         if cls is None:
-            raise ValueError(f"{where} holds unknown results class {manifest.get('class')!r}")
+            raise ValueError(
+                f"{where} holds unknown results class {manifest.get('class')!r}; known: "
+                f"{sorted(_CLASSES)} (import the module that defines it before loading)"
+            )
         data = pd.read_parquet(io.BytesIO(zf.read("panel.parquet")))
         panel = _panel_from(manifest["panel"], data)
         with np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False) as npz:
