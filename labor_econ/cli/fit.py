@@ -103,22 +103,22 @@ def _models(text: str, lm: str | None) -> list[str]:
 
 
 def _fit_one(key: str, train: Any, args: argparse.Namespace, say: Progress, out: Path) -> Any:
-    from ..models import LLMTransitionModel, MarginalModel, MarkovTransitionModel, TransitionMNLogit
+    from ..models import LLMModel, MarginalModel, MarkovModel, MNLogitModel
 
     if key == "marginal":
         return MarginalModel(train).fit()
     if key == "markov":
-        return MarkovTransitionModel(train).fit()
+        return MarkovModel(train).fit()
     if key == "mnlogit":
         # The progress bar goes to stderr, as the rest of the log.
-        return TransitionMNLogit(train).fit(progress=True, penalty=args.mnlogit_penalty)
+        return MNLogitModel(train).fit(progress=True, penalty=args.mnlogit_penalty)
     from ..lm.loading import load_lm
 
     say(f"loading the LM {args.lm} ...")
     lm = load_lm(args.lm, subfolder=args.subfolder)
     # The scores go to a store in --out: the test persons' too (scored by the comparison),
     # so that `labor-econ compare` can evaluate the saved results on them without the LM.
-    return LLMTransitionModel(
+    return LLMModel(
         train, lm, template=args.template_obj, name="LLM", store=out / "scores"
     ).fit()
 

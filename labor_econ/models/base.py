@@ -12,7 +12,7 @@ from scipy import stats
 
 from ..panel import CareerPanel, PanelError
 from ..taxonomy import Taxonomy
-from . import persistence
+from .persistence import load_results, register, save_results
 from .render import SummaryStr
 
 __all__ = [
@@ -429,7 +429,8 @@ class TransitionResults(SummaryStr):
     taxonomy and ``summary()`` (a :class:`~labor_econ.models.render.Summary`). Everything
     else (``predict``, ``evaluate``, ``llf``, ``aic``, ``str()``, ``to_html()``,
     ``to_latex()``, ``save``/``load``, ...) follows. A subclass that defines
-    ``_from_state`` registers itself for :meth:`load` by its class name.
+    ``_from_state`` registers itself for :meth:`load` by its class name (and the names in
+    its ``_saved_as``, for archives written before a rename).
 
     Attributes every result has
     ---------------------------
@@ -458,7 +459,8 @@ class TransitionResults(SummaryStr):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "_from_state" in cls.__dict__:
-            persistence.register(cls)
+            # archives written before a rename name the class by its old name
+            register(cls, *cls.__dict__.get("_saved_as", ()))
 
     @property
     def n_persons(self) -> int:
@@ -519,7 +521,7 @@ class TransitionResults(SummaryStr):
         never a language model, a tokenizer or a pickle. See
         :mod:`labor_econ.models.persistence` for the format.
         """
-        persistence.save_results(self, path)
+        save_results(self, path)
 
     @classmethod
     def load(cls, path) -> TransitionResults:
@@ -528,7 +530,7 @@ class TransitionResults(SummaryStr):
         Reloaded results give the same ``predict`` and ``evaluate`` on the estimation
         sample, and on new panels where the model needs no LM.
         """
-        res = persistence.load_results(path)
+        res = load_results(path)
         if not isinstance(res, cls):
             raise TypeError(f"{path} holds {type(res).__name__}, not {cls.__name__}")
         return res

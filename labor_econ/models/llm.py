@@ -1,4 +1,4 @@
-"""LLMTransitionModel: a statsmodels likelihood model whose probabilities come from a causal LM."""
+"""LLMModel: a statsmodels likelihood model whose probabilities come from a causal LM."""
 
 from __future__ import annotations
 
@@ -31,13 +31,14 @@ from .base import (
 )
 from .clogit import ConditionalLogit
 from .inference import TestResult, wald_result
+from .renamed import renamed_getattr
 from .render import Summary, taxonomy_label
 
 if TYPE_CHECKING:
     from ..lm.loading import CausalLM
     from ..lm.scoring import CandidateScorer
 
-__all__ = ["LLMTransitionModel", "LLMTransitionResults", "PARAM_NAMES"]
+__all__ = ["LLMModel", "LLMResults", "PARAM_NAMES"]
 
 PARAM_NAMES = ("scale", "stay")
 #: Rounding allowed above a total probability of 1 in a row of scores (float32 scoring).
@@ -45,7 +46,7 @@ _MASS_TOLERANCE = 1e-4
 CovType = Literal["nonrobust", "HC0", "cluster"]
 
 
-class LLMTransitionModel(LikelihoodModel):
+class LLMModel(LikelihoodModel):
     r"""Occupational transitions predicted by a causal language model.
 
     Every transition's prompt (the person's resume up to the current year) is scored
@@ -88,12 +89,12 @@ class LLMTransitionModel(LikelihoodModel):
 
     See Also
     --------
-    LLMTransitionModel.from_scores : the model on precomputed log q scores.
-    LLMTransitionModel.from_store : the model on a score store, without an LM.
+    LLMModel.from_scores : the model on precomputed log q scores.
+    LLMModel.from_store : the model on a score store, without an LM.
 
     Examples
     --------
-    >>> model = LLMTransitionModel(panel, lm, template="labor_llm")  # doctest: +SKIP
+    >>> model = LLMModel(panel, lm, template="labor_llm")  # doctest: +SKIP
     >>> res = model.fit(calibrate=True)                                # doctest: +SKIP
     >>> print(res.summary())                                           # doctest: +SKIP
     """
@@ -138,7 +139,7 @@ class LLMTransitionModel(LikelihoodModel):
         self._prev = np.full(len(prev), -1)
         self._prev[has_prev] = self.taxonomy.positions(prev[has_prev])
         self._obs = endog.to_numpy()
-        self._other_panels: dict[int, LLMTransitionModel] = {}
+        self._other_panels: dict[int, LLMModel] = {}
 
     # -- construction from scores -------------------------------------------------------------
     @classmethod
@@ -149,7 +150,7 @@ class LLMTransitionModel(LikelihoodModel):
         *,
         name: str = "precomputed scores",
         include_first: bool = False,
-    ) -> LLMTransitionModel:
+    ) -> LLMModel:
         """The model on precomputed ``log q`` scores (n_transitions x K), without an LM.
 
         Useful for scores computed elsewhere (another machine, a cached run) and for
@@ -179,7 +180,7 @@ class LLMTransitionModel(LikelihoodModel):
         *,
         include_first: bool = False,
         name: str | None = None,
-    ) -> LLMTransitionModel:
+    ) -> LLMModel:
         """The model on the scores in a score store (see :func:`labor_econ.score_panel`).
 
         No LM is loaded: the store must hold every transition of `panel`, scored on the
@@ -194,7 +195,7 @@ class LLMTransitionModel(LikelihoodModel):
         path : str or os.PathLike
             The store's directory.
         include_first : bool
-            As for :class:`LLMTransitionModel`.
+            As for :class:`LLMModel`.
         name : str, optional
             Default: the stored checkpoint's name.
 
@@ -206,7 +207,7 @@ class LLMTransitionModel(LikelihoodModel):
 
         Examples
         --------
-        >>> model = LLMTransitionModel.from_store(panel, "scores/")  # doctest: +SKIP
+        >>> model = LLMModel.from_store(panel, "scores/")  # doctest: +SKIP
         """
         from ..lm.store import read_store
 
@@ -230,10 +231,10 @@ class LLMTransitionModel(LikelihoodModel):
         scorer: CandidateScorer | None = None,
         include_first: bool = False,
         **finetune_kwargs: Any,
-    ) -> LLMTransitionModel:
+    ) -> LLMModel:
         """Fine-tune ``lm`` on ``train``'s resumes, then build the model on its output.
 
-        The one-liner for ``LLMTransitionModel(panel, finetune(lm, train, ...), ...)``:
+        The one-liner for ``LLMModel(panel, finetune(lm, train, ...), ...)``:
         the same template is used to train and to score.
 
         Parameters
@@ -246,14 +247,14 @@ class LLMTransitionModel(LikelihoodModel):
             The transitions to model; default ``val`` (persons the LM did not train on, the
             right sample to calibrate ``scale`` and ``stay`` on), else ``train``.
         template, scorer, include_first
-            As for :class:`LLMTransitionModel`.
+            As for :class:`LLMModel`.
         **finetune_kwargs
             Passed to :func:`labor_econ.finetune` (``epochs``, ``method``,
             ``learning_rate``, ``output_dir``, ...).
 
         Examples
         --------
-        >>> model = LLMTransitionModel.from_finetuned(lm, train, val=val, epochs=5,
+        >>> model = LLMModel.from_finetuned(lm, train, val=val, epochs=5,
         ...                                           output_dir="ckpt")  # doctest: +SKIP
         >>> res = model.fit(calibrate=True)                                # doctest: +SKIP
         """
@@ -306,8 +307,8 @@ class LLMTransitionModel(LikelihoodModel):
                 "this model has no LM to score new transitions (it was built from precomputed "
                 "scores, or loaded from a saved results file, which never holds the LM): a new "
                 "panel needs its "
-                "scores. Build LLMTransitionModel.from_scores(new_panel, logq) with that "
-                "panel's log q, or LLMTransitionModel(new_panel, lm, ...) to score it"
+                "scores. Build LLMModel.from_scores(new_panel, logq) with that "
+                "panel's log q, or LLMModel(new_panel, lm, ...) to score it"
             )
 
     @property
@@ -361,7 +362,7 @@ class LLMTransitionModel(LikelihoodModel):
                 raise err.relabel(labels) from None
         return self._check_scores(np.asarray(scores, dtype=np.float64))
 
-    def for_panel(self, panel: CareerPanel) -> LLMTransitionModel:
+    def for_panel(self, panel: CareerPanel) -> LLMModel:
         """The same LM, template, scorer and taxonomy on another panel.
 
         The new panel is scored on first use and remembered, so predicting and evaluating
@@ -449,7 +450,7 @@ class LLMTransitionModel(LikelihoodModel):
         start_params: Sequence[float] | None = None,
         maxiter: int = 100,
         gtol: float = 1e-8,
-    ) -> LLMTransitionResults:
+    ) -> LLMResults:
         """Fit the model.
 
         Parameters
@@ -478,15 +479,13 @@ class LLMTransitionModel(LikelihoodModel):
 
         Returns
         -------
-        LLMTransitionResults
+        LLMResults
         """
         check_cov_type(cov_type)
         if not calibrate:
             params = np.array([1.0, 0.0])
             cov = np.full((2, 2), np.nan)
-            return _checked(
-                LLMTransitionResults(self, params, cov, calibrated=False, cov_type=None)
-            )
+            return _checked(LLMResults(self, params, cov, calibrated=False, cov_type=None))
         start = np.array([1.0, 0.0] if start_params is None else start_params, dtype=float)
         # Plain Newton (statsmodels' "newton") has no step control and overshoots from
         # (1, 0) when the LM is far from calibrated; the shared conditional logit's
@@ -499,7 +498,7 @@ class LLMTransitionModel(LikelihoodModel):
                 f"({opt.message}): params {params}, log-likelihood {self.loglike(params)}"
             )
         cov = self._covariance(params, cov_type)
-        res = LLMTransitionResults(self, params, cov, calibrated=True, cov_type=cov_type)
+        res = LLMResults(self, params, cov, calibrated=True, cov_type=cov_type)
         res.mle_retvals = {
             "converged": True,
             "iterations": opt.iterations,
@@ -512,8 +511,8 @@ class LLMTransitionModel(LikelihoodModel):
         return self._clogit.covariance(np.asarray(params, dtype=np.float64), cov_type)
 
 
-class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResults):
-    """Results of :class:`LLMTransitionModel`: statsmodels results plus the transition protocol.
+class LLMResults(TransitionResults, WaldInference, LikelihoodModelResults):
+    """Results of :class:`LLMModel`: statsmodels results plus the transition protocol.
 
     Attributes
     ----------
@@ -529,9 +528,11 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
         (``sum_k q_k``); 1 means it writes only real occupations.
     """
 
+    _saved_as = ("LLMTransitionResults",)
+
     def __init__(
         self,
-        model: LLMTransitionModel,
+        model: LLMModel,
         params: np.ndarray,
         cov: np.ndarray,
         *,
@@ -574,7 +575,7 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
         return np.asarray(self.normalized_cov_params, dtype=float)
 
     # -- the transition protocol ----------------------------------------------------------------
-    def _model_for(self, panel: CareerPanel | None) -> LLMTransitionModel:
+    def _model_for(self, panel: CareerPanel | None) -> LLMModel:
         return self.model if panel is None else self.model.for_panel(panel)
 
     def predict(self, panel: CareerPanel | None = None) -> pd.DataFrame:
@@ -626,7 +627,7 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
         m = self.model
         left = [
             ("Dep. Variable:", "occupation"),
-            ("Model:", "LLMTransitionModel"),
+            ("Model:", "LLMModel"),
             ("Checkpoint:", _clip(self.name)),
             ("Template:", m.template.name),
             ("Taxonomy:", taxonomy_label(self.taxonomy)),
@@ -743,8 +744,8 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
         return state, arrays, []
 
     @classmethod
-    def _from_state(cls, panel, state, arrays, components) -> LLMTransitionResults:
-        model = LLMTransitionModel.from_scores(
+    def _from_state(cls, panel, state, arrays, components) -> LLMResults:
+        model = LLMModel.from_scores(
             panel, arrays["logq"], name=state["name"], include_first=state["include_first"]
         )
         fields = {k: tuple(v) if isinstance(v, list) else v for k, v in state["template"].items()}
@@ -764,7 +765,7 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
 
     def __repr__(self) -> str:
         return (
-            f"<LLMTransitionResults {self.name!r}: N={self.nobs}, llf={self.llf:.3f}, "
+            f"<LLMResults {self.name!r}: N={self.nobs}, llf={self.llf:.3f}, "
             f"perplexity={self.perplexity:.4f}, calibrated={self.calibrated}>"
         )
 
@@ -813,7 +814,7 @@ def _format_of(template: ResumeTemplate) -> dict:
     return {k: v for k, v in template.to_dict().items() if k != "name"}
 
 
-def _checked(results: LLMTransitionResults) -> LLMTransitionResults:
+def _checked(results: LLMResults) -> LLMResults:
     """Warn when the LM puts little probability on the taxonomy: its numbers mislead."""
     from ..lm.formats import WARN_VALID_MASS, LowValidMassWarning
 
@@ -835,3 +836,7 @@ def _checked(results: LLMTransitionResults) -> LLMTransitionResults:
 def _clip(text: str, width: int = 24) -> str:
     """Shorten long names for the fixed-width summary header (keep the informative tail)."""
     return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
+#: Old names, importable with a FutureWarning (see :mod:`labor_econ.models.renamed`).
+__getattr__ = renamed_getattr(__name__, ("LLMTransitionModel", "LLMTransitionResults"))

@@ -7,13 +7,14 @@ import pandas as pd
 
 from ..panel import CareerPanel, PanelError
 from .base import TransitionResults
+from .renamed import renamed_getattr
 from .render import Summary, header, info_summary
 
 __all__ = [
     "MarginalModel",
     "MarginalResults",
     "MarkovResults",
-    "MarkovTransitionModel",
+    "MarkovModel",
 ]
 
 #: Largest taxonomy whose full table is printed by ``summary()``.
@@ -79,7 +80,7 @@ class _NoCoefficientTable:
         raise self._no_table("wald_test()")
 
 
-class MarkovTransitionModel(_SmoothedCounts):
+class MarkovModel(_SmoothedCounts):
     """First-order Markov chain over occupation codes, with additive smoothing.
 
     The probability of moving from occupation ``j`` to ``k`` is estimated by::
@@ -105,12 +106,12 @@ class MarkovTransitionModel(_SmoothedCounts):
     See Also
     --------
     MarginalModel : ignores the previous occupation.
-    labor_econ.models.mnlogit.TransitionMNLogit : adds covariates.
+    labor_econ.models.mnlogit.MNLogitModel : adds covariates.
 
     Examples
     --------
     >>> from labor_econ.datasets import wage_panel
-    >>> res = MarkovTransitionModel(wage_panel()).fit()
+    >>> res = MarkovModel(wage_panel()).fit()
     >>> res.params.shape
     (9, 9)
     """
@@ -136,7 +137,7 @@ class MarkovTransitionModel(_SmoothedCounts):
 
 
 class MarkovResults(_NoCoefficientTable, TransitionResults):
-    """Results of :class:`MarkovTransitionModel`.
+    """Results of :class:`MarkovModel`.
 
     Attributes
     ----------
@@ -151,7 +152,7 @@ class MarkovResults(_NoCoefficientTable, TransitionResults):
 
     name = "Markov"
 
-    def __init__(self, model: MarkovTransitionModel, probs: np.ndarray, counts: np.ndarray):
+    def __init__(self, model: MarkovModel, probs: np.ndarray, counts: np.ndarray):
         self.model = model
         self.panel = model.panel
         self.taxonomy = model.taxonomy
@@ -215,7 +216,7 @@ class MarkovResults(_NoCoefficientTable, TransitionResults):
 
     @classmethod
     def _from_state(cls, panel, state, arrays, components) -> MarkovResults:
-        model = MarkovTransitionModel(panel, smoothing=state["smoothing"])
+        model = MarkovModel(panel, smoothing=state["smoothing"])
         return cls(model, arrays["probs"], arrays["counts"])
 
     def __repr__(self) -> str:
@@ -243,7 +244,7 @@ class MarginalModel(_SmoothedCounts):
 
     See Also
     --------
-    MarkovTransitionModel : conditions on the previous occupation.
+    MarkovModel : conditions on the previous occupation.
     """
 
     def fit(self) -> MarginalResults:
@@ -339,3 +340,7 @@ class MarginalResults(_NoCoefficientTable, TransitionResults):
             f"<MarginalResults: K={len(self.taxonomy)}, N={self.nobs}, llf={self.llf:.2f}, "
             f"smoothing={self.smoothing:g}>"
         )
+
+
+#: Old names, importable with a FutureWarning (see :mod:`labor_econ.models.renamed`).
+__getattr__ = renamed_getattr(__name__, ("MarkovTransitionModel",))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -25,12 +26,13 @@ from .base import (
     sandwich_covariance,
 )
 from .design import FEATURE_GROUPS, CareerDesign, DesignMatrix, resolve_features
+from .renamed import renamed_getattr
 from .render import Summary
 
 __all__ = [
     "FEATURE_GROUPS",
-    "TransitionMNLogit",
-    "TransitionMNLogitResults",
+    "MNLogitModel",
+    "MNLogitResults",
 ]
 
 #: A dense Hessian is formed only below both limits (memory, and about n * k**2 operations).
@@ -244,7 +246,7 @@ def _progress_bar(enabled: bool | None, total: int, desc: str):
 
 
 # -- model --------------------------------------------------------------------------------------
-class TransitionMNLogit:
+class MNLogitModel:
     """Multinomial logit of the next occupation on the career so far.
 
     The estimator of statsmodels' ``MNLogit``, fit with the sparse structure of the design.
@@ -349,8 +351,8 @@ class TransitionMNLogit:
 
     See Also
     --------
-    TransitionMNLogit.fit
-    labor_econ.models.markov.MarkovTransitionModel
+    MNLogitModel.fit
+    labor_econ.models.markov.MarkovModel
 
     Examples
     --------
@@ -358,7 +360,7 @@ class TransitionMNLogit:
     >>> import warnings
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
-    ...     res = TransitionMNLogit(wage_panel(), features=["prev_occupation", "static"]).fit()
+    ...     res = MNLogitModel(wage_panel(), features=["prev_occupation", "static"]).fit()
     >>> res.params.shape
     (12, 8)
     """
@@ -511,7 +513,7 @@ class TransitionMNLogit:
         method: str | None = None,
         maxiter: int | None = None,
         *,
-        cov_type: str = "nonrobust",
+        cov_type: str = "cluster",
         penalty: float = 0.0,
         hessian: bool | Literal["auto"] = "auto",
         start_params: np.ndarray | None = None,
@@ -519,7 +521,7 @@ class TransitionMNLogit:
         ftol: float = 1e-10,
         progress: bool | None = None,
         disp: bool = False,
-    ) -> TransitionMNLogitResults:
+    ) -> MNLogitResults:
         """Fit by (optionally penalized) maximum likelihood.
 
         The default, L-BFGS with the analytic gradient on the sparse design, works at any
@@ -537,11 +539,12 @@ class TransitionMNLogit:
             affordable (see ``hessian``).
         maxiter : int, optional
             Iteration limit; default 5000 for L-BFGS, 2000 for BFGS, 100 for Newton.
-        cov_type : {"nonrobust", "HC0", "cluster"}, default "nonrobust"
+        cov_type : {"cluster", "HC0", "nonrobust"}, default "cluster"
             Covariance of the coefficients (see
-            :data:`labor_econ.models.base.COV_TYPES`): the inverse observed information,
-            the robust sandwich, or the sandwich clustered by person with G / (G - 1), as
-            in every model of the package.
+            :data:`labor_econ.models.base.COV_TYPES`): the sandwich clustered by person
+            with G / (G - 1) (the default of every model of the package: a person's
+            transitions are dependent), the robust sandwich, or the inverse observed
+            information (statsmodels' ``MNLogit`` default).
         penalty : float, default 0
             Ridge penalty ``penalty / 2 * sum(b**2)`` on every coefficient except the
             outcome intercepts (``const``), subtracted from the log-likelihood. Zero (the
@@ -577,7 +580,7 @@ class TransitionMNLogit:
 
         Returns
         -------
-        TransitionMNLogitResults
+        MNLogitResults
 
         Raises
         ------
@@ -674,7 +677,7 @@ class TransitionMNLogit:
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        return TransitionMNLogitResults(
+        return MNLogitResults(
             self,
             params,
             llf,
@@ -808,7 +811,7 @@ class TransitionMNLogit:
         """Covariance of the coefficients, or None and the reason.
 
         Under maximum likelihood the coefficients of empty cells (see
-        :meth:`TransitionMNLogit.fit`) have no variance: the covariance is that of the
+        :meth:`MNLogitModel.fit`) have no variance: the covariance is that of the
         others, with NaN rows and columns for them.
         """
         likelihood = self._fit_likelihood(penalty)
@@ -870,12 +873,12 @@ def _label(code: Any, title: str, width: int = 32) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-class TransitionMNLogitResults(WaldInference, TransitionResults):
-    """Results of :class:`TransitionMNLogit`: the common protocol plus Wald inference.
+class MNLogitResults(WaldInference, TransitionResults):
+    """Results of :class:`MNLogitModel`: the common protocol plus Wald inference.
 
     Attributes
     ----------
-    model : TransitionMNLogit
+    model : MNLogitModel
     method : str
         The optimizer whose fit was kept.
     converged : bool
@@ -893,11 +896,13 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
         The ridge penalty of the fit (0: maximum likelihood).
     """
 
+    _saved_as = ("TransitionMNLogitResults",)
+
     name = "MNLogit"
 
     def __init__(
         self,
-        model: TransitionMNLogit,
+        model: MNLogitModel,
         params: np.ndarray,
         mnl_llf: float,
         cov: np.ndarray | None,
@@ -957,8 +962,18 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
 
     @property
     def cov_params_available(self) -> bool:
-        """Whether standard errors exist (see ``hessian`` in :meth:`TransitionMNLogit.fit`)."""
+        """Whether standard errors exist (see ``hessian`` in :meth:`MNLogitModel.fit`)."""
         return self._cov is not None
+
+    @property
+    def iterations(self) -> int:
+        """Optimizer iterations over every run of the fit (the common convergence record).
+
+        Read from :attr:`fit_history`, where each run records ``"... after N iterations"``
+        (kept in one place, so the fit's record and this count cannot disagree).
+        """
+        runs = (re.findall(r"after (\d+) iterations", step) for step in self.fit_history)
+        return sum(int(n) for found in runs for n in found)
 
     @property
     def df_model(self) -> int:
@@ -1130,10 +1145,10 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
         return state, arrays, []
 
     @classmethod
-    def _from_state(cls, panel, state, arrays, components) -> TransitionMNLogitResults:
+    def _from_state(cls, panel, state, arrays, components) -> MNLogitResults:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CollinearityWarning)  # warned when first built
-            model = TransitionMNLogit(panel, features=state["features"], floor=state["floor"])
+            model = MNLogitModel(panel, features=state["features"], floor=state["floor"])
         return cls(
             model,
             arrays["params"],
@@ -1149,7 +1164,7 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
 
     def __repr__(self) -> str:
         return (
-            f"<TransitionMNLogitResults: {len(self.model.names)} features x "
+            f"<MNLogitResults: {len(self.model.names)} features x "
             f"{len(self.model.observed_codes) - 1} outcomes, N={self.nobs}, "
             f"llf={self.llf:.2f}, method={self.method!r}, converged={self.converged}>"
         )
@@ -1159,7 +1174,7 @@ class _FlatCoefficients(WaldInference):
     """MNLogit coefficients as a single column named ``outcome:feature`` (what
     ``statsmodels.iolib.summary2.summary_col`` and hypothesis tests by name expect)."""
 
-    def __init__(self, results: TransitionMNLogitResults) -> None:
+    def __init__(self, results: MNLogitResults) -> None:
         self._results = results
         self.name = results.name
         names = list(results._wald_params().index)
@@ -1185,3 +1200,7 @@ class _ColumnModel:
         self.endog_names = endog_name
         self.exog_names = param_names
         self.data = SimpleNamespace(param_names=param_names)
+
+
+#: Old names, importable with a FutureWarning (see :mod:`labor_econ.models.renamed`).
+__getattr__ = renamed_getattr(__name__, ("TransitionMNLogit", "TransitionMNLogitResults"))

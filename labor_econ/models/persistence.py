@@ -16,7 +16,7 @@ The file format (version 1) is a zip archive holding
 No language model or tokenizer is stored: a saved LLM result holds its scores on the
 estimation sample (``n_transitions x K`` floats), so it predicts and evaluates that sample
 without an LM; a new panel needs that panel's scores (see
-:meth:`labor_econ.LLMTransitionModel.from_scores`).
+:meth:`labor_econ.LLMModel.from_scores`).
 """
 
 from __future__ import annotations

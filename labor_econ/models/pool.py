@@ -25,9 +25,10 @@ from .base import (
 )
 from .clogit import ConditionalLogit
 from .inference import TestResult, lr_test, wald_result
+from .renamed import renamed_getattr
 from .render import Summary, header, info_summary
 
-__all__ = ["LogLinearPool", "LogLinearPoolResults", "encompassing_test"]
+__all__ = ["LogLinearPoolModel", "LogLinearPoolResults", "encompassing_test"]
 
 CovType = Literal["cluster", "HC0", "nonrobust"]
 EncompassingMethod = Literal["wald", "lr"]
@@ -79,13 +80,13 @@ def _component_logs(components: dict[str, TransitionResults], panel: CareerPanel
                 f"occupation {res.taxonomy.codes[col]!r} at transition {where} "
                 f"({int(bad.any(axis=1).sum())} transitions affected); log-linear pooling "
                 "needs positive probabilities for every code: smooth the model (e.g. "
-                "MarkovTransitionModel(smoothing=1.0))"
+                "MarkovModel(smoothing=1.0))"
             )
         logs.append(np.log(values))
     return np.stack(logs)
 
 
-class LogLinearPool:
+class LogLinearPoolModel:
     """Log-linear (geometric) pool of fitted transition models.
 
     For transition ``i`` and occupation ``k``::
@@ -122,11 +123,11 @@ class LogLinearPool:
     Examples
     --------
     >>> from labor_econ.datasets import wage_panel
-    >>> from labor_econ.models.markov import MarginalModel, MarkovTransitionModel
+    >>> from labor_econ.models.markov import MarginalModel, MarkovModel
     >>> train, val = wage_panel().split(test_size=0.3, seed=0)
-    >>> pool = LogLinearPool(
+    >>> pool = LogLinearPoolModel(
     ...     val,
-    ...     {"markov": MarkovTransitionModel(train).fit(), "marginal": MarginalModel(train).fit()},
+    ...     {"markov": MarkovModel(train).fit(), "marginal": MarginalModel(train).fit()},
     ... ).fit()
     >>> list(pool.params.index)
     ['markov', 'marginal']
@@ -244,7 +245,8 @@ class LogLinearPool:
         opt = self._clogit.fit(w, maxiter=maxiter, gtol=tol)
         if not opt.converged:
             warnings.warn(
-                f"LogLinearPool: the optimizer did not converge in {opt.iterations} iterations "
+                f"LogLinearPoolModel: the optimizer did not converge in {opt.iterations} "
+                "iterations "
                 f"({opt.message}; largest mean score {opt.max_mean_score:.3g}): a weight may "
                 "be diverging (one component nearly determines the outcome)",
                 ConvergenceWarning,
@@ -264,7 +266,7 @@ class LogLinearPool:
 
 
 class LogLinearPoolResults(WaldInference, TransitionResults):
-    """Results of :class:`LogLinearPool`.
+    """Results of :class:`LogLinearPoolModel`.
 
     Standard errors, t-values, p-values, ``conf_int()``, ``cov_params()``, ``t_test`` and
     ``wald_test`` of the weights come from ``labor_econ.models.base.WaldInference``,
@@ -282,11 +284,11 @@ class LogLinearPoolResults(WaldInference, TransitionResults):
     components : dict of str to TransitionResults
     """
 
-    name = "LogLinearPool"
+    name = "LogLinearPoolModel"
 
     def __init__(
         self,
-        model: LogLinearPool,
+        model: LogLinearPoolModel,
         params: np.ndarray,
         cov: np.ndarray,
         cov_type: str,
@@ -377,7 +379,7 @@ class LogLinearPoolResults(WaldInference, TransitionResults):
 
     @classmethod
     def _from_state(cls, panel, state, arrays, components) -> LogLinearPoolResults:
-        model = LogLinearPool(panel, dict(zip(state["names"], components, strict=True)))
+        model = LogLinearPoolModel(panel, dict(zip(state["names"], components, strict=True)))
         return cls(
             model,
             arrays["params"],
@@ -444,7 +446,7 @@ def encompassing_test(
     rest = ", ".join(repr(k) for k in others)
     null = f"w[{name!r}] = 0: {rest} encompass {name!r}"
     if method == "lr":
-        restricted = LogLinearPool(pool.panel, others).fit(cov_type=pool.cov_type)
+        restricted = LogLinearPoolModel(pool.panel, others).fit(cov_type=pool.cov_type)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             result = lr_test(restricted, pool, alpha=alpha)
@@ -460,3 +462,7 @@ def encompassing_test(
         else f"{name!r} is encompassed by {rest} at {level} (cannot reject w = 0)"
     )
     return dataclasses.replace(result, name=test_name, null=null, conclusion=conclusion)
+
+
+#: Old names, importable with a FutureWarning (see :mod:`labor_econ.models.renamed`).
+__getattr__ = renamed_getattr(__name__, ("LogLinearPool",))
