@@ -12,18 +12,22 @@ from .lm import CandidateScorer, CausalLM, LMLoadError, load_lm, score_panel
 from .lm.finetune import finetune
 from .lm.formats import CheckpointMismatchWarning, FormatCheck, LowValidMassWarning, check_format
 from .models import (
-    LLMTransitionModel,
-    LLMTransitionResults,
-    LogLinearPool,
+    LLMModel,
+    LLMResults,
+    LogLinearPoolModel,
     LogLinearPoolResults,
     MarginalModel,
-    MarkovTransitionModel,
+    MarginalResults,
+    MarkovModel,
+    MarkovResults,
+    MNLogitModel,
+    MNLogitResults,
     TransitionEvaluation,
-    TransitionMNLogit,
     TransitionResults,
 )
+from .models.renamed import RENAMED, renamed_getattr
 from .panel import CareerPanel, PanelError
-from .plotting import calibration_plot, calibration_table
+from .report import calibration_plot, calibration_table
 from .stata import StataError, predictions_frame, to_stata
 from .taxonomy import Taxonomy, TaxonomyError
 from .template_inference import TemplateGuess
@@ -40,14 +44,18 @@ __all__ = [
     "CausalLM",
     "CheckpointMismatchWarning",
     "FormatCheck",
-    "LLMTransitionModel",
-    "LLMTransitionResults",
+    "LLMModel",
+    "LLMResults",
     "LMLoadError",
-    "LogLinearPool",
+    "LogLinearPoolModel",
     "LogLinearPoolResults",
     "LowValidMassWarning",
+    "MNLogitModel",
+    "MNLogitResults",
     "MarginalModel",
-    "MarkovTransitionModel",
+    "MarginalResults",
+    "MarkovModel",
+    "MarkovResults",
     "ModelComparison",
     "PanelError",
     "StataError",
@@ -59,7 +67,6 @@ __all__ = [
     "TemplateGuess",
     "TestResult",
     "TransitionEvaluation",
-    "TransitionMNLogit",
     "TransitionResults",
     "__version__",
     "calibration_plot",
@@ -77,3 +84,6 @@ __all__ = [
     "to_stata",
     "vuong_test",
 ]
+
+#: Old class names, importable with a FutureWarning (labor_econ.models.renamed).
+__getattr__ = renamed_getattr(__name__, tuple(RENAMED))

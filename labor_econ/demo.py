@@ -169,11 +169,11 @@ def run_demo(
     writing before any work (:func:`labor_econ.outdir.prepare_out_dir`).
     """
     from .diagnostics import compare, vuong_test
-    from .models.llm import LLMTransitionModel
-    from .models.markov import MarginalModel, MarkovTransitionModel
-    from .models.mnlogit import TransitionMNLogit
-    from .models.pool import LogLinearPool
-    from .plotting import calibration_plot
+    from .models.llm import LLMModel
+    from .models.markov import MarginalModel, MarkovModel
+    from .models.mnlogit import MNLogitModel
+    from .models.pool import LogLinearPoolModel
+    from .report import calibration_plot
 
     start = time.perf_counter()
     config = DemoConfig.quick() if quick else DemoConfig()
@@ -191,14 +191,14 @@ def run_demo(
     lm = demo_lm(train, val, config=config, cache_dir=cache_dir, progress=progress, log=log)
     _say(log, "fitting baselines on train + validation persons ...")
     marginal = MarginalModel(fit_panel).fit()
-    markov = MarkovTransitionModel(fit_panel).fit()
-    mnlogit = TransitionMNLogit(fit_panel).fit()
+    markov = MarkovModel(fit_panel).fit()
+    mnlogit = MNLogitModel(fit_panel).fit()
 
     _say(log, "scoring the validation and test persons with the LM ...")
     from .lm.scoring import CandidateScorer
 
     scorer = CandidateScorer(lm, progress=progress)
-    llm_model = LLMTransitionModel(val, lm, template=config.template, scorer=scorer, name="LLM")
+    llm_model = LLMModel(val, lm, template=config.template, scorer=scorer, name="LLM")
     llm = llm_model.fit()
     llm_calibrated = llm_model.fit(calibrate=True)
 
@@ -211,7 +211,7 @@ def run_demo(
     }
     comparison = compare(models, test)
     vuong = vuong_test(llm_calibrated, mnlogit, test)
-    pool = LogLinearPool(test, {"LLM": llm_calibrated, "MNLogit": mnlogit}).fit()
+    pool = LogLinearPoolModel(test, {"LLM": llm_calibrated, "MNLogit": mnlogit}).fit()
     encompassing = pool.encompassing_test("LLM")
 
     files = {

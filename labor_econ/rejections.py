@@ -129,11 +129,11 @@ def _stata_bad_extended_key(tmp: Path) -> object:
 
 
 def _stata_unlabelable_codes(tmp: Path) -> object:
-    from .models.markov import MarkovTransitionModel
+    from .models.markov import MarkovModel
     from .taxonomy import Taxonomy
 
     tax = Taxonomy([1, 2, 3, 3_000_000_000], ["Cooks", "Nurses", "Cashiers", "Other"])
-    res = MarkovTransitionModel(_declare(_toy(), taxonomy=tax)).fit()
+    res = MarkovModel(_declare(_toy(), taxonomy=tax)).fit()
     return res.to_stata(tmp / "pred.dta")
 
 

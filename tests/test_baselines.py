@@ -40,7 +40,7 @@ def marginal(split):
 
 @pytest.fixture(scope="module")
 def mnl_small(split):
-    return TransitionMNLogit(split[0], features=SMALL).fit()
+    return TransitionMNLogit(split[0], features=SMALL).fit(cov_type="nonrobust")
 
 
 @pytest.fixture(scope="module")

@@ -65,10 +65,8 @@ def test_comparison_table(split, fitted):
         "Top-1 accuracy",
         "Top-5 accuracy",
         "Parameters",
-        "AIC",
-        "BIC",
         "Pseudo R2 vs marginal",
-    ]
+    ]  # issue 24: no AIC / BIC on held-out transitions (they were rows here before)
     for name, res in fitted.items():
         ev = res.evaluate(test)
         col = table[name]
@@ -77,7 +75,7 @@ def test_comparison_table(split, fitted):
         assert col["Perplexity"] == pytest.approx(ev.perplexity)
         assert col["Top-5 accuracy"] == pytest.approx(ev.accuracy(5))
         assert col["Parameters"] == res.k_params
-        assert col["BIC"] == pytest.approx(-2 * ev.llf + np.log(ev.nobs) * res.k_params)
+    assert not cmp.in_sample and "no information criteria" in str(cmp)
     # the common baseline: the smoothed marginal of the first model's estimation sample
     assert table.loc["Pseudo R2 vs marginal", "Marginal"] == pytest.approx(0.0, abs=1e-12)
     llf0 = MarginalModel(split[0]).fit().evaluate(test).llf
@@ -101,7 +99,34 @@ def test_compare_errors(split, fitted, other_taxonomy_model):
     with pytest.raises(ValueError, match="empty"):
         compare({}, split[1])
     with pytest.raises(TypeError, match="dict"):
-        compare([fitted["Markov"]], split[1])
+        compare("Markov", split[1])
+    with pytest.raises(TypeError, match=r"models\[1\] is a MarkovModel"):
+        compare([fitted["Markov"], MarkovTransitionModel(split[0])], split[1])
+    with pytest.raises(ValueError, match="both named 'Markov': pass a dict"):
+        compare([fitted["Markov"], MarkovTransitionModel(split[0], smoothing=0.5).fit()], split[1])
+
+
+def test_compare_takes_a_list_named_by_each_result(split, fitted):
+    as_list = compare([fitted["Marginal"], fitted["Markov"]], split[1])
+    assert list(as_list.table.columns) == ["Marginal", "Markov"]
+    as_dict = compare({"Marginal": fitted["Marginal"], "Markov": fitted["Markov"]}, split[1])
+    assert as_list.table.equals(as_dict.table)
+
+
+def test_information_criteria_only_on_the_estimation_sample(split, fitted):
+    train = split[0]
+    cmp = compare(fitted, train)
+    assert cmp.in_sample
+    rows = ["AIC (estimation sample)", "BIC (estimation sample)"]
+    assert rows == [r for r in cmp.table.index if "IC" in r]
+    for name, res in fitted.items():
+        assert cmp.table.loc[rows[0], name] == pytest.approx(res.aic)
+        assert cmp.table.loc[rows[1], name] == pytest.approx(res.bic)
+        ev = res.evaluate(train)
+        assert res.bic == pytest.approx(-2 * ev.llf + np.log(ev.nobs) * res.k_params)
+    assert "estimation sample: AIC" in " ".join(str(cmp).split())
+    # a copy of the estimation sample (same transitions) counts as the estimation sample
+    assert compare(fitted, train.subset(train.persons)).in_sample
 
 
 # -- Vuong and Clarke ---------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def pool(split):
 
 @pytest.fixture(scope="module")
 def mnl(split):
-    return TransitionMNLogit(split[0], features=NUMERIC).fit()
+    return TransitionMNLogit(split[0], features=NUMERIC).fit(cov_type="nonrobust")
 
 
 def check_wald(res, names):

@@ -181,3 +181,30 @@ def test_name_and_lr_test_between_uncalibrated_and_calibrated(simulated):
     assert test.df == 2
     assert test.statistic == pytest.approx(2 * (full.llf - restricted.llf))
     assert test.conclusion.startswith("the restricted model 'my LM' rejected in favour of")
+
+
+def test_calibration_matches_the_fit_it_replaced(model):
+    """The shared conditional logit gives the calibration of the former LLM-only optimizer
+    (values recorded from it at commit 50f3b7c) to 1e-6."""
+    before = {
+        "cluster": [0.01285573807555, 0.07498551277921],
+        "HC0": [0.01312332173356, 0.0767101656252],
+        "nonrobust": [0.01308145273157, 0.07640954269901],
+    }
+    for cov_type, bse in before.items():
+        res = model.fit(calibrate=True, cov_type=cov_type)
+        np.testing.assert_allclose(res.params, [0.51612554491423, 0.56579662796085], atol=1e-6)
+        np.testing.assert_allclose(res.bse, bse, atol=1e-6)
+        assert res.llf == pytest.approx(-3887.176896644277, abs=1e-6)
+        assert res.converged and res.iterations == res.mle_retvals["iterations"] > 0
+
+
+def test_calibration_test_is_the_clustered_wald(model):
+    res = model.fit(calibrate=True)
+    test = res.calibration_test()
+    assert test.statistic == pytest.approx(res.wald_test("scale = 1, stay = 0").statistic)
+    assert test.df == 2 and test.name.startswith("Calibration Wald (cluster (person")
+    assert test.pvalue < 1e-6  # scale 0.5, stay 0.7 in the simulated scores
+    with pytest.raises(ValueError, match="calibrate=True"):
+        model.fit().calibration_test()
+    assert model.fit().cov_type is None and not model.fit().calibrated

@@ -88,5 +88,6 @@ def test_load_refuses_other_files(tmp_path, fitted):
         TransitionResults.load(tmp_path / "missing.zip")
     path = tmp_path / "markov.zip"
     fitted["markov"].save(path)
-    with pytest.raises(TypeError, match="holds MarkovResults, not LLMTransitionResults"):
+    # renamed from LLMTransitionResults (issue 20)
+    with pytest.raises(TypeError, match="holds MarkovResults, not LLMResults"):
         LLMTransitionResults.load(path)

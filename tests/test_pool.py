@@ -104,7 +104,9 @@ def test_cluster_sandwich_by_hand(parts, pool):
 
 
 def test_encompassing_test(parts, components, pool):
-    res = pool.encompassing_test("marginal")
+    # issue 24: the LR treats a person's transitions as independent, so it is asked for
+    # explicitly (method="lr"); it was the default before.
+    res = pool.encompassing_test("marginal", method="lr")
     assert isinstance(res, TestResult) and res.df == 1
     restricted = LogLinearPool(parts[1], {k: components[k] for k in ("markov", "mnlogit")}).fit()
     assert res.statistic == pytest.approx(2 * (pool.llf - restricted.llf))
@@ -113,6 +115,44 @@ def test_encompassing_test(parts, components, pool):
     assert res.conclusion.startswith("'marginal' is")
     with pytest.raises(KeyError, match="components"):
         pool.encompassing_test("llm")
+    with pytest.raises(ValueError, match="method must be"):
+        pool.encompassing_test("marginal", method="score")
+
+
+def test_encompassing_test_is_clustered_wald_by_default(parts, components, pool):
+    """The pool's default cov_type is "cluster": the test is z^2 = (w / clustered se)^2."""
+    res = pool.encompassing_test("marginal")
+    z = pool.params["marginal"] / pool.bse["marginal"]
+    assert res.statistic == pytest.approx(z**2, rel=1e-12) and res.df == 1
+    assert res.pvalue == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-9)
+    assert res.name.startswith("Encompassing (Wald, cluster (person")
+    assert res.pvalue == pytest.approx(pool.t_test("marginal").pvalue, rel=1e-9)
+    # a non-robust pool keeps the likelihood-ratio test
+    plain = LogLinearPool(parts[1], components).fit(cov_type="nonrobust")
+    assert plain.encompassing_test("marginal").name == "Encompassing (LR)"
+    hc0 = LogLinearPool(parts[1], components).fit(cov_type="HC0")
+    assert hc0.encompassing_test("marginal").statistic == pytest.approx(
+        (hc0.params["marginal"] / hc0.bse["marginal"]) ** 2
+    )
+
+
+def test_pool_matches_the_newton_fit_it_replaced(parts, components):
+    """The shared conditional logit (scipy trust-exact) gives the estimates of the former
+    hand-written Newton loop (values recorded from it at commit 50f3b7c) to 1e-6."""
+    newton = {
+        "cluster": [0.19088615916321, 0.1770256673313, 0.11320092746639],
+        "HC0": [0.16007648595276, 0.15232004179073, 0.09779291112924],
+        "nonrobust": [0.16370873730736, 0.15741776966615, 0.10425611664633],
+    }
+    for cov_type, bse in newton.items():
+        res = LogLinearPool(parts[1], components).fit(cov_type=cov_type)
+        np.testing.assert_allclose(
+            res.params, [0.15451477636073, 0.87071397820079, 0.0733495933087], atol=1e-6
+        )
+        np.testing.assert_allclose(res.bse, bse, atol=1e-6)
+        assert res.llf == pytest.approx(-1040.7279534412137, abs=1e-6)
+        assert res.converged and res.iterations > 0
+        assert res.mle_retvals["converged"] and res.mle_retvals["iterations"] == res.iterations
 
 
 def test_pool_recovers_the_truth():

@@ -27,8 +27,10 @@ def mnlogit_fit():
         model = TransitionMNLogit(panel, features=["static"])
         # Newton polishes to the optimizer's precision; the default L-BFGS stops where the
         # log-likelihood has converged (checked against the same reference below).
-        res = model.fit(method="newton")
-        default = model.fit()
+        # statsmodels' standard errors are the inverse information: cov_type="nonrobust"
+        # (the package's default is clustered by person).
+        res = model.fit(method="newton", cov_type="nonrobust")
+        default = model.fit(cov_type="nonrobust")
     return panel, res, default
 
 

@@ -26,7 +26,7 @@ examples:
   person of DATA. Marginal, Markov, MNLogit and pooled results need no LM. An LLM result
   predicts its own estimation sample, and any panel whose scores are in the score store it
   was fitted with (fit's --out/scores holds its train and test persons); another panel
-  needs that panel's scores (labor-econ score, or LLMTransitionModel.from_scores), and
+  needs that panel's scores (labor-econ score, or LLMModel.from_scores), and
   compare fails with that message.
 
 outputs (in --out): comparison.txt/.tex/.html, diagnostics.txt/.json (Vuong and Clarke

@@ -111,14 +111,14 @@ def _models(text: str, lm: str | None) -> list[str]:
 
 
 def _fit_one(key: str, train: Any, args: argparse.Namespace, say: Progress, out: Path) -> Any:
-    from ..models import LLMTransitionModel, MarginalModel, MarkovTransitionModel, TransitionMNLogit
+    from ..models import LLMModel, MarginalModel, MarkovModel, MNLogitModel
 
     if key == "marginal":
         return MarginalModel(train).fit()
     if key == "markov":
-        return MarkovTransitionModel(train).fit()
+        return MarkovModel(train).fit()
     if key == "mnlogit":
-        model = TransitionMNLogit(train)
+        model = MNLogitModel(train)
         penalty = args.mnlogit_penalty
         if penalty is None:
             n_codes = len(model.observed_codes)
@@ -140,9 +140,7 @@ def _fit_one(key: str, train: Any, args: argparse.Namespace, say: Progress, out:
     lm = load_lm(args.lm, subfolder=args.subfolder)
     # The scores go to a store in --out: the test persons' too (scored by the comparison),
     # so that `labor-econ compare` can evaluate the saved results on them without the LM.
-    return LLMTransitionModel(
-        train, lm, template=args.template_obj, name="LLM", store=out / "scores"
-    ).fit()
+    return LLMModel(train, lm, template=args.template_obj, name="LLM", store=out / "scores").fit()
 
 
 def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:

@@ -37,7 +37,7 @@ def write_comparison(out: Path, comparison: Any, files: dict[str, str]) -> None:
 def _diagnostics(fitted: dict[str, Any], panel: Any, say: Progress) -> tuple[str, list[dict]]:
     """Vuong and Clarke tests of every pair, and encompassing tests in a log-linear pool."""
     from ..diagnostics import clarke_test, vuong_test
-    from ..models import LogLinearPool
+    from ..models import LogLinearPoolModel
 
     text, records = [], []
 
@@ -68,7 +68,7 @@ def _diagnostics(fitted: dict[str, Any], panel: Any, say: Progress) -> tuple[str
     if len(pooled) >= 2:
         say(f"log-linear pool of {', '.join(pooled)} and encompassing tests ...")
         try:
-            pool = LogLinearPool(panel, {n: fitted[n] for n in pooled}).fit()
+            pool = LogLinearPoolModel(panel, {n: fitted[n] for n in pooled}).fit()
         except (ValueError, RuntimeError, ArithmeticError) as err:
             text.append(f"Encompassing tests\n  not applicable: {err}\n")
         else:

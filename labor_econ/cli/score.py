@@ -22,7 +22,7 @@ examples:
 
 The store is a folder of Parquet shards: a killed run resumes where it stopped when run
 again with the same --store; several processes (torchrun) share the work. Read it back
-with LLMTransitionModel.from_store.
+with LLMModel.from_store.
 exit codes: 0 done, 1 failed, 2 bad arguments.
 """
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from statsmodels.iolib.summary2 import Summary
 
 from ..models.base import (
     TransitionEvaluation,
@@ -15,9 +14,17 @@ from ..models.base import (
     check_taxonomy,
 )
 from ..models.markov import MarginalModel, MarginalResults
+from ..models.render import Summary, SummaryStr
 from ..panel import CareerPanel
 
 __all__ = ["ModelComparison", "compare"]
+
+#: The information criteria's rows, shown only where the panel is the models' estimation
+#: sample: on held-out transitions no parameter correction is needed (the log-likelihood
+#: already pays for overfitting), and AIC would charge a model for coefficients and an LLM
+#: for none.
+AIC_ROW = "AIC (estimation sample)"
+BIC_ROW = "BIC (estimation sample)"
 
 #: Rows of :attr:`ModelComparison.table` and how each is printed.
 ROWS: dict[str, str] = {
@@ -27,8 +34,8 @@ ROWS: dict[str, str] = {
     "Top-1 accuracy": "{:.4f}",
     "Top-5 accuracy": "{:.4f}",
     "Parameters": "{:.0f}",
-    "AIC": "{:.2f}",
-    "BIC": "{:.2f}",
+    AIC_ROW: "{:.2f}",
+    BIC_ROW: "{:.2f}",
     "Pseudo R2 vs marginal": "{:.4f}",
 }
 
@@ -42,17 +49,21 @@ def _format(spec: str, value: float) -> str:
     return spec.format(value)
 
 
-class ModelComparison:
+class ModelComparison(SummaryStr):
     """Fit statistics of several models on the transitions of one panel.
 
-    Build it with :func:`compare`.
+    Build it with :func:`compare`. ``str()``, ``to_html()``, ``to_latex()`` and the
+    notebook view render :meth:`summary` (names escaped in HTML and LaTeX).
 
     Attributes
     ----------
     table : pandas.DataFrame
-        Rows :data:`ROWS` (N, Log-likelihood, Perplexity, Top-1 accuracy, Top-5 accuracy,
-        Parameters, AIC, BIC, Pseudo R2 vs marginal), one column per model in the order
-        given; numeric.
+        Rows among :data:`ROWS` (N, Log-likelihood, Perplexity, Top-1 accuracy, Top-5
+        accuracy, Parameters, Pseudo R2 vs marginal, and AIC and BIC only where the panel
+        is every model's estimation sample), one column per model in the order given;
+        numeric.
+    in_sample : bool
+        Whether the panel is every model's estimation sample (then AIC and BIC are shown).
     evaluations : dict of str to TransitionEvaluation
         Each model's evaluation on the panel (per-transition log-likelihoods included).
     baseline : MarginalResults
@@ -68,12 +79,14 @@ class ModelComparison:
         baseline: MarginalResults,
         panel: CareerPanel,
         baseline_source: str,
+        in_sample: bool = False,
     ) -> None:
         self.table = table
         self.evaluations = evaluations
         self.baseline = baseline
         self.panel = panel
         self._baseline_source = baseline_source
+        self.in_sample = in_sample
 
     def formatted(self) -> pd.DataFrame:
         """The table as strings, each row in its own format."""
@@ -100,8 +113,14 @@ class ModelComparison:
         return zero + [
             f"Evaluated on {self.table.iloc[0, 0]:.0f} transitions of {self.panel.n_persons} "
             f"persons (taxonomy {self.panel.taxonomy.name!r}, {len(self.panel.taxonomy)} codes).",
-            "AIC and BIC use the log-likelihood on this panel and its N; Parameters are "
-            "each model's k_params.",
+            (
+                "The panel is the models' estimation sample: AIC = -2 llf + 2 k and "
+                "BIC = -2 llf + log(N) k, k = Parameters (each model's k_params)."
+                if self.in_sample
+                else "Held-out transitions: no information criteria (the held-out "
+                "log-likelihood needs no parameter correction); Parameters are each "
+                "model's k_params. Test differences with vuong_test."
+            ),
             "Pseudo R2 = 1 - llf / llf0, llf0 the log-likelihood on this panel of the "
             f"add-one smoothed marginal frequencies of {self._baseline_source}.",
         ]
@@ -111,7 +130,7 @@ class ModelComparison:
 
         Returns
         -------
-        statsmodels.iolib.summary2.Summary
+        labor_econ.models.render.Summary
         """
         smry = Summary()
         smry.add_title("Transition model comparison")
@@ -120,28 +139,61 @@ class ModelComparison:
             smry.add_text(note)
         return smry
 
-    def to_latex(self) -> str:
-        """The summary as a LaTeX ``table``."""
-        return self.summary().as_latex()
-
-    def _repr_html_(self) -> str:
-        return self.summary().as_html()
-
-    def __str__(self) -> str:
-        return self.summary().as_text()
-
     def __repr__(self) -> str:
         return f"<ModelComparison of {list(self.table.columns)} on {self.panel!r}>"
 
 
-def compare(models: Mapping[str, TransitionResults], panel: CareerPanel) -> ModelComparison:
+def _named(
+    models: Mapping[str, TransitionResults] | Sequence[TransitionResults],
+) -> dict[str, TransitionResults]:
+    """``models`` keyed by column name: a dict as given, a list by each result's ``name``."""
+    if isinstance(models, Mapping):
+        return dict(models)
+    if isinstance(models, (str, bytes)) or not isinstance(models, Sequence):
+        raise TypeError(
+            "models must be a dict of name -> fitted results or a list of fitted results, "
+            f"got {type(models).__name__}"
+        )
+    named: dict[str, TransitionResults] = {}
+    for i, res in enumerate(models):
+        if not isinstance(res, TransitionResults):
+            raise TypeError(
+                f"models[{i}] is a {type(res).__name__}, not fitted results; call .fit()"
+            )
+        name = str(res.name)
+        if name in named:
+            raise ValueError(
+                f"models[{i}] and another model are both named {name!r}: pass a dict to "
+                'name the columns, e.g. compare({"A": a, "B": b}, panel)'
+            )
+        named[name] = res
+    return named
+
+
+def _same_sample(a: CareerPanel, b: CareerPanel) -> bool:
+    """Whether two panels hold the same transitions (same rows and observed occupations)."""
+    if a is b:
+        return True
+    ta, tb = a.transitions(), b.transitions()
+    return (
+        a.taxonomy == b.taxonomy
+        and ta.index.equals(tb.index)
+        and ta["occupation"].equals(tb["occupation"])
+    )
+
+
+def compare(
+    models: Mapping[str, TransitionResults] | Sequence[TransitionResults],
+    panel: CareerPanel,
+) -> ModelComparison:
     """Compare fitted transition models on the transitions of ``panel``.
 
     Parameters
     ----------
-    models : dict of str to TransitionResults
+    models : dict of str to TransitionResults, or list of TransitionResults
         Fitted models (any results following the common protocol), keyed by the column
-        names of the table, in column order.
+        names of the table, in column order; a list is keyed by each result's ``name``
+        (two results with the same name are refused: pass a dict).
     panel : CareerPanel
         The transitions to evaluate on (the estimation sample or a held-out panel),
         coded in the models' taxonomy.
@@ -155,13 +207,16 @@ def compare(models: Mapping[str, TransitionResults], panel: CareerPanel) -> Mode
     PanelError
         If a model is coded in another taxonomy than ``panel`` (the message names it).
     TypeError, ValueError
-        If ``models`` is not a non-empty mapping of results.
+        If ``models`` is not a non-empty dict or list of results, or a list holds two
+        results of the same name.
 
     Notes
     -----
-    AIC and BIC are ``-2 llf + 2 k`` and ``-2 llf + log(N) k`` with the log-likelihood
-    ``llf`` and the number of transitions ``N`` of ``panel``: on a held-out panel they are
-    penalized held-out likelihoods. The pseudo R-squared of every column is
+    AIC and BIC, ``-2 llf + 2 k`` and ``-2 llf + log(N) k``, are shown only where ``panel``
+    is every model's estimation sample (rows "AIC (estimation sample)" and "BIC
+    (estimation sample)"): on held-out transitions the log-likelihood needs no parameter
+    correction, and AIC would charge a model for its coefficients and an LLM for none. The
+    pseudo R-squared of every column is
     ``1 - llf / llf0`` against one common baseline, so that the row ranks models as the
     log-likelihood does: ``llf0`` is the log-likelihood on ``panel`` of
     :class:`~labor_econ.models.markov.MarginalModel` (add-one smoothed marginal
@@ -171,19 +226,16 @@ def compare(models: Mapping[str, TransitionResults], panel: CareerPanel) -> Mode
     Examples
     --------
     >>> from labor_econ.datasets import wage_panel
-    >>> from labor_econ.models.markov import MarginalModel, MarkovTransitionModel
+    >>> from labor_econ.models.markov import MarginalModel, MarkovModel
     >>> train, test = wage_panel().split(test_size=0.2, seed=0)
     >>> table = compare(
-    ...     {"Marginal": MarginalModel(train).fit(), "Markov": MarkovTransitionModel(train).fit()},
+    ...     {"Marginal": MarginalModel(train).fit(), "Markov": MarkovModel(train).fit()},
     ...     test,
     ... ).table
     >>> float(round(table.loc["Perplexity", "Markov"], 2))
     4.4
     """
-    if not isinstance(models, Mapping):
-        raise TypeError(
-            f"models must be a dict of name -> fitted results, got {type(models).__name__}"
-        )
+    models = _named(models)
     if not models:
         raise ValueError("models is empty")
     for name, res in models.items():
@@ -195,6 +247,7 @@ def compare(models: Mapping[str, TransitionResults], panel: CareerPanel) -> Mode
     first_name, first = next(iter(models.items()))
     baseline = MarginalModel(first.panel).fit()
     llf0 = baseline.evaluate(panel).llf
+    in_sample = all(_same_sample(res.panel, panel) for res in models.values())
     evaluations: dict[str, TransitionEvaluation] = {}
     columns = {}
     for name, res in models.items():
@@ -214,5 +267,7 @@ def compare(models: Mapping[str, TransitionResults], panel: CareerPanel) -> Mode
         ]
     check_same_transitions(evaluations)
     table = pd.DataFrame(columns, index=pd.Index(list(ROWS)), dtype=float)
+    if not in_sample:
+        table = table.drop(index=[AIC_ROW, BIC_ROW])
     source = f"the estimation sample of {first_name!r}"
-    return ModelComparison(table, evaluations, baseline, panel, source)
+    return ModelComparison(table, evaluations, baseline, panel, source, in_sample)

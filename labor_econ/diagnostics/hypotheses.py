@@ -1,10 +1,12 @@
-"""Tests between fitted transition models: Vuong, Clarke, likelihood-ratio, encompassing."""
+"""Tests between fitted transition models: Vuong, Clarke, likelihood-ratio, encompassing.
+
+``TestResult`` and ``lr_test`` live on the results floor (:mod:`labor_econ.models.inference`)
+and ``encompassing_test`` with the pool (:mod:`labor_econ.models.pool`); they are
+re-exported here, their old home.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import warnings
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -16,73 +18,13 @@ from ..models.base import (
     check_alpha,
     check_same_transitions,
 )
-from ..models.pool import LogLinearPool, LogLinearPoolResults
+from ..models.inference import TestResult, lr_test
+from ..models.pool import encompassing_test
 from ..panel import CareerPanel
 
 __all__ = ["TestResult", "clarke_test", "encompassing_test", "lr_test", "vuong_test"]
 
 Correction = Literal["aic", "bic"] | None
-
-
-@dataclass(frozen=True, repr=False)
-class TestResult:
-    """The outcome of a model-comparison test, in the manner of linearmodels' test statistics.
-
-    Attributes
-    ----------
-    name : str
-        The test ("Vuong", "Clarke", "Likelihood ratio", ...).
-    statistic : float
-        The test statistic (NaN when undefined).
-    pvalue : float
-        Two-sided p-value for Vuong and Clarke; upper tail for likelihood ratio.
-    df : int or None
-        Degrees of freedom of the reference distribution, if it has any.
-    dist : str
-        The reference distribution under the null.
-    null : str
-        The null hypothesis in words.
-    conclusion : str
-        One line: which model the data prefer at ``alpha``, or that they cannot tell.
-    correction : {"aic", "bic"} or None
-        The parameter-count correction applied.
-    nobs : int
-        Number of transitions (Vuong, Clarke) or of the estimation sample (LR).
-    alpha : float
-        The significance level of the conclusion.
-    """
-
-    __test__ = False  # a result, not a pytest test class
-
-    name: str
-    statistic: float
-    pvalue: float
-    df: int | None
-    dist: str
-    null: str
-    conclusion: str
-    correction: str | None
-    nobs: int
-    alpha: float = 0.05
-
-    def __str__(self) -> str:
-        corr = f" ({self.correction.upper()} correction)" if self.correction else ""
-        df = f"\nDegrees of freedom: {self.df}" if self.df is not None else ""
-        return (
-            f"{self.name} test{corr}\n"
-            f"H0: {self.null}\n"
-            f"Statistic: {self.statistic:.4f}\n"
-            f"P-value: {self.pvalue:.4f}\n"
-            f"Distribution: {self.dist}{df}\n"
-            f"N: {self.nobs}\n"
-            f"Conclusion: {self.conclusion}"
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"<TestResult {self.name}: statistic={self.statistic:.4f}, "
-            f"pvalue={self.pvalue:.4f}, {self.conclusion!r}>"
-        )
 
 
 def _check_correction(correction: str | None) -> str | None:
@@ -322,143 +264,4 @@ def clarke_test(
         correction=correction,
         nobs=n,
         alpha=alpha,
-    )
-
-
-def lr_test(
-    restricted: TransitionResults, full: TransitionResults, *, alpha: float = 0.05
-) -> TestResult:
-    """Likelihood-ratio test of a restricted model nested in a full one.
-
-    ``LR = 2 (llf_full - llf_restricted)``, compared with a chi-squared distribution with
-    ``k_full - k_restricted`` degrees of freedom, on the common estimation sample. The
-    test is valid only if ``restricted`` is ``full`` with parameters fixed, both fit by
-    maximum likelihood (smoothed or floored models are approximately so).
-
-    Parameters
-    ----------
-    restricted, full : TransitionResults
-        Models fit on the same estimation sample; ``full`` has more parameters.
-    alpha : float
-        Level of the conclusion.
-
-    Returns
-    -------
-    TestResult
-
-    Raises
-    ------
-    ValueError
-        If the models were estimated on different samples (taxonomy, transitions or
-        observed occupations differ) or ``full`` does not have more parameters.
-
-    Warns
-    -----
-    UserWarning
-        If ``LR < 0``: the models are not nested or a fit did not converge.
-    """
-    alpha = check_alpha(alpha)
-    rn, fn = getattr(restricted, "name", "restricted"), getattr(full, "name", "full")
-    rp, fp = restricted.panel, full.panel
-    if rp is not fp:
-        same = (
-            rp.taxonomy == fp.taxonomy
-            and rp.n_transitions == fp.n_transitions
-            and rp.transitions().index.equals(fp.transitions().index)
-            and rp.transitions()["occupation"].equals(fp.transitions()["occupation"])
-        )
-        if not same:
-            raise ValueError(
-                f"lr_test needs both models estimated on the same sample: {rn!r} has "
-                f"N={restricted.nobs} transitions ({rp!r}), {fn!r} has N={full.nobs} "
-                f"({fp!r}). Fit both on the same panel, or compare non-nested models on a "
-                "common panel with vuong_test."
-            )
-    df = int(full.k_params - restricted.k_params)
-    if df <= 0:
-        raise ValueError(
-            f"the full model {fn!r} must have more parameters than the restricted {rn!r}; "
-            f"got k_full={full.k_params}, k_restricted={restricted.k_params}"
-        )
-    stat = 2.0 * (full.llf - restricted.llf)
-    if stat < 0:
-        warnings.warn(
-            f"LR statistic is negative ({stat:.4g}): {rn!r} fits better than {fn!r}, so they "
-            "are not nested or a fit did not converge",
-            UserWarning,
-            stacklevel=2,
-        )
-    pvalue = float(stats.chi2.sf(stat, df))
-    level = f"{alpha:.0%}"
-    # Models often share a name (an LLM with and without calibration): say which is which.
-    rl = f"the restricted model {rn!r}" if rn == fn else repr(rn)
-    fl = f"the full model {fn!r}" if rn == fn else repr(fn)
-    conclusion = (
-        f"{rl} rejected in favour of {fl} at {level}"
-        if pvalue < alpha
-        else f"cannot reject {rl} against {fl} at {level}"
-    )
-    return TestResult(
-        name="Likelihood ratio",
-        statistic=float(stat),
-        pvalue=pvalue,
-        df=df,
-        dist=f"chi2({df})",
-        null=f"the restrictions of {rn!r} on {fn!r} hold",
-        conclusion=conclusion,
-        correction=None,
-        nobs=int(full.nobs),
-        alpha=alpha,
-    )
-
-
-def encompassing_test(pool: LogLinearPoolResults, name: str, *, alpha: float = 0.05) -> TestResult:
-    """Likelihood-ratio test of ``w[name] = 0``: do the other components encompass it?
-
-    The pool is refit without ``name`` on the same panel and compared by
-    :func:`lr_test` (one degree of freedom).
-
-    Parameters
-    ----------
-    pool : LogLinearPoolResults
-        A fitted log-linear pool.
-    name : str
-        A component.
-    alpha : float
-        Level of the conclusion.
-
-    Returns
-    -------
-    TestResult
-
-    Raises
-    ------
-    KeyError
-        If ``name`` is not a component.
-    ValueError
-        If the pool has a single component.
-    """
-    alpha = check_alpha(alpha)
-
-    if name not in pool.components:
-        raise KeyError(f"{name!r} is not a component; components: {list(pool.components)}")
-    if len(pool.components) < 2:
-        raise ValueError("an encompassing test needs at least two components")
-    others = {k: v for k, v in pool.components.items() if k != name}
-    restricted = LogLinearPool(pool.panel, others).fit(cov_type=pool.cov_type)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        lr = lr_test(restricted, pool, alpha=alpha)
-    level = f"{alpha:.0%}"
-    rest = ", ".join(repr(k) for k in others)
-    conclusion = (
-        f"{name!r} is not encompassed by {rest}: w = 0 rejected at {level}"
-        if lr.pvalue < alpha
-        else f"{name!r} is encompassed by {rest} at {level} (cannot reject w = 0)"
-    )
-    return dataclasses.replace(
-        lr,
-        name="Encompassing (LR)",
-        null=f"w[{name!r}] = 0: {rest} encompass {name!r}",
-        conclusion=conclusion,
     )

@@ -1,22 +1,31 @@
-"""Transition models: the LLM model and the econometric baselines, one results protocol."""
+"""Transition models: the LLM model and the econometric baselines, one results protocol.
+
+One naming scheme: ``<Kind>Model`` estimates, ``<Kind>Results`` holds the fit. The old
+names (``MarkovTransitionModel``, ``TransitionMNLogit``, ``TransitionMNLogitResults``,
+``LLMTransitionModel``, ``LLMTransitionResults``, ``LogLinearPool``) still import, with a
+FutureWarning (:mod:`labor_econ.models.renamed`).
+"""
 
 from .base import TransitionEvaluation, TransitionResults
-from .llm import LLMTransitionModel, LLMTransitionResults
-from .markov import MarginalModel, MarginalResults, MarkovResults, MarkovTransitionModel
-from .mnlogit import TransitionMNLogit, TransitionMNLogitResults
-from .pool import LogLinearPool, LogLinearPoolResults
+from .llm import LLMModel, LLMResults
+from .markov import MarginalModel, MarginalResults, MarkovModel, MarkovResults
+from .mnlogit import MNLogitModel, MNLogitResults
+from .pool import LogLinearPoolModel, LogLinearPoolResults
+from .renamed import RENAMED, renamed_getattr
 
 __all__ = [
-    "LLMTransitionModel",
-    "LLMTransitionResults",
-    "LogLinearPool",
+    "LLMModel",
+    "LLMResults",
+    "LogLinearPoolModel",
     "LogLinearPoolResults",
+    "MNLogitModel",
+    "MNLogitResults",
     "MarginalModel",
     "MarginalResults",
+    "MarkovModel",
     "MarkovResults",
-    "MarkovTransitionModel",
     "TransitionEvaluation",
-    "TransitionMNLogit",
-    "TransitionMNLogitResults",
     "TransitionResults",
 ]
+
+__getattr__ = renamed_getattr(__name__, tuple(RENAMED))

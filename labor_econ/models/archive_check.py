@@ -190,7 +190,7 @@ _TAXONOMY = {"name": str, "codes": "[scalar]", "titles": "[str]", "special": "[s
 STATES: dict[str, dict[str, Any]] = {
     "MarkovResults": {"smoothing": "number"},
     "MarginalResults": {"smoothing": "number"},
-    "TransitionMNLogitResults": {
+    "MNLogitResults": {
         "features": "[str]",
         "floor": "number",
         "method": str,
@@ -201,7 +201,7 @@ STATES: dict[str, dict[str, Any]] = {
         "penalty": "number",
         "mnl_llf": "number",
     },
-    "LLMTransitionResults": {
+    "LLMResults": {
         "name": str,
         "include_first": bool,
         "calibrated": bool,
@@ -217,6 +217,14 @@ STATES: dict[str, dict[str, Any]] = {
         "iterations": int,
     },
 }
+# Archives name their class as saved: today's names, and the names before the rename.
+#: Class names archives were written under before the rename, and their names today.
+_RENAMED = {"TransitionMNLogitResults": "MNLogitResults", "LLMTransitionResults": "LLMResults"}
+
+
+def _kind(manifest: dict[str, Any]) -> str:
+    """The results class an archive holds, by today's name."""
+    return _RENAMED.get(manifest["class"], manifest["class"])
 
 
 def _check_keys(path: str, member: str, obj: Any, schema: dict[str, Any]) -> None:
@@ -249,7 +257,7 @@ def check_manifest(zf: zipfile.ZipFile, path: str) -> dict[str, Any]:
             "manifest.json: panel.taxonomy",
             f"{len(tax['codes'])} codes but {len(tax['titles'])} titles",
         )
-    state = STATES.get(manifest["class"])
+    state = STATES.get(_kind(manifest))
     if state is not None:
         _check_keys(path, "manifest.json: state", manifest["state"], state)
     return manifest
@@ -283,12 +291,12 @@ def _expected(manifest: dict[str, Any], panel: Any, n_components: int) -> dict[s
     """
     k = len(panel.taxonomy)
     state = manifest["state"]
-    kind = manifest["class"]
+    kind = _kind(manifest)
     if kind == "MarkovResults":
         return {"probs": (k, k), "counts": (k, k)}
     if kind == "MarginalResults":
         return {"probs": (k,), "counts": (k,)}
-    if kind == "LLMTransitionResults":
+    if kind == "LLMResults":
         rows = len(panel.transitions(include_first=bool(state["include_first"])))
         return {"logq": (rows, k), "params": "k", "cov": "kk"}
     if kind == "LogLinearPoolResults":
@@ -298,7 +306,7 @@ def _expected(manifest: dict[str, Any], panel: Any, n_components: int) -> dict[s
                 "", "manifest.json: state.names", f"{m} names but {n_components} components"
             )
         return {"params": (m,), "cov": (m, m)}
-    if kind == "TransitionMNLogitResults":
+    if kind == "MNLogitResults":
         return {"params": "k", "cov?": "kk"}
     return None
 
@@ -319,7 +327,7 @@ def _bound_bytes(expected: dict[str, Any], manifest: dict[str, Any], panel: Any)
 
 def _free_length(manifest: dict[str, Any], panel: Any) -> int:
     """Longest parameter vector a class with a free-length vector can store for ``panel``."""
-    if manifest["class"] == "LLMTransitionResults":
+    if _kind(manifest) == "LLMResults":
         return 8  # the calibration's few parameters
     # MNLogit: design columns (at most the intercept, 2 K occupation dummies, the durations
     # and year, and one column per covariate level) times the observed outcomes but one.
@@ -387,7 +395,7 @@ def read_arrays(
             if missing:
                 raise ResultsFileError(path, "arrays.npz", f"lacks the array(s) {missing}")
             _check_shapes(path, arrays, expected)
-            if manifest["class"] == "TransitionMNLogitResults":
+            if _kind(manifest) == "MNLogitResults":
                 outcomes = int(panel.transitions()["occupation"].nunique())
                 if outcomes < 2 or len(arrays["params"]) % (outcomes - 1):
                     raise ResultsFileError(
@@ -449,7 +457,7 @@ def _check_shapes(path: str, arrays: dict[str, np.ndarray], expected: dict[str, 
 def _check_values(
     path: str, manifest: dict[str, Any], panel: Any, arrays: dict[str, np.ndarray]
 ) -> None:
-    kind = manifest["class"]
+    kind = _kind(manifest)
     if kind in ("MarkovResults", "MarginalResults"):
         _check_probabilities(path, "arrays.npz:probs", arrays["probs"])
         _check_counts(path, kind, panel, arrays["counts"])

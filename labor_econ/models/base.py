@@ -12,6 +12,8 @@ from scipy import stats
 
 from ..panel import CareerPanel, PanelError
 from ..taxonomy import Taxonomy
+from .persistence import load_results, register, save_results
+from .render import SummaryStr
 
 __all__ = [
     "COV_TYPES",
@@ -419,18 +421,67 @@ class TransitionEvaluation:
         )
 
 
-class TransitionResults:
-    """Mixin giving fitted transition models the common results protocol.
+class TransitionResults(SummaryStr):
+    """Base of every fitted transition model's results: the common fields and protocol.
 
-    A subclass sets ``name``, ``panel`` (the estimation sample), ``taxonomy`` and
-    ``k_params``, and implements :meth:`_predict_proba` for any panel coded in that
-    taxonomy. Everything else (``predict``, ``evaluate``, ``llf``, ``aic``, ...) follows.
+    A subclass sets ``name``, ``panel`` (the estimation sample), ``taxonomy``, ``params``
+    and ``k_params``, implements :meth:`_predict_proba` for any panel coded in that
+    taxonomy and ``summary()`` (a :class:`~labor_econ.models.render.Summary`). Everything
+    else (``predict``, ``evaluate``, ``llf``, ``aic``, ``str()``, ``to_html()``,
+    ``to_latex()``, ``save``/``load``, ...) follows. A subclass that defines
+    ``_from_state`` registers itself for :meth:`load` by its class name (and the names in
+    its ``_saved_as``, for archives written before a rename).
+
+    Attributes every result has
+    ---------------------------
+    params : pandas.Series or pandas.DataFrame
+        The estimates.
+    cov_type : str or None
+        The name of the covariance estimator (a key of :data:`COV_TYPES`), or None where
+        the model estimates no covariance (smoothed frequencies, an uncalibrated LLM).
+    converged : bool
+        Whether the estimator converged (True for closed-form estimators).
+    iterations : int
+        Iterations of the optimizer (0 for closed-form estimators).
+    nobs, n_persons : int
+        Transitions and persons of the estimation sample.
     """
 
     name: str
     panel: CareerPanel
     taxonomy: Taxonomy
     k_params: int
+    #: Defaults of the convergence record for estimators without iterations.
+    cov_type: str | None = None
+    converged: bool = True
+    iterations: int = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_from_state" in cls.__dict__:
+            # archives written before a rename name the class by its old name
+            register(cls, *cls.__dict__.get("_saved_as", ()))
+
+    @property
+    def n_persons(self) -> int:
+        """Number of persons in the estimation sample (the clusters)."""
+        return self.panel.n_persons
+
+    @property
+    def mle_retvals(self) -> dict[str, Any]:
+        """The convergence record under statsmodels' name: ``converged``, ``iterations``
+        and what the optimizer reported besides."""
+        extra = self.__dict__.get("_retvals") or {}
+        return {**extra, "converged": bool(self.converged), "iterations": int(self.iterations)}
+
+    @mle_retvals.setter
+    def mle_retvals(self, value: dict[str, Any] | None) -> None:
+        value = dict(value or {})
+        self._retvals = value
+        if "converged" in value:
+            self.converged = bool(value["converged"])
+        if "iterations" in value:
+            self.iterations = int(value["iterations"])
 
     def _predict_proba(self, panel: CareerPanel) -> np.ndarray:
         """Probabilities (n_transitions, K) for ``panel.transitions()``, rows summing to one."""
@@ -470,8 +521,6 @@ class TransitionResults:
         never a language model, a tokenizer or a pickle. See
         :mod:`labor_econ.models.persistence` for the format.
         """
-        from .persistence import save_results
-
         save_results(self, path)
 
     @classmethod
@@ -481,8 +530,6 @@ class TransitionResults:
         Reloaded results give the same ``predict`` and ``evaluate`` on the estimation
         sample, and on new panels where the model needs no LM.
         """
-        from .persistence import load_results
-
         res = load_results(path)
         if not isinstance(res, cls):
             raise TypeError(f"{path} holds {type(res).__name__}, not {cls.__name__}")

@@ -15,7 +15,7 @@ from ..panel import CareerPanel, PanelError
 
 __all__ = ["FEATURE_GROUPS", "CareerDesign", "DesignMatrix", "resolve_features"]
 
-#: The feature groups of :class:`TransitionMNLogit`, in design order; ``"career"`` is all of
+#: The feature groups of :class:`MNLogitModel`, in design order; ``"career"`` is all of
 #: them (those the panel can provide).
 FEATURE_GROUPS: dict[str, str] = {
     "prev_occupation": "dummies of the previous occupation (one dropped)",

@@ -1,24 +1,23 @@
-"""LLMTransitionModel: a statsmodels likelihood model whose probabilities come from a causal LM."""
+"""LLMModel: a statsmodels likelihood model whose probabilities come from a causal LM."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Sequence
 from functools import cached_property
+from itertools import zip_longest
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
-from scipy.special import log_softmax, logsumexp
+from scipy.special import logsumexp
 from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults
 from statsmodels.iolib import summary2
-from statsmodels.iolib.summary import Summary
 
 from ..panel import CareerPanel, PanelError, _scalar
-from ..report import taxonomy_label
 from ..templates import ResumeTemplate
 from .base import (
     TransitionEvaluation,
@@ -27,16 +26,20 @@ from .base import (
     check_alpha,
     check_cov_type,
     check_taxonomy,
+    cov_type_label,
     marginal_loglike,
-    sandwich_covariance,
 )
+from .clogit import ConditionalLogit
+from .inference import TestResult, wald_result
+from .renamed import renamed_getattr
+from .render import Summary, taxonomy_label
 
 if TYPE_CHECKING:
     from ..lm.loading import CausalLM
     from ..lm.observed import RawMetrics
     from ..lm.scoring import CandidateScorer
 
-__all__ = ["LLMTransitionModel", "LLMTransitionResults", "PARAM_NAMES"]
+__all__ = ["LLMModel", "LLMResults", "PARAM_NAMES"]
 
 PARAM_NAMES = ("scale", "stay")
 #: Rounding allowed above a total probability of 1 in a row of scores (float32 scoring).
@@ -44,7 +47,7 @@ _MASS_TOLERANCE = 1e-4
 CovType = Literal["nonrobust", "HC0", "cluster"]
 
 
-class LLMTransitionModel(LikelihoodModel):
+class LLMModel(LikelihoodModel):
     r"""Occupational transitions predicted by a causal language model.
 
     Every transition's prompt (the person's resume up to the current year) is scored
@@ -90,12 +93,12 @@ class LLMTransitionModel(LikelihoodModel):
 
     See Also
     --------
-    LLMTransitionModel.from_scores : the model on precomputed log q scores.
-    LLMTransitionModel.from_store : the model on a score store, without an LM.
+    LLMModel.from_scores : the model on precomputed log q scores.
+    LLMModel.from_store : the model on a score store, without an LM.
 
     Examples
     --------
-    >>> model = LLMTransitionModel(panel, lm, template="labor_llm")  # doctest: +SKIP
+    >>> model = LLMModel(panel, lm, template="labor_llm")  # doctest: +SKIP
     >>> res = model.fit(calibrate=True)                                # doctest: +SKIP
     >>> print(res.summary())                                           # doctest: +SKIP
     """
@@ -143,7 +146,7 @@ class LLMTransitionModel(LikelihoodModel):
         self._prev = np.full(len(prev), -1)
         self._prev[has_prev] = self.taxonomy.positions(prev[has_prev])
         self._obs = endog.to_numpy()
-        self._other_panels: dict[int, LLMTransitionModel] = {}
+        self._other_panels: dict[int, LLMModel] = {}
 
     # -- construction from scores -------------------------------------------------------------
     @classmethod
@@ -154,7 +157,7 @@ class LLMTransitionModel(LikelihoodModel):
         *,
         name: str = "precomputed scores",
         include_first: bool = False,
-    ) -> LLMTransitionModel:
+    ) -> LLMModel:
         """The model on precomputed ``log q`` scores (n_transitions x K), without an LM.
 
         Useful for scores computed elsewhere (another machine, a cached run) and for
@@ -184,7 +187,7 @@ class LLMTransitionModel(LikelihoodModel):
         *,
         include_first: bool = False,
         name: str | None = None,
-    ) -> LLMTransitionModel:
+    ) -> LLMModel:
         """The model on the scores in a score store (see :func:`labor_econ.score_panel`).
 
         No LM is loaded: the store must hold every transition of `panel`, scored on the
@@ -199,7 +202,7 @@ class LLMTransitionModel(LikelihoodModel):
         path : str or os.PathLike
             The store's directory.
         include_first : bool
-            As for :class:`LLMTransitionModel`.
+            As for :class:`LLMModel`.
         name : str, optional
             Default: the stored checkpoint's name.
 
@@ -211,7 +214,7 @@ class LLMTransitionModel(LikelihoodModel):
 
         Examples
         --------
-        >>> model = LLMTransitionModel.from_store(panel, "scores/")  # doctest: +SKIP
+        >>> model = LLMModel.from_store(panel, "scores/")  # doctest: +SKIP
         """
         from ..lm.store import read_store
 
@@ -235,10 +238,10 @@ class LLMTransitionModel(LikelihoodModel):
         scorer: CandidateScorer | None = None,
         include_first: bool = False,
         **finetune_kwargs: Any,
-    ) -> LLMTransitionModel:
+    ) -> LLMModel:
         """Fine-tune ``lm`` on ``train``'s resumes, then build the model on its output.
 
-        The one-liner for ``LLMTransitionModel(panel, finetune(lm, train, ...), ...)``:
+        The one-liner for ``LLMModel(panel, finetune(lm, train, ...), ...)``:
         the same template is used to train and to score.
 
         Parameters
@@ -251,14 +254,14 @@ class LLMTransitionModel(LikelihoodModel):
             The transitions to model; default ``val`` (persons the LM did not train on, the
             right sample to calibrate ``scale`` and ``stay`` on), else ``train``.
         template, scorer, include_first
-            As for :class:`LLMTransitionModel`.
+            As for :class:`LLMModel`.
         **finetune_kwargs
             Passed to :func:`labor_econ.finetune` (``epochs``, ``method``,
             ``learning_rate``, ``output_dir``, ...).
 
         Examples
         --------
-        >>> model = LLMTransitionModel.from_finetuned(lm, train, val=val, epochs=5,
+        >>> model = LLMModel.from_finetuned(lm, train, val=val, epochs=5,
         ...                                           output_dir="ckpt")  # doctest: +SKIP
         >>> res = model.fit(calibrate=True)                                # doctest: +SKIP
         """
@@ -311,8 +314,8 @@ class LLMTransitionModel(LikelihoodModel):
                 "this model has no LM to score new transitions (it was built from precomputed "
                 "scores, or loaded from a saved results file, which never holds the LM): a new "
                 "panel needs its "
-                "scores. Build LLMTransitionModel.from_scores(new_panel, logq) with that "
-                "panel's log q, or LLMTransitionModel(new_panel, lm, ...) to score it"
+                "scores. Build LLMModel.from_scores(new_panel, logq) with that "
+                "panel's log q, or LLMModel(new_panel, lm, ...) to score it"
             )
 
     @property
@@ -385,7 +388,7 @@ class LLMTransitionModel(LikelihoodModel):
                 raise err.relabel(labels) from None
         return self._check_scores(np.asarray(scores, dtype=np.float64))
 
-    def for_panel(self, panel: CareerPanel) -> LLMTransitionModel:
+    def for_panel(self, panel: CareerPanel) -> LLMModel:
         """The same LM, template, scorer and taxonomy on another panel.
 
         The new panel is scored on first use and remembered, so predicting and evaluating
@@ -418,27 +421,7 @@ class LLMTransitionModel(LikelihoodModel):
         self._other_panels[id(panel)] = cached
         return cached
 
-    # -- likelihood ---------------------------------------------------------------------------
-    def _utilities(self, params: Sequence[float]) -> np.ndarray:
-        scale, stay = np.asarray(params, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            u = scale * self.logq
-        u[np.isneginf(self.logq)] = -np.inf  # q = 0 stays impossible for any scale >= 0
-        has_prev = self._prev >= 0
-        u[np.flatnonzero(has_prev), self._prev[has_prev]] += stay
-        return u
-
-    def _log_probs(self, params: Sequence[float]) -> np.ndarray:
-        return log_softmax(self._utilities(params), axis=1)
-
-    def loglikeobs(self, params: Sequence[float]) -> np.ndarray:
-        """Log-probability of each observed transition at ``params`` (scale, stay)."""
-        return self._log_probs(params)[np.arange(len(self._obs)), self._obs]
-
-    def loglike(self, params: Sequence[float]) -> float:
-        """Log-likelihood at ``params``."""
-        return float(self.loglikeobs(params).sum())
-
+    # -- likelihood: the shared conditional logit (labor_econ.models.clogit) -------------------
     def _features(self) -> np.ndarray:
         """x_ik = (log q_ik, 1[k = prev_i]) as an (n, K, 2) array, with -inf set to 0."""
         x = np.zeros((*self.logq.shape, 2))
@@ -447,12 +430,28 @@ class LLMTransitionModel(LikelihoodModel):
         x[np.flatnonzero(has_prev), self._prev[has_prev], 1] = 1.0
         return x
 
+    @cached_property
+    def _clogit(self) -> ConditionalLogit:
+        # q = 0 stays impossible for any scale: those occupations are unavailable.
+        persons = np.asarray(self.transitions.index.get_level_values(0))
+        return ConditionalLogit(
+            self._features(), self._obs, persons, available=~np.isneginf(self.logq)
+        )
+
+    def _log_probs(self, params: Sequence[float]) -> np.ndarray:
+        return self._clogit.log_probs(np.asarray(params, dtype=np.float64))
+
+    def loglikeobs(self, params: Sequence[float]) -> np.ndarray:
+        """Log-probability of each observed transition at ``params`` (scale, stay)."""
+        return self._clogit.loglikeobs(np.asarray(params, dtype=np.float64))
+
+    def loglike(self, params: Sequence[float]) -> float:
+        """Log-likelihood at ``params``."""
+        return float(self.loglikeobs(params).sum())
+
     def score_obs(self, params: Sequence[float]) -> np.ndarray:
         """Per-transition score, (n, 2): x_i,observed - E_p[x_i]."""
-        p = np.exp(self._log_probs(params))
-        x = self._features()
-        mean = np.einsum("nk,nkj->nj", p, x)
-        return x[np.arange(len(self._obs)), self._obs] - mean
+        return self._clogit.score_obs(np.asarray(params, dtype=np.float64))
 
     def score(self, params: Sequence[float]) -> np.ndarray:
         """Gradient of the log-likelihood (analytic)."""
@@ -460,11 +459,7 @@ class LLMTransitionModel(LikelihoodModel):
 
     def hessian(self, params: Sequence[float]) -> np.ndarray:
         """Hessian of the log-likelihood (analytic): minus the summed covariance of x under p."""
-        p = np.exp(self._log_probs(params))
-        x = self._features()
-        mean = np.einsum("nk,nkj->nj", p, x)
-        second = np.einsum("nk,nki,nkj->ij", p, x, x)
-        return -(second - mean.T @ mean)
+        return self._clogit.hessian(np.asarray(params, dtype=np.float64))
 
     def predict(self, params: Sequence[float], exog: None = None, *args: Any, **kwargs: Any):
         """Probabilities (n_transitions, K) at ``params``; rows sum to one."""
@@ -481,7 +476,7 @@ class LLMTransitionModel(LikelihoodModel):
         start_params: Sequence[float] | None = None,
         maxiter: int = 100,
         gtol: float = 1e-8,
-    ) -> LLMTransitionResults:
+    ) -> LLMResults:
         """Fit the model.
 
         Parameters
@@ -510,56 +505,40 @@ class LLMTransitionModel(LikelihoodModel):
 
         Returns
         -------
-        LLMTransitionResults
+        LLMResults
         """
         check_cov_type(cov_type)
         if not calibrate:
             params = np.array([1.0, 0.0])
             cov = np.full((2, 2), np.nan)
-            return _checked(
-                LLMTransitionResults(self, params, cov, calibrated=False, cov_type=None)
-            )
+            return _checked(LLMResults(self, params, cov, calibrated=False, cov_type=None))
         start = np.array([1.0, 0.0] if start_params is None else start_params, dtype=float)
         # Plain Newton (statsmodels' "newton") has no step control and overshoots from
-        # (1, 0) when the LM is far from calibrated; a trust-region Newton with the same
-        # analytic Hessian converges on this concave problem.
-        n = len(self._obs)
-        opt = minimize(
-            lambda b: -self.loglike(b) / n,
-            start,
-            jac=lambda b: -self.score(b) / n,
-            hess=lambda b: -self.hessian(b) / n,
-            method="trust-exact",
-            options={"maxiter": maxiter, "gtol": gtol},
-        )
-        params = opt.x
-        # At the optimum scipy may stop with "failure to predict improvement" (rounding):
-        # judge convergence by the mean score itself.
-        mean_score = np.abs(self.score(params)).max() / n
-        if not np.isfinite(self.loglike(params)) or mean_score > max(gtol, 1e-6):
+        # (1, 0) when the LM is far from calibrated; the shared conditional logit's
+        # trust-region Newton with the same analytic Hessian converges on this concave problem.
+        opt = self._clogit.fit(start, maxiter=maxiter, gtol=gtol)
+        params = opt.params
+        if not opt.converged:
             raise RuntimeError(
-                f"calibration did not converge after {opt.nit} iterations ({opt.message}): "
-                f"params {params}, log-likelihood {self.loglike(params)}"
+                f"calibration did not converge after {opt.iterations} iterations "
+                f"({opt.message}): params {params}, log-likelihood {self.loglike(params)}"
             )
         cov = self._covariance(params, cov_type)
-        res = LLMTransitionResults(self, params, cov, calibrated=True, cov_type=cov_type)
+        res = LLMResults(self, params, cov, calibrated=True, cov_type=cov_type)
         res.mle_retvals = {
             "converged": True,
-            "iterations": opt.nit,
-            "max_mean_score": mean_score,
+            "iterations": opt.iterations,
+            "max_mean_score": opt.max_mean_score,
             "message": opt.message,
         }
         return _checked(res)
 
     def _covariance(self, params: np.ndarray, cov_type: CovType) -> np.ndarray:
-        persons = self.transitions.index.get_level_values(0)
-        return sandwich_covariance(
-            self.hessian(params), self.score_obs(params), np.asarray(persons), cov_type
-        )
+        return self._clogit.covariance(np.asarray(params, dtype=np.float64), cov_type)
 
 
-class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResults):
-    """Results of :class:`LLMTransitionModel`: statsmodels results plus the transition protocol.
+class LLMResults(TransitionResults, WaldInference, LikelihoodModelResults):
+    """Results of :class:`LLMModel`: statsmodels results plus the transition protocol.
 
     Attributes
     ----------
@@ -575,9 +554,11 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
         (``sum_k q_k``); 1 means it writes only real occupations.
     """
 
+    _saved_as = ("LLMTransitionResults",)
+
     def __init__(
         self,
-        model: LLMTransitionModel,
+        model: LLMModel,
         params: np.ndarray,
         cov: np.ndarray,
         *,
@@ -589,7 +570,7 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
             self, model, pd.Series(params, index=index), normalized_cov_params=cov, scale=1.0
         )
         self.calibrated = calibrated
-        self.cov_type = cov_type or "none (not estimated)"
+        self.cov_type = cov_type
         self.name = model.name
         self.panel = model.panel
         self.taxonomy = model.taxonomy
@@ -620,7 +601,7 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
         return np.asarray(self.normalized_cov_params, dtype=float)
 
     # -- the transition protocol ----------------------------------------------------------------
-    def _model_for(self, panel: CareerPanel | None) -> LLMTransitionModel:
+    def _model_for(self, panel: CareerPanel | None) -> LLMModel:
         return self.model if panel is None else self.model.for_panel(panel)
 
     def predict(self, panel: CareerPanel | None = None) -> pd.DataFrame:
@@ -672,12 +653,12 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
         m = self.model
         left = [
             ("Dep. Variable:", "occupation"),
-            ("Model:", "LLMTransitionModel"),
+            ("Model:", "LLMModel"),
             ("Checkpoint:", _clip(self.name)),
             ("Template:", m.template.name),
             ("Taxonomy:", taxonomy_label(self.taxonomy)),
             ("Method:", "MLE (calibrated)" if self.calibrated else "none (LM probabilities)"),
-            ("Covariance Type:", _clip(self.cov_type)),
+            ("Covariance Type:", _clip(cov_type_label(self.cov_type))),
             ("Date:", None),
         ]
         right = [
@@ -722,33 +703,19 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
             )
         return notes
 
-    def summary(self, alpha: float = 0.05) -> Summary:
-        """A statsmodels ``Summary``: model header, then the ``scale``/``stay`` table."""
-        alpha = check_alpha(alpha)
-        left, right = self._info()
-        smry = Summary()
-        smry.add_table_2cols(
-            self,
-            gleft=[(k, None if v is None else [v]) for k, v in left],
-            gright=[(k, [v]) for k, v in right],
-            yname="occupation",
-            xname=list(PARAM_NAMES),
-            title="LLM Transition Model Results",
-        )
-        smry.add_table_params(
-            self, yname="occupation", xname=list(PARAM_NAMES), alpha=alpha, use_t=False
-        )
-        smry.add_extra_txt([f"[{i + 1}] {n}" for i, n in enumerate(self._notes())])
-        return smry
+    def summary(self, alpha: float = 0.05, float_format: str = "%.4f") -> Summary:
+        """Model header, then the ``scale``/``stay`` table, then notes.
 
-    def summary2(self, alpha: float = 0.05, float_format: str = "%.4f") -> summary2.Summary:
-        """A statsmodels ``summary2.Summary`` (renders as text, HTML and LaTeX)."""
+        Returns
+        -------
+        labor_econ.models.render.Summary
+            A statsmodels ``summary2.Summary`` rendering as text, HTML and LaTeX (escaped).
+        """
         alpha = check_alpha(alpha)
-        smry = summary2.Summary()
+        smry = Summary()
         left, right = self._info()
-        info = pd.DataFrame(
-            [[a, b or "", c, d] for (a, b), (c, d) in zip(left[:-1], right, strict=False)]
-        )
+        pairs = zip_longest(left[:-1], right, fillvalue=("", ""))  # left's last is the date
+        info = pd.DataFrame([[a, b or "", c, d] for (a, b), (c, d) in pairs])
         smry.add_df(info, header=False, index=False)
         params = summary2.summary_params(
             self, xname=list(PARAM_NAMES), alpha=alpha, use_t=False, float_format=float_format
@@ -759,19 +726,48 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
             smry.add_text(note)
         return smry
 
-    def _state(self) -> tuple[dict, dict, list]:
-        import dataclasses
+    def summary2(self, alpha: float = 0.05, float_format: str = "%.4f") -> Summary:
+        """The same as :meth:`summary` (kept for statsmodels users who ask for summary2)."""
+        return self.summary(alpha, float_format)
 
+    def calibration_test(self, *, alpha: float = 0.05) -> TestResult:
+        """Wald test of ``scale = 1, stay = 0``: are the checkpoint's probabilities calibrated?
+
+        Uses the fit's own covariance, person-clustered by default (``cov_type="cluster"``),
+        so a person's dependent transitions do not overstate the evidence as the
+        likelihood-ratio test against the uncalibrated fit does (which treats them as
+        independent). Chi-squared with 2 degrees of freedom.
+
+        Raises
+        ------
+        ValueError
+            If the results are not calibrated (``fit(calibrate=True)``).
+        """
+        if not self.calibrated:
+            raise ValueError(
+                "calibration_test needs calibrated results: fit(calibrate=True) estimates "
+                "scale and stay, and their covariance"
+            )
+        test = wald_result(
+            self,
+            np.eye(2),
+            np.array([1.0, 0.0]),
+            null="scale = 1, stay = 0 (the LM's probabilities are calibrated)",
+            alpha=alpha,
+        )
+        return dataclasses.replace(test, name=f"Calibration {test.name}")
+
+    def _state(self) -> tuple[dict, dict, list]:
         template = self.model.template
         state = {
             "name": self.name,
             "include_first": self.model.include_first,
             "calibrated": self.calibrated,
-            "cov_type": self.cov_type if self.calibrated else None,
+            "cov_type": self.cov_type,
             "template": {
                 f.name: getattr(template, f.name) for f in dataclasses.fields(template) if f.init
             },
-            "mle_retvals": getattr(self, "mle_retvals", None),
+            "mle_retvals": self.mle_retvals if self.calibrated else None,
             # where the scores of other panels may be read (never the LM itself)
             "store": str(Path(self.model.store).resolve()) if self.model.store else None,
         }
@@ -783,8 +779,8 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
         return state, arrays, []
 
     @classmethod
-    def _from_state(cls, panel, state, arrays, components) -> LLMTransitionResults:
-        model = LLMTransitionModel.from_scores(
+    def _from_state(cls, panel, state, arrays, components) -> LLMResults:
+        model = LLMModel.from_scores(
             panel, arrays["logq"], name=state["name"], include_first=state["include_first"]
         )
         fields = {k: tuple(v) if isinstance(v, list) else v for k, v in state["template"].items()}
@@ -804,7 +800,7 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
 
     def __repr__(self) -> str:
         return (
-            f"<LLMTransitionResults {self.name!r}: N={self.nobs}, llf={self.llf:.3f}, "
+            f"<LLMResults {self.name!r}: N={self.nobs}, llf={self.llf:.3f}, "
             f"perplexity={self.perplexity:.4f}, calibrated={self.calibrated}>"
         )
 
@@ -853,7 +849,7 @@ def _format_of(template: ResumeTemplate) -> dict:
     return {k: v for k, v in template.to_dict().items() if k != "name"}
 
 
-def _checked(results: LLMTransitionResults) -> LLMTransitionResults:
+def _checked(results: LLMResults) -> LLMResults:
     """Warn when the LM puts little probability on the taxonomy: its numbers mislead."""
     from ..lm.formats import WARN_VALID_MASS, LowValidMassWarning
 
@@ -875,3 +871,7 @@ def _checked(results: LLMTransitionResults) -> LLMTransitionResults:
 def _clip(text: str, width: int = 24) -> str:
     """Shorten long names for the fixed-width summary header (keep the informative tail)."""
     return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
+#: Old names, importable with a FutureWarning (see :mod:`labor_econ.models.renamed`).
+__getattr__ = renamed_getattr(__name__, ("LLMTransitionModel", "LLMTransitionResults"))

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from statsmodels.iolib.summary2 import Summary
 
 from ..panel import CareerPanel, PanelError
 from .base import TransitionResults
+from .renamed import renamed_getattr
+from .render import Summary, header, info_summary
 
 __all__ = [
     "MarginalModel",
     "MarginalResults",
     "MarkovResults",
-    "MarkovTransitionModel",
+    "MarkovModel",
 ]
 
 #: Largest taxonomy whose full table is printed by ``summary()``.
@@ -40,8 +41,6 @@ class _SmoothedCounts:
 
 def _info_summary(results: TransitionResults, title: str, extra: dict[str, str]) -> Summary:
     """A summary with the common fit statistics of ``results`` and model-specific entries."""
-    from ..report import header, info_summary
-
     return info_summary(title, header(results, model=results.name, extra=extra))
 
 
@@ -81,7 +80,7 @@ class _NoCoefficientTable:
         raise self._no_table("wald_test()")
 
 
-class MarkovTransitionModel(_SmoothedCounts):
+class MarkovModel(_SmoothedCounts):
     """First-order Markov chain over occupation codes, with additive smoothing.
 
     The probability of moving from occupation ``j`` to ``k`` is estimated by::
@@ -107,12 +106,12 @@ class MarkovTransitionModel(_SmoothedCounts):
     See Also
     --------
     MarginalModel : ignores the previous occupation.
-    labor_econ.models.mnlogit.TransitionMNLogit : adds covariates.
+    labor_econ.models.mnlogit.MNLogitModel : adds covariates.
 
     Examples
     --------
     >>> from labor_econ.datasets import wage_panel
-    >>> res = MarkovTransitionModel(wage_panel()).fit()
+    >>> res = MarkovModel(wage_panel()).fit()
     >>> res.params.shape
     (9, 9)
     """
@@ -138,7 +137,7 @@ class MarkovTransitionModel(_SmoothedCounts):
 
 
 class MarkovResults(_NoCoefficientTable, TransitionResults):
-    """Results of :class:`MarkovTransitionModel`.
+    """Results of :class:`MarkovModel`.
 
     Attributes
     ----------
@@ -153,7 +152,7 @@ class MarkovResults(_NoCoefficientTable, TransitionResults):
 
     name = "Markov"
 
-    def __init__(self, model: MarkovTransitionModel, probs: np.ndarray, counts: np.ndarray):
+    def __init__(self, model: MarkovModel, probs: np.ndarray, counts: np.ndarray):
         self.model = model
         self.panel = model.panel
         self.taxonomy = model.taxonomy
@@ -193,7 +192,7 @@ class MarkovResults(_NoCoefficientTable, TransitionResults):
 
         Returns
         -------
-        statsmodels.iolib.summary2.Summary
+        labor_econ.models.render.Summary
             Renders with ``as_text()``, ``as_html()`` and ``as_latex()``.
         """
         smry = _info_summary(self, "Markov transition model", {"Smoothing:": f"{self.smoothing:g}"})
@@ -217,7 +216,7 @@ class MarkovResults(_NoCoefficientTable, TransitionResults):
 
     @classmethod
     def _from_state(cls, panel, state, arrays, components) -> MarkovResults:
-        model = MarkovTransitionModel(panel, smoothing=state["smoothing"])
+        model = MarkovModel(panel, smoothing=state["smoothing"])
         return cls(model, arrays["probs"], arrays["counts"])
 
     def __repr__(self) -> str:
@@ -245,7 +244,7 @@ class MarginalModel(_SmoothedCounts):
 
     See Also
     --------
-    MarkovTransitionModel : conditions on the previous occupation.
+    MarkovModel : conditions on the previous occupation.
     """
 
     def fit(self) -> MarginalResults:
@@ -307,7 +306,7 @@ class MarginalResults(_NoCoefficientTable, TransitionResults):
 
         Returns
         -------
-        statsmodels.iolib.summary2.Summary
+        labor_econ.models.render.Summary
         """
         smry = _info_summary(self, "Marginal model", {"Smoothing:": f"{self.smoothing:g}"})
         if len(self.taxonomy) <= _MAX_PRINTED_CODES:
@@ -341,3 +340,7 @@ class MarginalResults(_NoCoefficientTable, TransitionResults):
             f"<MarginalResults: K={len(self.taxonomy)}, N={self.nobs}, llf={self.llf:.2f}, "
             f"smoothing={self.smoothing:g}>"
         )
+
+
+#: Old names, importable with a FutureWarning (see :mod:`labor_econ.models.renamed`).
+__getattr__ = renamed_getattr(__name__, ("MarkovTransitionModel",))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import warnings
@@ -13,7 +14,6 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 from scipy.optimize import minimize
-from statsmodels.iolib.summary2 import Summary
 from statsmodels.tools.sm_exceptions import (
     CollinearityWarning,
     ConvergenceWarning,
@@ -30,12 +30,14 @@ from .base import (
     sandwich_covariance,
 )
 from .design import FEATURE_GROUPS, CareerDesign, DesignMatrix, resolve_features
+from .renamed import renamed_getattr
+from .render import Summary
 
 __all__ = [
     "FEATURE_GROUPS",
+    "MNLogitModel",
+    "MNLogitResults",
     "NoMaximumError",
-    "TransitionMNLogit",
-    "TransitionMNLogitResults",
 ]
 
 #: A dense Hessian is formed only below both limits (memory, and about n * k**2 operations).
@@ -56,7 +58,7 @@ _CHECK_EVERY = 25
 class NoMaximumError(PerfectSeparationError, ValueError):
     """The maximum likelihood does not exist: coefficients run off to infinity.
 
-    Raised by :meth:`TransitionMNLogit.fit`; :meth:`TransitionMNLogit.fit_regularized`
+    Raised by :meth:`MNLogitModel.fit`; :meth:`MNLogitModel.fit_regularized`
     gives a finite estimate. A ``ValueError`` (bad data for this estimator) and
     statsmodels' ``PerfectSeparationError``.
     """
@@ -278,7 +280,7 @@ def _progress_bar(enabled: bool | None, total: int, desc: str):
 
 
 # -- model --------------------------------------------------------------------------------------
-class TransitionMNLogit:
+class MNLogitModel:
     """Multinomial logit of the next occupation on the career so far.
 
     The estimator of statsmodels' ``MNLogit``, fit with the sparse structure of the design.
@@ -365,7 +367,7 @@ class TransitionMNLogit:
     ``prev2=8`` is never seen with the base outcome: one constant added to its coefficient
     in every equation changes no probability). As Stata's ``mlogit`` does, one coefficient
     per flat direction is then omitted (set to 0, no standard error, marked in the
-    summary and in :attr:`TransitionMNLogitResults.omitted`); every other coefficient gets
+    summary and in :attr:`MNLogitResults.omitted`); every other coefficient gets
     a standard error, and a test on an omitted one raises.
 
     **Scale.** The design is stored as dense numeric columns plus sparse dummies
@@ -390,8 +392,8 @@ class TransitionMNLogit:
 
     See Also
     --------
-    TransitionMNLogit.fit
-    labor_econ.models.markov.MarkovTransitionModel
+    MNLogitModel.fit
+    labor_econ.models.markov.MarkovModel
 
     Examples
     --------
@@ -399,7 +401,7 @@ class TransitionMNLogit:
     >>> import warnings
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
-    ...     res = TransitionMNLogit(wage_panel(), features=["prev_occupation", "static"]).fit()
+    ...     res = MNLogitModel(wage_panel(), features=["prev_occupation", "static"]).fit()
     >>> res.params.shape
     (12, 8)
     """
@@ -552,7 +554,7 @@ class TransitionMNLogit:
         method: str | None = None,
         maxiter: int | None = None,
         *,
-        cov_type: str = "nonrobust",
+        cov_type: str = "cluster",
         hessian: bool | Literal["auto"] = "auto",
         start_params: np.ndarray | None = None,
         gtol: float = 1e-6,
@@ -560,7 +562,7 @@ class TransitionMNLogit:
         progress: bool | None = None,
         disp: bool = False,
         penalty: float | None = None,
-    ) -> TransitionMNLogitResults:
+    ) -> MNLogitResults:
         """Fit by maximum likelihood (for the ridge, see :meth:`fit_regularized`).
 
         The default, L-BFGS with the analytic gradient on the sparse design, works at any
@@ -586,11 +588,12 @@ class TransitionMNLogit:
             affordable (see ``hessian``).
         maxiter : int, optional
             Iteration limit; default 5000 for L-BFGS, 2000 for BFGS, 100 for Newton.
-        cov_type : {"nonrobust", "HC0", "cluster"}, default "nonrobust"
+        cov_type : {"cluster", "HC0", "nonrobust"}, default "cluster"
             Covariance of the coefficients (see
-            :data:`labor_econ.models.base.COV_TYPES`): the inverse observed information,
-            the robust sandwich, or the sandwich clustered by person with G / (G - 1), as
-            in every model of the package.
+            :data:`labor_econ.models.base.COV_TYPES`): the sandwich clustered by person
+            with G / (G - 1) (the default of every model of the package: a person's
+            transitions are dependent), the robust sandwich, or the inverse observed
+            information (statsmodels' ``MNLogit`` default).
         hessian : bool or "auto"
             Whether to form the dense ``k x k`` Hessian (``k`` = :attr:`k_params`) for
             standard errors. ``"auto"`` does so when it takes at most 256 MiB and about
@@ -617,9 +620,9 @@ class TransitionMNLogit:
 
         Returns
         -------
-        TransitionMNLogitResults
+        MNLogitResults
             Every identified coefficient has a standard error (when the Hessian is
-            formed); see :attr:`TransitionMNLogitResults.omitted`.
+            formed); see :attr:`MNLogitResults.omitted`.
 
         Raises
         ------
@@ -653,7 +656,7 @@ class TransitionMNLogit:
         )
         if penalty is not None:
             warnings.warn(
-                "TransitionMNLogit.fit(penalty=...) is deprecated: use fit() for maximum "
+                "MNLogitModel.fit(penalty=...) is deprecated: use fit() for maximum "
                 "likelihood and fit_regularized(alpha=...) for the ridge",
                 DeprecationWarning,
                 stacklevel=2,
@@ -667,14 +670,14 @@ class TransitionMNLogit:
         method: str | None = None,
         maxiter: int | None = None,
         *,
-        cov_type: str = "nonrobust",
+        cov_type: str = "cluster",
         hessian: bool | Literal["auto"] = "auto",
         start_params: np.ndarray | None = None,
         gtol: float = 1e-6,
         ftol: float = 1e-10,
         progress: bool | None = None,
         disp: bool = False,
-    ) -> TransitionMNLogitResults:
+    ) -> MNLogitResults:
         """Fit the ridge: maximize ``llf - alpha / 2 * sum(b**2)`` over the slopes.
 
         The penalty falls on every coefficient except the outcome intercepts (``const``).
@@ -699,7 +702,7 @@ class TransitionMNLogit:
 
         Returns
         -------
-        TransitionMNLogitResults
+        MNLogitResults
             With ``penalty`` equal to ``alpha``.
         """
         alpha = _check_penalty(alpha, "alpha")
@@ -731,7 +734,7 @@ class TransitionMNLogit:
         ftol: float,
         progress: bool | None,
         disp: bool,
-    ) -> TransitionMNLogitResults:
+    ) -> MNLogitResults:
         """The maximum likelihood (``penalty`` 0) or the ridge; warnings name the caller of
         :meth:`fit` or :meth:`fit_regularized` (stack level 3)."""
         check_cov_type(cov_type)
@@ -812,7 +815,7 @@ class TransitionMNLogit:
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        return TransitionMNLogitResults(
+        return MNLogitResults(
             self,
             params,
             llf,
@@ -965,7 +968,7 @@ class TransitionMNLogit:
         """The estimate, its covariance (or None) and the reason there is none.
 
         Under maximum likelihood the coefficients of empty cells (see
-        :meth:`TransitionMNLogit.fit`) have no variance: the covariance is that of the
+        :meth:`MNLogitModel.fit`) have no variance: the covariance is that of the
         others, with NaN rows and columns for them. Beyond those, the log-likelihood may be
         flat along some directions (a level never observed with the base outcome: adding
         one constant to that dummy's coefficient in every equation leaves every
@@ -1071,12 +1074,12 @@ def _label(code: Any, title: str, width: int = 32) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-class TransitionMNLogitResults(WaldInference, TransitionResults):
-    """Results of :class:`TransitionMNLogit`: the common protocol plus Wald inference.
+class MNLogitResults(WaldInference, TransitionResults):
+    """Results of :class:`MNLogitModel`: the common protocol plus Wald inference.
 
     Attributes
     ----------
-    model : TransitionMNLogit
+    model : MNLogitModel
     method : str
         The optimizer whose fit was kept.
     converged : bool
@@ -1094,11 +1097,13 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
         The ridge penalty of the fit (0: maximum likelihood).
     """
 
+    _saved_as = ("TransitionMNLogitResults",)
+
     name = "MNLogit"
 
     def __init__(
         self,
-        model: TransitionMNLogit,
+        model: MNLogitModel,
         params: np.ndarray,
         mnl_llf: float,
         cov: np.ndarray | None,
@@ -1240,8 +1245,18 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
 
     @property
     def cov_params_available(self) -> bool:
-        """Whether standard errors exist (see ``hessian`` in :meth:`TransitionMNLogit.fit`)."""
+        """Whether standard errors exist (see ``hessian`` in :meth:`MNLogitModel.fit`)."""
         return self._cov is not None
+
+    @property
+    def iterations(self) -> int:
+        """Optimizer iterations over every run of the fit (the common convergence record).
+
+        Read from :attr:`fit_history`, where each run records ``"... after N iterations"``
+        (kept in one place, so the fit's record and this count cannot disagree).
+        """
+        runs = (re.findall(r"after (\d+) iterations", step) for step in self.fit_history)
+        return sum(int(n) for found in runs for n in found)
 
     @property
     def df_model(self) -> int:
@@ -1335,10 +1350,10 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
 
         Returns
         -------
-        statsmodels.iolib.summary2.Summary
-            Renders with ``as_text()``, ``as_html()``, ``as_latex()``.
+        labor_econ.models.render.Summary
+            Renders with ``as_text()``, ``as_html()``, ``as_latex()`` (escaped).
         """
-        from ..report import header, info_summary
+        from .render import header, info_summary
 
         alpha = check_alpha(alpha)
         codes = self.model.observed_codes
@@ -1427,10 +1442,10 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
         return state, arrays, []
 
     @classmethod
-    def _from_state(cls, panel, state, arrays, components) -> TransitionMNLogitResults:
+    def _from_state(cls, panel, state, arrays, components) -> MNLogitResults:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CollinearityWarning)  # warned when first built
-            model = TransitionMNLogit(panel, features=state["features"], floor=state["floor"])
+            model = MNLogitModel(panel, features=state["features"], floor=state["floor"])
         return cls(
             model,
             arrays["params"],
@@ -1446,7 +1461,7 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
 
     def __repr__(self) -> str:
         return (
-            f"<TransitionMNLogitResults: {len(self.model.names)} features x "
+            f"<MNLogitResults: {len(self.model.names)} features x "
             f"{len(self.model.observed_codes) - 1} outcomes, N={self.nobs}, "
             f"llf={self.llf:.2f}, method={self.method!r}, converged={self.converged}>"
         )
@@ -1456,7 +1471,7 @@ class _FlatCoefficients(WaldInference):
     """MNLogit coefficients as a single column named ``outcome:feature`` (what
     ``statsmodels.iolib.summary2.summary_col`` and hypothesis tests by name expect)."""
 
-    def __init__(self, results: TransitionMNLogitResults) -> None:
+    def __init__(self, results: MNLogitResults) -> None:
         self._results = results
         self.name = results.name
         names = list(results._wald_params().index)
@@ -1473,12 +1488,12 @@ class _FlatCoefficients(WaldInference):
         return self._results._cov
 
     def t_test(self, r_matrix: Any, q_matrix: Any = None):
-        """As :meth:`TransitionMNLogitResults.t_test` (raises on coefficients without a
+        """As :meth:`MNLogitResults.t_test` (raises on coefficients without a
         standard error)."""
         return self._results.t_test(r_matrix, q_matrix)
 
     def wald_test(self, r_matrix: Any, q_matrix: Any = None, *, scalar: bool = True):
-        """As :meth:`TransitionMNLogitResults.wald_test`."""
+        """As :meth:`MNLogitResults.wald_test`."""
         return self._results.wald_test(r_matrix, q_matrix, scalar=scalar)
 
 
@@ -1505,3 +1520,7 @@ class _ColumnModel:
         self.endog_names = endog_name
         self.exog_names = param_names
         self.data = SimpleNamespace(param_names=param_names)
+
+
+#: Old names, importable with a FutureWarning (see :mod:`labor_econ.models.renamed`).
+__getattr__ = renamed_getattr(__name__, ("TransitionMNLogit", "TransitionMNLogitResults"))

@@ -16,7 +16,7 @@ The file format (version 1) is a zip archive holding
 No language model or tokenizer is stored: a saved LLM result holds its scores on the
 estimation sample (``n_transitions x K`` floats), so it predicts and evaluates that sample
 without an LM; a new panel needs that panel's scores (see
-:meth:`labor_econ.LLMTransitionModel.from_scores`).
+:meth:`labor_econ.LLMModel.from_scores`).
 """
 
 from __future__ import annotations
@@ -34,10 +34,31 @@ from ..panel import CareerPanel
 from ..taxonomy import Taxonomy
 from . import archive_check
 
-__all__ = ["FORMAT", "VERSION", "load_results", "save_results"]
+__all__ = ["FORMAT", "VERSION", "load_results", "register", "registered", "save_results"]
 
 FORMAT = "labor_econ.results"
 VERSION = 1
+
+#: Results classes by the name written in a manifest's ``"class"``. Each results class
+#: registers itself (``TransitionResults.__init_subclass__``), so this module imports no
+#: estimator: the floor stays below the models.
+_CLASSES: dict[str, type] = {}
+
+
+def register(cls: type, *names: str) -> type:
+    """Make ``cls`` loadable under its class name (and any older ``names`` it was saved as).
+
+    ``cls`` provides ``_state()`` and the classmethod ``_from_state(panel, state, arrays,
+    components)``. Returns ``cls`` (usable as a decorator).
+    """
+    for name in (cls.__name__, *names):
+        _CLASSES[name] = cls
+    return cls
+
+
+def registered() -> dict[str, type]:
+    """The registered results classes, by saved name."""
+    return dict(_CLASSES)
 
 
 def _plain(value: Any) -> Any:
@@ -103,15 +124,6 @@ def _to_bytes(results: Any) -> bytes:
 
 
 def _from_bytes(blob: bytes, where: str) -> Any:
-    from . import llm, markov, mnlogit, pool
-
-    classes = {
-        "MarkovResults": markov.MarkovResults,
-        "MarginalResults": markov.MarginalResults,
-        "TransitionMNLogitResults": mnlogit.TransitionMNLogitResults,
-        "LLMTransitionResults": llm.LLMTransitionResults,
-        "LogLinearPoolResults": pool.LogLinearPoolResults,
-    }
     try:
         zf = zipfile.ZipFile(io.BytesIO(blob))
     except zipfile.BadZipFile:
@@ -125,9 +137,12 @@ def _from_bytes(blob: bytes, where: str) -> Any:
                 f"{where} has format {manifest.get('format')!r} version "
                 f"{manifest.get('version')!r}; this library reads {FORMAT!r} version {VERSION}"
             )
-        cls = classes.get(manifest.get("class"))
+        cls = _CLASSES.get(manifest.get("class"))
         if cls is None:
-            raise ValueError(f"{where} holds unknown results class {manifest.get('class')!r}")
+            raise ValueError(
+                f"{where} holds unknown results class {manifest.get('class')!r}; known: "
+                f"{sorted(_CLASSES)} (import the module that defines it before loading)"
+            )
         data = archive_check.read_panel_data(zf, where, manifest)
         with archive_check.member_errors(where, "panel.parquet"):
             panel = _panel_from(manifest["panel"], data)
