@@ -131,6 +131,9 @@ def test_duplicate_and_missing_members(saved, tmp_path):
     path = tmp_path / "missing.zip"
     write_zip(path, [(n, b) for n, b in content if n != "arrays.npz"])
     refused(path, "arrays.npz", "missing")
+    path = tmp_path / "other.zip"
+    write_zip(path, {"readme.txt": b"another zip", "../x": b""})
+    refused(path, "manifest.json", "is not a saved labor_econ results file \\(no manifest\\)")
 
 
 # -- sizes -----------------------------------------------------------------------------------
