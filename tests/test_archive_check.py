@@ -174,6 +174,36 @@ def test_zip_bomb_refused_before_allocation(saved, tmp_path):
     assert time.perf_counter() - start < 5
 
 
+def test_mnlogit_zip_bomb_refused(saved, tmp_path):
+    """The MNLogit's arrays have no fixed shape: their bound comes from the most design
+    columns and outcomes the stored panel allows (here 606,336 bytes; the real file 42,552)."""
+    content = members(saved["mnl"])
+    path = tmp_path / "bomb.zip"
+    _bomb(path, content["manifest.json"], content["panel.parquet"], 300 * 2**20)
+    refused(path, "arrays.npz", r"TransitionMNLogitResults on this panel stores at most")
+
+
+def test_compare_reports_a_tampered_file_without_a_traceback(tmp_path, capsys):
+    from labor_econ.cli import main
+    from labor_econ.datasets import simulate_panel
+
+    panel = simulate_panel(30, years=[1990, 1991, 1992, 1994], seed=4)
+    data = tmp_path / "careers.csv"
+    panel.data.to_csv(data, index=False)
+    good = tmp_path / "markov.zip"
+    MarkovTransitionModel(panel).fit().save(good)
+    stored = arrays_of(good)
+    bad = tmp_path / "bad.zip"
+    tampered(good, bad, arrays=npz(probs=-stored["probs"], counts=stored["counts"]))
+    code = main(
+        ["compare", str(data), "--id", "pid", "--time", "year", "--occupation", "occ"]
+        + ["--results", f"Markov={bad}", "--out", str(tmp_path / "out")]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "bad.zip: member arrays.npz:probs" in err and "summing to one" in err
+
+
 def test_member_over_the_documented_limit(saved, tmp_path, monkeypatch):
     from labor_econ.models import archive_check
 

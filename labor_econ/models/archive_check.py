@@ -323,14 +323,15 @@ def _free_length(manifest: dict[str, Any], panel: Any) -> int:
     if manifest["class"] == "LLMTransitionResults":
         return 8  # the calibration's few parameters
     # MNLogit: design columns (at most the intercept, 2 K occupation dummies, the durations
-    # and year, and one column per covariate level) times the observed outcomes but one.
+    # and year, one column per numeric covariate and one per level of any other) times the
+    # observed outcomes but one.
     k = len(panel.taxonomy)
     data = panel.data
-    levels = sum(
-        max(1, int(data[c].nunique()))
-        for c in [*panel.static, *panel.varying, panel.birth_year]
-        if c is not None
-    )
+    levels = 0
+    for c in [*panel.static, *panel.varying, panel.birth_year]:
+        if c is not None:
+            numeric = pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c])
+            levels += 1 if numeric else max(1, int(data[c].nunique()))
     outcomes = int(panel.transitions()["occupation"].nunique())
     return (1 + 2 * k + 1 + 5 + levels) * max(outcomes - 1, 1)
 
