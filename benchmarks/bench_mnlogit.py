@@ -11,18 +11,19 @@ penalty) on panels simulated by :func:`labor_econ.datasets.simulate_panel`:
    Target: under 5 minutes on 2 CPU cores.
 
 ``--maxiter N`` caps the iterations (the fit then warns that it did not converge) and
-``--penalty P`` fits the ridge instead. Each case also reports the held-out perplexity of
-the MNLogit and of the add-one Markov model on 20% of the persons. Neither model forms the
-Hessian at this size (no standard errors). Run: ``python benchmarks/bench_mnlogit.py [--case
-1|2] [--penalty 1]``; it prints the load average, since timings on a shared machine depend
-on it.
+``--penalty P`` fits the ridge instead (``fit_regularized(alpha=P)``). Each case also
+reports the held-out perplexity of the MNLogit and of the add-one Markov model on 20% of
+the persons. Neither model forms the Hessian at this size (no standard errors). Run:
+``python benchmarks/bench_mnlogit.py [--case 1|2] [--penalty 1]``; it prints the load
+average, since timings on a shared machine depend on it.
 
 Measured (2 CPU cores, idle, 2026-11-26): with ``--penalty 1`` case 1 converges in 124
 iterations, 66.6 s in all, test perplexity 6.10 against Markov's 11.23; case 2 converges
 in 154 iterations, 177 s, perplexity 5.28 against 6.71. Without a penalty (the default)
-case 1 is not converged after 800 iterations (120 s; log-likelihood -17,929.4 and still
-rising), perplexity 37.43: at this size the unpenalized maximum does not exist (see the
-``TransitionMNLogit`` Notes).
+case 1 used to be not converged after 800 iterations (120 s; log-likelihood -17,929.4 and
+still rising), perplexity 37.43: at this size the unpenalized maximum does not exist (see
+the ``TransitionMNLogit`` Notes); ``fit()`` now raises ``NoMaximumError`` after 75
+iterations (28 s at load average 5, 2026-12-03).
 """
 
 import argparse
@@ -32,7 +33,7 @@ import warnings
 
 from labor_econ import MarkovTransitionModel, Taxonomy
 from labor_econ.datasets import simulate_panel
-from labor_econ.models.mnlogit import TransitionMNLogit
+from labor_econ.models.mnlogit import NoMaximumError, TransitionMNLogit
 from labor_econ.taxonomies import occ1990
 
 CASES = {
@@ -60,7 +61,14 @@ def run(case: int, maxiter: int | None = None, penalty: float = 0.0) -> None:
         warnings.simplefilter("always")
         model = TransitionMNLogit(train)
         built = time.perf_counter()
-        results = model.fit(progress=True, maxiter=maxiter, penalty=penalty)
+        if penalty:
+            results = model.fit_regularized(alpha=penalty, progress=True, maxiter=maxiter)
+        else:
+            try:
+                results = model.fit(progress=True, maxiter=maxiter)
+            except NoMaximumError as err:
+                print(f"  fit(): NoMaximumError after {time.perf_counter() - built:.1f} s: {err}")
+                return
     fitted = time.perf_counter()
     for w in caught:
         print(f"  {w.category.__name__}: {str(w.message)[:600]}")

@@ -9,10 +9,12 @@ import zipfile
 
 import numpy as np
 import pytest
+from scipy.special import log_softmax
 from statsmodels.tools.sm_exceptions import CollinearityWarning
 
 from labor_econ.models.archive_check import MAX_MEMBER_BYTES, ResultsFileError
 from labor_econ.models.base import TransitionResults
+from labor_econ.models.llm import LLMTransitionModel
 from labor_econ.models.markov import MarginalModel, MarkovTransitionModel
 from labor_econ.models.mnlogit import TransitionMNLogit
 from labor_econ.models.pool import LogLinearPool
@@ -38,6 +40,9 @@ def saved(split, tmp_path_factory):
         "mnl": mnl,
         "pool": LogLinearPool(test, {"markov": markov, "mnl": mnl}).fit(),
         "other": MarkovTransitionModel(test).fit(),
+        "llm": LLMTransitionModel.from_scores(
+            test, log_softmax(np.log(markov.predict(test).to_numpy()), axis=1), name="scores"
+        ).fit(),
     }
     paths = {}
     for key, res in fitted.items():
@@ -72,6 +77,12 @@ def tampered(src, dst, **replace) -> None:
 def npz(**arrays) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def members_npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
     return buffer.getvalue()
 
 
@@ -120,6 +131,9 @@ def test_duplicate_and_missing_members(saved, tmp_path):
     path = tmp_path / "missing.zip"
     write_zip(path, [(n, b) for n, b in content if n != "arrays.npz"])
     refused(path, "arrays.npz", "missing")
+    path = tmp_path / "other.zip"
+    write_zip(path, {"readme.txt": b"another zip", "../x": b""})
+    refused(path, "manifest.json", "is not a saved labor_econ results file \\(no manifest\\)")
 
 
 # -- sizes -----------------------------------------------------------------------------------
@@ -144,7 +158,7 @@ def _bomb(path, manifest: bytes, panel: bytes, unpacked: int) -> None:
 
 def test_zip_bomb_refused_before_allocation(saved, tmp_path):
     """0.3 MB on disk, 300 MB unpacked: refused from the declared size, with no more than a
-    few MB allocated (measured: 0.4 MB peak, 0.05 s)."""
+    few MB allocated (measured: 2.0 MB peak, 0.5 s, most of it reading the panel)."""
     content = members(saved["markov"])
     path = tmp_path / "bomb.zip"
     _bomb(path, content["manifest.json"], content["panel.parquet"], 300 * 2**20)
@@ -158,6 +172,36 @@ def test_zip_bomb_refused_before_allocation(saved, tmp_path):
         tracemalloc.stop()
     assert peak < 20 * 2**20, peak
     assert time.perf_counter() - start < 5
+
+
+def test_mnlogit_zip_bomb_refused(saved, tmp_path):
+    """The MNLogit's arrays have no fixed shape: their bound comes from the most design
+    columns and outcomes the stored panel allows (here 606,336 bytes; the real file 42,552)."""
+    content = members(saved["mnl"])
+    path = tmp_path / "bomb.zip"
+    _bomb(path, content["manifest.json"], content["panel.parquet"], 300 * 2**20)
+    refused(path, "arrays.npz", r"TransitionMNLogitResults on this panel stores at most")
+
+
+def test_compare_reports_a_tampered_file_without_a_traceback(tmp_path, capsys):
+    from labor_econ.cli import main
+    from labor_econ.datasets import simulate_panel
+
+    panel = simulate_panel(30, years=[1990, 1991, 1992, 1994], seed=4)
+    data = tmp_path / "careers.csv"
+    panel.data.to_csv(data, index=False)
+    good = tmp_path / "markov.zip"
+    MarkovTransitionModel(panel).fit().save(good)
+    stored = arrays_of(good)
+    bad = tmp_path / "bad.zip"
+    tampered(good, bad, arrays=npz(probs=-stored["probs"], counts=stored["counts"]))
+    code = main(
+        ["compare", str(data), "--id", "pid", "--time", "year", "--occupation", "occ"]
+        + ["--results", f"Markov={bad}", "--out", str(tmp_path / "out")]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "bad.zip: member arrays.npz:probs" in err and "summing to one" in err
 
 
 def test_member_over_the_documented_limit(saved, tmp_path, monkeypatch):
@@ -187,6 +231,18 @@ def test_npy_header_shape_and_dtype_checked_before_reading(saved, tmp_path):
     np.savez(buffer, probs=np.array([{"a": 1}] * 9, dtype=object), counts=stored["counts"])
     tampered(saved["markov"], path, arrays=buffer.getvalue())
     refused(path, "arrays.npz:probs", "object array")
+    # a header declaring 80 GB over a few bytes of data: refused from the header
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**10,)}
+    )
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("probs.npy", header.getvalue() + bytes(64))
+        zf.writestr("counts.npy", members_npy(stored["counts"]))
+    path = tmp_path / "header.zip"
+    tampered(saved["markov"], path, arrays=inner.getvalue())
+    refused(path, "arrays.npz:probs", "does not fit the declared size")
     path = tmp_path / "notnpz.zip"
     tampered(saved["markov"], path, arrays=b"garbage")
     refused(path, "arrays.npz", "not a NumPy .npz")
@@ -246,6 +302,18 @@ def test_mnlogit_arrays_checked(saved, tmp_path):
     shorter = dict(stored, params=stored["params"][:-8], cov=stored["cov"][:-8, :-8])
     tampered(saved["mnl"], path, arrays=npz(**shorter))
     refused(path, "manifest.json: state / arrays.npz", "ValueError")  # the model's own check
+
+
+def test_llm_scores_checked(saved, tmp_path):
+    stored = arrays_of(saved["llm"])
+    path = tmp_path / "llm.zip"
+    for logq, member, match in [
+        (np.where(np.arange(9) == 4, np.nan, stored["logq"]), "arrays.npz:logq", "NaN or positive"),
+        (stored["logq"] + 1.0, "arrays.npz:logq", "NaN or positive log-scores"),
+        (stored["logq"][:-1], "arrays.npz:logq", r"shape \(\d+, 9\), expected \(\d+, 9\)"),
+    ]:
+        tampered(saved["llm"], path, arrays=npz(**dict(stored, logq=logq)))
+        refused(path, member, match)
 
 
 def test_pool_components_checked(saved, tmp_path):
@@ -342,5 +410,5 @@ def test_garbage_parquet(saved, tmp_path):
 
 
 def test_untampered_files_still_load(saved):
-    for key in ("markov", "marginal", "mnl", "pool"):
+    for key in ("markov", "marginal", "mnl", "pool", "llm"):
         assert TransitionResults.load(saved[key]).nobs > 0

@@ -201,6 +201,26 @@ def test_mnlogit_ridge_by_default_above_the_code_limit(
         assert results.penalty == 0.0 and manifest["mnlogit_penalty"] == 0.0
 
 
+def test_mnlogit_without_a_maximum_falls_back_to_the_ridge(nlsy_small, tmp_path, capsys):
+    """On 183 transitions and 208 coefficients the maximum likelihood does not exist: by
+    default fit says so and fits the ridge; asked for maximum likelihood it exits 1."""
+    path, _ = nlsy_small
+    args = ["fit", str(path), *DECL, "--missing", "drop", "--models", "mnlogit"]
+    assert main([*args, "--test-size", "0.25", "--seed", "2", "--out", str(tmp_path / "a")]) == 0
+    log = capsys.readouterr().err
+    assert "maximum likelihood of this MNLogit" in log and "does not exist" in log
+    assert "Fitting the ridge with penalty 1 instead" in log
+    assert TransitionResults.load(tmp_path / "a" / "results_mnlogit.zip").penalty == 1.0
+    code = main(
+        [*args, "--test-size", "0.25", "--seed", "2", "--mnlogit-penalty", "0"]
+        + ["--out", str(tmp_path / "b")]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "fit_regularized(alpha=1)" in err
+    assert "Traceback" not in err
+
+
 def test_argparse_errors_and_help_return_codes(capsys):
     assert main(["fit"]) == 2
     assert "required" in capsys.readouterr().err

@@ -111,29 +111,14 @@ def _models(text: str, lm: str | None) -> list[str]:
 
 
 def _fit_one(key: str, train: Any, args: argparse.Namespace, say: Progress, out: Path) -> Any:
-    from ..models import LLMModel, MarginalModel, MarkovModel, MNLogitModel
+    from ..models import LLMModel, MarginalModel, MarkovModel
 
     if key == "marginal":
         return MarginalModel(train).fit()
     if key == "markov":
         return MarkovModel(train).fit()
     if key == "mnlogit":
-        model = MNLogitModel(train)
-        penalty = args.mnlogit_penalty
-        if penalty is None:
-            n_codes = len(model.observed_codes)
-            penalty = DEFAULT_RIDGE if n_codes > RIDGE_ABOVE else 0.0
-            if penalty:
-                say(
-                    f"MNLogit: {n_codes} occupation codes (over {RIDGE_ABOVE}): fitting the "
-                    f"ridge with penalty {penalty:g} (fit_regularized); pass "
-                    "--mnlogit-penalty 0 for maximum likelihood"
-                )
-        args.mnlogit_penalty_used = penalty
-        # The progress bar goes to stderr, as the rest of the log.
-        if penalty:
-            return model.fit_regularized(alpha=penalty, progress=True)
-        return model.fit(progress=True)
+        return _fit_mnlogit(train, args, say)
     from ..lm.loading import load_lm
 
     say(f"loading the LM {args.lm} ...")
@@ -141,6 +126,39 @@ def _fit_one(key: str, train: Any, args: argparse.Namespace, say: Progress, out:
     # The scores go to a store in --out: the test persons' too (scored by the comparison),
     # so that `labor-econ compare` can evaluate the saved results on them without the LM.
     return LLMModel(train, lm, template=args.template_obj, name="LLM", store=out / "scores").fit()
+
+
+def _fit_mnlogit(train: Any, args: argparse.Namespace, say: Progress) -> Any:
+    """The MNLogit: the penalty given, else the ridge above :data:`RIDGE_ABOVE` codes and
+    maximum likelihood below, falling back to the ridge where that does not exist; the log
+    says which (and ``args.mnlogit_penalty_used`` records it for the manifest)."""
+    from ..models.mnlogit import MNLogitModel, NoMaximumError
+
+    model = MNLogitModel(train)
+    penalty = args.mnlogit_penalty
+    n_codes = len(model.observed_codes)
+    if penalty is None and n_codes > RIDGE_ABOVE:
+        penalty = DEFAULT_RIDGE
+        say(
+            f"MNLogit: {n_codes} occupation codes (over {RIDGE_ABOVE}): fitting the ridge with "
+            f"penalty {penalty:g} (fit_regularized); pass --mnlogit-penalty 0 for maximum "
+            "likelihood"
+        )
+    # The progress bars go to stderr, as the rest of the log.
+    if not penalty:
+        try:
+            args.mnlogit_penalty_used = 0.0
+            return model.fit(progress=True)
+        except NoMaximumError as err:
+            if penalty is not None:  # maximum likelihood asked for: a failure (exit 1)
+                raise
+            penalty = DEFAULT_RIDGE
+            say(
+                f"MNLogit: {err} Fitting the ridge with penalty {penalty:g} instead "
+                "(fit_regularized); --mnlogit-penalty 0 asks for maximum likelihood only"
+            )
+    args.mnlogit_penalty_used = penalty
+    return model.fit_regularized(alpha=penalty, progress=True)
 
 
 def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:

@@ -77,9 +77,9 @@ class ResultsFileError(ValueError):
         The member of the zip at fault (``manifest.json``, ``arrays.npz:probs``, ...).
     """
 
-    def __init__(self, path: str, member: str, problem: str) -> None:
+    def __init__(self, path: str, member: str, problem: str, *, message: str | None = None):
         self.path, self.member = path, member
-        super().__init__(f"{path}: member {member}: {problem}")
+        super().__init__(message or f"{path}: member {member}: {problem}")
 
 
 @contextmanager
@@ -101,6 +101,13 @@ def check_members(zf: zipfile.ZipFile, path: str) -> int:
     if path.count(":components/") > MAX_DEPTH:
         raise ResultsFileError(path, "components/", f"results nested over {MAX_DEPTH} deep")
     names = [info.filename for info in zf.infolist()]
+    if "manifest.json" not in names:  # some other zip: say so before judging its members
+        raise ResultsFileError(
+            path,
+            "manifest.json",
+            "missing",
+            message=f"{path} is not a saved labor_econ results file (no manifest)",
+        )
     for name in names:
         if name.startswith(("/", "\\")) or ".." in name or "\\" in name or ":" in name:
             raise ResultsFileError(path, repr(name), "unsafe member name (absolute or '..')")
@@ -116,13 +123,7 @@ def check_members(zf: zipfile.ZipFile, path: str) -> int:
         raise ResultsFileError(path, twice[0], "the member is stored twice")
     for member in _FIXED:
         if member not in names:
-            raise ResultsFileError(
-                path,
-                member,
-                "missing: not a saved labor_econ results file (no manifest)"
-                if member == "manifest.json"
-                else "missing",
-            )
+            raise ResultsFileError(path, member, "missing")
     for info in zf.infolist():
         limit = MAX_MANIFEST_BYTES if info.filename == "manifest.json" else MAX_MEMBER_BYTES
         if info.file_size > limit:
@@ -330,14 +331,15 @@ def _free_length(manifest: dict[str, Any], panel: Any) -> int:
     if _kind(manifest) == "LLMResults":
         return 8  # the calibration's few parameters
     # MNLogit: design columns (at most the intercept, 2 K occupation dummies, the durations
-    # and year, and one column per covariate level) times the observed outcomes but one.
+    # and year, one column per numeric covariate and one per level of any other) times the
+    # observed outcomes but one.
     k = len(panel.taxonomy)
     data = panel.data
-    levels = sum(
-        max(1, int(data[c].nunique()))
-        for c in [*panel.static, *panel.varying, panel.birth_year]
-        if c is not None
-    )
+    levels = 0
+    for c in [*panel.static, *panel.varying, panel.birth_year]:
+        if c is not None:
+            numeric = pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c])
+            levels += 1 if numeric else max(1, int(data[c].nunique()))
     outcomes = int(panel.transitions()["occupation"].nunique())
     return (1 + 2 * k + 1 + 5 + levels) * max(outcomes - 1, 1)
 

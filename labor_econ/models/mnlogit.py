@@ -1094,7 +1094,10 @@ class MNLogitResults(WaldInference, TransitionResults):
     cov_note : str or None
         Why there are no standard errors, if there are none.
     penalty : float
-        The ridge penalty of the fit (0: maximum likelihood).
+        The ridge penalty of the fit: ``alpha`` of :meth:`MNLogitModel.fit_regularized`
+        (0: :meth:`MNLogitModel.fit`, maximum likelihood).
+    omitted : pandas.DataFrame
+        True for coefficients omitted as not identified (0, no standard error).
     """
 
     _saved_as = ("TransitionMNLogitResults",)
