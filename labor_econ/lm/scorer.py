@@ -214,6 +214,7 @@ class CandidateScorer:
         self.observed_fallback_rows = 0
         #: What the last `score` with a tolerance left out (see `Pruning`).
         self.last_pruning: Pruning | None = None
+        self._pruned_states: dict[int, _PruneState] | None = None
 
     @property
     def attn_implementation(self) -> str:
@@ -345,7 +346,8 @@ class CandidateScorer:
         observed: Sequence[int] | None,
     ) -> np.ndarray:
         """`score` with certified pruning (see its `tolerance`); sets ``last_pruning``."""
-        if isinstance(tolerance, bool) or not 0 < float(tolerance) < 1:
+        # 0 is taken here (every node expanded level by level: the benchmark's reference).
+        if isinstance(tolerance, bool) or not 0 <= float(tolerance) < 1:
             raise ValueError(f"tolerance must be in [0, 1), got {tolerance!r}")
         k = len(candidates)
         if observed is None:
@@ -373,8 +375,10 @@ class CandidateScorer:
                 row = int(np.argsort(cols)[observed[i]]) if observed[i] >= 0 else -1
                 chosen.append((ids, trie, cols, row))
             values = self._forward_pruned(chosen, tolerance)
-            for i, (logq, m, r) in zip(batch, values, strict=True):
+            for i, (logq, m, r, state) in zip(batch, values, strict=True):
                 out[i], found[i], unexpanded[i] = logq, m, r
+                if self._pruned_states is not None:  # kept for benchmarks and tests
+                    self._pruned_states[i] = state
 
         flex = self.attn_implementation == "flex_attention"
         if flex:  # the level-by-level mask over kept keys is a dense one
@@ -390,14 +394,14 @@ class CandidateScorer:
 
     def _forward_pruned(
         self, plans: list[tuple[list[int], _Trie, np.ndarray, int]], tolerance: float
-    ) -> list[tuple[np.ndarray, float, float]]:
+    ) -> list[tuple[np.ndarray, float, float, _PruneState]]:
         """Level-by-level scoring of (prompt ids, trie, columns, observed column) rows.
 
         The prompts are fed once (right-padded, causal) and their keys and values kept;
         each round then feeds the chosen frontier nodes of every row, a node seeing its
         prompt, its ancestors (kept from earlier rounds) and itself, at position prompt
         length + depth - 1 as in `_forward_tries`. Returns each row's log q over its
-        columns' order, the mass found and the unexpanded mass.
+        columns' order, the mass found, the unexpanded mass and its final state.
         """
         device = self.lm.device
         n = len(plans)
@@ -447,7 +451,7 @@ class CandidateScorer:
             ]
             self._expand(hidden, [(b, v) for b, _, v in where], states)
         return [
-            (state.log_q()[np.argsort(cols)], state.found(), state.unexpanded())
+            (state.log_q()[np.argsort(cols)], state.found(), state.unexpanded(), state)
             for (_, _, cols, _), state in zip(plans, states, strict=True)
         ]
 
