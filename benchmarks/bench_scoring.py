@@ -551,11 +551,19 @@ def bench_fewer_tokens(
         f"{fed_exact['trie'] / n:>8.1f}{ms_exact:>10.1f}{0:>11.2g}{0:>11.2g}"
     )
     results: dict[str, float] = {"exact": total_exact / n}
+    rounds: list[float] = []
     for eps in tolerances:
-        ms, fed, (got, scorer) = run(
-            lambda s, eps=eps: s.score(texts, cands, starts=starts, tolerance=eps, observed=obs)
-        )
+
+        def pruned(s: CandidateScorer, eps: float = eps) -> np.ndarray:
+            s._pruned_states = {}
+            return s.score(texts, cands, starts=starts, tolerance=eps, observed=obs)
+
+        ms, fed, (got, scorer) = run(pruned)
         pruning = scorer.last_pruning
+        rounds.append(
+            np.mean([int(state.trie.depth[state.fed].max(initial=0)) + 1
+                     for state in scorer._pruned_states.values()])
+        )  # fmt: skip
         lp = got[rows, obs] - logsumexp(got, axis=1)
         error = float(np.abs(lp_exact - lp).max())
         # The oracle certifies each transition's achieved ratio (the same bound).
@@ -582,6 +590,13 @@ def bench_fewer_tokens(
         f"{'observed-only':<22}{fed_obs['observed'] / n:>14.1f}{'':>8}{'':>8}{ms_obs:>10.1f}"
         f"   (1/{total_exact / fed_obs['observed']:.0f} of the exact trie's tokens; "
         f"{scorer.observed_fallback_rows} rows fell back to their own pass)"
+    )
+    prompt = fed_exact["prompt"] / n
+    print(
+        f"\nlevel by level: {min(rounds):.1f}-{max(rounds):.1f} forwards per transition; the "
+        f"prompt's keys and values are kept, where feeding the prompt again each level would "
+        f"add at least {(min(rounds) - 1) * prompt:.0f}-{(max(rounds) - 1) * prompt:.0f} "
+        "tokens per transition"
     )
     # Person-prefix reuse for the full trie: each person's prompt fed once, then only the
     # new wave's tokens per transition.
@@ -632,10 +647,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--tiny", action="store_true", help="--e2e with the tiny Llama on CPU")
     parser.add_argument("--persons", type=int, default=6, help="--e2e: simulated persons")
     parser.add_argument("--fewer", action="store_true", help="fed tokens: exact/pruned/observed")
-    parser.add_argument("--train-seconds", type=float, default=60.0, help="--fewer: training")
+    parser.add_argument("--train-seconds", type=float, default=40.0, help="--fewer: training")
     args = parser.parse_args(argv)
     if args.fewer:
-        bench_fewer_tokens(train_seconds=args.train_seconds, persons=args.persons // 2)
+        bench_fewer_tokens(train_seconds=args.train_seconds, persons=max(1, args.persons // 3))
         return
     if args.e2e:
         tiny = args.tiny or not torch.cuda.is_available()
