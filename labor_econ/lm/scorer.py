@@ -318,8 +318,6 @@ class CandidateScorer:
 
         def run(batch: list[int]) -> None:
             chosen = [units[u] for u in batch]
-            self.tokens_fed["prompt"] += sum(len(ids) for _, ids, _ in chosen)
-            self.tokens_fed["trie"] += sum(len(t.inner) for *_, ps in chosen for t, _ in ps)
             single = [(i, ids, parts[0]) for i, ids, parts in chosen if len(parts) == 1]
             if single:
                 values = self._forward_tries([(ids, trie) for _, ids, (trie, _) in single])
@@ -331,6 +329,9 @@ class CandidateScorer:
                 for (i, _, parts), per_trie in zip(shared, values, strict=True):
                     for (_, cols), value in zip(parts, per_trie, strict=True):
                         out[i, cols] = value
+            # Counted once the batch ran (not again when an out-of-memory batch is retried).
+            self.tokens_fed["prompt"] += sum(len(ids) for _, ids, _ in chosen)
+            self.tokens_fed["trie"] += sum(len(t.inner) for *_, ps in chosen for t, _ in ps)
 
         # Leaves are not fed; a shared prompt is fed once.
         lengths = [len(ids) + sum(len(t.inner) for t, _ in parts) for _, ids, parts in units]
