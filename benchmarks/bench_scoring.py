@@ -9,12 +9,22 @@ template, a simulated NLSY79-like panel, tokenization included) next to the floo
 naive scorer, and projects the hours for a 370,000-transition panel on 1 and 8 GPUs: on a
 random-init 7B (``--13b``: 13B) shape on CUDA, or the tiny Llama on CPU (``--tiny``, and
 always when there is no GPU). Works with transformers 5.17 and newer.
+
+``--fewer`` (issue 22) counts the tokens fed per transition on a tiny Llama trained for a
+minute on a simulated NLSY79-like panel (K = 389 occ1990 titles, ``labor_llm``): the exact
+trie, certified pruning at several tolerances (largest certified bound, largest actual
+error in the observed outcome's normalized log p, and the trie nodes a best-first oracle that
+knows every node's probability feeds for the same bound), observed-only scoring, what
+reusing each person's prompt prefix would save, and the GPU hours these project for the
+NLSY79 ``labor-econ fit`` from the H100 figure (61.4 ms per transition for 7B at about 140
+prompt + 1,800 trie tokens).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import heapq
 import inspect
 import random
 import tempfile
@@ -28,7 +38,14 @@ import torch
 from labor_econ.lm import CandidateScorer, CausalLM, naive_score
 from labor_econ.lm.testing import tiny_lm
 
-__all__ = ["kv_copy_score", "main", "synthetic_candidates", "synthetic_prompts"]
+__all__ = [
+    "bench_fewer_tokens",
+    "kv_copy_score",
+    "main",
+    "oracle_fed_nodes",
+    "synthetic_candidates",
+    "synthetic_prompts",
+]
 
 _HEADS = [
     "Sales", "Managers of", "Supervisors of", "Operators of", "Assemblers of", "Inspectors of",
@@ -402,6 +419,223 @@ def bench_cpu_real_titles(k: int = 300, n_prompts: int = 6) -> float:
     return t_naive / t_cold
 
 
+# H100, 7B, bf16, labor_llm, K = 389 (/work/shared/notes/scoring.md, issue 22): end to end.
+_H100_MS_PER_TRANSITION = 61.4
+_H100_TOKENS_PER_TRANSITION = 140 + 1_800
+_NLSY79_TRANSITIONS = 370_000
+
+
+def _train_tiny(lm: CausalLM, texts: list[str], seconds: float, seed: int = 0) -> int:
+    """Plain causal-LM training of `lm` on `texts` for about `seconds`; returns the steps."""
+    tok, model = lm.tokenizer, lm.model
+    ids = [tok(t)["input_ids"] for t in texts]
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        batch = [ids[i] for i in torch.randint(len(ids), (8,), generator=gen).tolist()]
+        width = max(map(len, batch))
+        x = torch.zeros((len(batch), width), dtype=torch.long)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        for b, row in enumerate(batch):
+            x[b, : len(row)] = torch.tensor(row)
+            labels[b, : len(row)] = torch.tensor(row)
+        loss = model(input_ids=x, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        steps += 1
+    model.eval()
+    return steps
+
+
+def oracle_fed_nodes(state: object, ratio: float) -> int:
+    """Inner trie nodes a best-first oracle feeds to certify ``unexpanded <= ratio * found``.
+
+    It knows every node's prefix probability (`state` from a full level-by-level
+    expansion), feeds the observed candidate's path, then always the frontier node of
+    largest prefix probability until the certificate holds.
+    """
+    trie, logp = state.trie, state.logp
+    p = np.exp(logp)
+    is_leaf_of = np.zeros(len(p), dtype=bool)
+    is_leaf_of[trie.leaf] = True
+    children = [[] for _ in range(len(p) + 1)]  # index v + 1; 0 is the root
+    for v, parent in enumerate(trie.parent.tolist()):
+        children[parent + 1].append(v)
+    found = unexpanded = 0.0
+    heap: list[tuple[float, int]] = []
+    fed = 0
+
+    def reach(v: int) -> None:
+        nonlocal found, unexpanded
+        if is_leaf_of[v]:
+            found += p[v]
+        if state.is_inner[v]:
+            unexpanded += p[v]
+            heapq.heappush(heap, (-p[v], v))
+
+    def feed(v: int) -> None:
+        nonlocal fed, unexpanded
+        fed += 1
+        unexpanded -= p[v]
+        for c in children[v + 1]:
+            reach(c)
+
+    for v in children[0]:
+        reach(v)
+    done = set()
+    for v in sorted(np.flatnonzero(state.must & state.is_inner), key=lambda v: trie.depth[v]):
+        feed(int(v))
+        done.add(int(v))
+    while heap and unexpanded > ratio * found * (1 + 1e-12):
+        _, v = heapq.heappop(heap)
+        if v not in done:
+            done.add(v)
+            feed(v)
+    return fed
+
+
+def bench_fewer_tokens(
+    *, train_seconds: float = 60.0, persons: int = 3, calibration: int = 5_000,
+    tolerances: Sequence[float] = (1e-6, 1e-4, 1e-3, 1e-2), test_share: float = 0.2,
+) -> dict[str, float]:  # fmt: skip
+    """Fed tokens per transition: exact trie, pruned, observed-only; GPU-hour projection."""
+    from scipy.special import logsumexp
+
+    from labor_econ.datasets import simulate_panel
+    from labor_econ.taxonomies import occ1990
+    from labor_econ.templates import ResumeTemplate
+
+    template, taxonomy = ResumeTemplate.preset("labor_llm"), occ1990()
+    train = simulate_panel(300, taxonomy=taxonomy, seed=1)  # NLSY79 waves and cohorts
+    panel = simulate_panel(persons, taxonomy=taxonomy, seed=0)
+    resumes = template.resumes(train).tolist()
+    with tempfile.TemporaryDirectory() as tmp:
+        lm = tiny_lm(tmp, resumes + template.continuations(taxonomy), device="cpu", seed=0)
+    steps = _train_tiny(lm, resumes, train_seconds)
+    prompts = template.prompts(panel)
+    texts = prompts.tolist()
+    cands = template.continuations(taxonomy)
+    obs = taxonomy.positions(panel.transitions()["occupation"].loc[prompts.index])
+    n, rows = len(texts), np.arange(len(texts))
+    starts = template.wave_starts(texts)
+    print(
+        f"tiny Llama (2 layers, hidden 64) trained {steps} steps ({train_seconds:.0f} s) on "
+        f"{len(resumes)} simulated resumes; scoring {n} transitions of {persons} persons, "
+        f"K = {len(cands)}, labor_llm, float32, 1 thread per process"
+    )
+
+    def run(fn: Callable[[CandidateScorer], object]) -> tuple[float, dict[str, int], object]:
+        # Default settings: on CPU the exact trie is cut into rows sharing the prompt's keys.
+        scorer = CandidateScorer(lm, progress=False)
+        start = time.perf_counter()
+        out = fn(scorer)
+        return (time.perf_counter() - start) * 1e3 / n, dict(scorer.tokens_fed), (out, scorer)
+
+    ms_exact, fed_exact, (exact, _) = run(lambda s: s.score(texts, cands, starts=starts))
+    lp_exact = exact[rows, obs] - logsumexp(exact, axis=1)
+    total_exact = fed_exact["prompt"] + fed_exact["trie"]
+    # Every node's probability (a full level-by-level expansion) for the oracle.
+    full = CandidateScorer(lm, progress=False)
+    full._pruned_states = {}
+    full._score_pruned(texts, cands, starts, 0.0, obs)
+    states = [full._pruned_states[i] for i in range(n)]
+    print(
+        f"\n{'method':<22}{'fed tok/trans':>14}{'prompt':>8}{'trie':>8}{'ms/trans':>10}"
+        f"{'max bound':>11}{'max error':>11}{'oracle trie':>12}{'x oracle':>9}"
+    )
+    print(
+        f"{'exact trie':<22}{total_exact / n:>14.1f}{fed_exact['prompt'] / n:>8.1f}"
+        f"{fed_exact['trie'] / n:>8.1f}{ms_exact:>10.1f}{0:>11.2g}{0:>11.2g}"
+    )
+    results: dict[str, float] = {"exact": total_exact / n}
+    rounds: list[float] = []
+    for eps in tolerances:
+
+        def pruned(s: CandidateScorer, eps: float = eps) -> np.ndarray:
+            s._pruned_states = {}
+            return s.score(texts, cands, starts=starts, tolerance=eps, observed=obs)
+
+        ms, fed, (got, scorer) = run(pruned)
+        pruning = scorer.last_pruning
+        rounds.append(
+            np.mean([int(state.trie.depth[state.fed].max(initial=0)) + 1
+                     for state in scorer._pruned_states.values()])
+        )  # fmt: skip
+        lp = got[rows, obs] - logsumexp(got, axis=1)
+        error = float(np.abs(lp_exact - lp).max())
+        # The oracle certifies each transition's achieved ratio (the same bound).
+        oracle = sum(
+            oracle_fed_nodes(state, r)
+            for state, r in zip(states, pruning.unexpanded / pruning.found, strict=True)
+        )
+        total = fed["prompt"] + fed["trie"]
+        results[f"pruned {eps:g}"] = total / n
+        results[f"trie {eps:g}"] = fed["trie"] / n
+        print(
+            f"{f'pruned eps={eps:g}':<22}{total / n:>14.1f}{fed['prompt'] / n:>8.1f}"
+            f"{fed['trie'] / n:>8.1f}{ms:>10.1f}{pruning.max_bound:>11.2g}{error:>11.2g}"
+            f"{oracle / n:>12.1f}{fed['trie'] / max(oracle, 1):>9.2f}"
+        )
+    ms_obs, fed_obs, (observed, scorer) = run(
+        lambda s: s.score_observed(
+            texts, [cands[k] for k in obs], persons=prompts.index.get_level_values(0)
+        )
+    )
+    assert np.abs(observed - exact[rows, obs]).max() < 1e-3  # the same numbers
+    results["observed"] = fed_obs["observed"] / n
+    print(
+        f"{'observed-only':<22}{fed_obs['observed'] / n:>14.1f}{'':>8}{'':>8}{ms_obs:>10.1f}"
+        f"   (1/{total_exact / fed_obs['observed']:.0f} of the exact trie's tokens; "
+        f"{scorer.observed_fallback_rows} rows fell back to their own pass)"
+    )
+    prompt = fed_exact["prompt"] / n
+    print(
+        f"\nlevel by level: {min(rounds):.1f}-{max(rounds):.1f} forwards per transition; the "
+        f"prompt's keys and values are kept, where feeding the prompt again each level would "
+        f"add at least {(min(rounds) - 1) * prompt:.0f}-{(max(rounds) - 1) * prompt:.0f} "
+        "tokens per transition"
+    )
+    # Person-prefix reuse for the full trie: each person's prompt fed once, then only the
+    # new wave's tokens per transition.
+    heads = [len(lm.tokenizer(t)["input_ids"]) for t in texts]
+    persons_ids = prompts.index.get_level_values(0)
+    once = sum(max(h for h, q in zip(heads, persons_ids, strict=True) if q == person)
+               for person in set(persons_ids))  # fmt: skip
+    saved = (fed_exact["prompt"] - once) / n
+    print(
+        f"\nperson-prefix reuse (full trie): prompt tokens {fed_exact['prompt'] / n:.1f} -> "
+        f"{once / n:.1f} per transition, {saved / (total_exact / n):.1%} of the exact trie's "
+        f"fed tokens; of the pruned eps={tolerances[-1]:g} run's: "
+        f"{saved / results[f'pruned {tolerances[-1]:g}']:.1%}"
+    )
+    # GPU hours for the NLSY79 fit (7B, H100), scaled by the tokens fed per transition.
+    ms_token = _H100_MS_PER_TRANSITION / _H100_TOKENS_PER_TRANSITION
+
+    def ms_7b(trie_share: float) -> float:
+        return (140 + 1_800 * trie_share) * ms_token
+
+    before = _NLSY79_TRANSITIONS * _H100_MS_PER_TRANSITION / 3.6e6
+    raw = _NLSY79_TRANSITIONS * (results["observed"] / (total_exact / n)) * 1_940 * ms_token
+    print(
+        f"\nprojected GPU hours, NLSY79 labor-econ fit with the LLM (7B, one H100, "
+        f"{_NLSY79_TRANSITIONS:,} transitions, test share {test_share}):"
+    )
+    print(f"  before (every transition, exact trie): {before:.2f} h")
+    print(f"  raw metrics of every transition, observed-only: {raw / 3.6e6 * 60:.1f} min")
+    test = test_share * _NLSY79_TRANSITIONS
+    for eps in (0.0, *tolerances):
+        share = 1.0 if eps == 0 else results[f"trie {eps:g}"] / (fed_exact["trie"] / n)
+        hours = ((test + calibration) * ms_7b(share) + raw) / 3.6e6
+        print(
+            f"  after, eps={eps:g} (test set + {calibration:,} calibration transitions, "
+            f"trie share {share:.2f}; raw metrics observed-only): {hours:.2f} h"
+        )
+    return results
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -412,7 +646,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--e2e", action="store_true", help="LLMTransitionModel end to end")
     parser.add_argument("--tiny", action="store_true", help="--e2e with the tiny Llama on CPU")
     parser.add_argument("--persons", type=int, default=6, help="--e2e: simulated persons")
+    parser.add_argument("--fewer", action="store_true", help="fed tokens: exact/pruned/observed")
+    parser.add_argument("--train-seconds", type=float, default=40.0, help="--fewer: training")
     args = parser.parse_args(argv)
+    if args.fewer:
+        bench_fewer_tokens(train_seconds=args.train_seconds, persons=max(1, args.persons // 3))
+        return
     if args.e2e:
         tiny = args.tiny or not torch.cuda.is_available()
         if tiny:

@@ -277,3 +277,33 @@ def test_pruning_is_reported_through_score_panel_the_store_and_the_summary(
     model = LLMTransitionModel(panel, lm, template="labor_llm", tolerance=0.05)
     text = str(model.fit().summary())
     assert "pruned at tolerance 0.05" in text and "largest bound" in text
+
+
+@pytest.mark.parametrize("attn, batch_tokens", [("eager", "auto"), ("sdpa", 1)])
+def test_pruning_under_eager_and_one_prompt_per_forward(lm, rows, exact, attn, batch_tokens):
+    prompts, observed, candidates = rows
+    scorer = CandidateScorer(
+        lm, progress=False, attn_implementation=attn, batch_tokens=batch_tokens
+    )
+    got = scorer.score(prompts.tolist(), candidates, tolerance=1e-3, observed=observed)
+    i = np.arange(len(observed))
+    np.testing.assert_allclose(got[i, observed], exact[i, observed], rtol=0, atol=TOL)
+    expanded = np.isclose(got, exact, rtol=0, atol=TOL)
+    hidden = np.where(expanded, 0.0, np.exp(exact)).sum(axis=1)
+    assert np.all(hidden <= scorer.last_pruning.unexpanded * (1 + 1e-6) + 1e-12)
+    lm.model.set_attn_implementation("sdpa")
+
+
+def test_prompts_whose_candidates_merge_with_their_tail_are_expanded_in_full(lm):
+    # After a prompt ending in a space, " Cashiers" merges with that space (its path starts
+    # with an unscored prompt token, an anchor) and "Cooks" does not: nothing is pruned there.
+    prompts = ["1990: Cashiers\n1991: ", "1990: Cooks\n1991:"]
+    candidates = [" Cashiers\n", "Cooks\n", "Sales workers\n", " Cooks\n"]
+    scorer = CandidateScorer(lm, progress=False)
+    plans = scorer._plan(prompts, candidates, whole=True)
+    assert (plans[0][1][0][0].anchor >= 0).any()
+    want = naive_score(lm, prompts, candidates)
+    got = scorer.score(prompts, candidates, tolerance=0.5, observed=[1, 1])
+    np.testing.assert_allclose(got[0], want[0], rtol=0, atol=TOL)
+    assert scorer.last_pruning.unexpanded[0] == 0
+    np.testing.assert_allclose(got[1, 1], want[1, 1], rtol=0, atol=TOL)

@@ -1,8 +1,11 @@
 """Causal language models: loading checkpoints and scoring candidate continuations."""
 
+from labor_econ.lm.inputs import PrefixCandidatesError, check_no_prefix_candidates
 from labor_econ.lm.loading import CausalLM, LMLoadError, load_lm
 from labor_econ.lm.memory import TrainingMemory, estimate_training_memory
+from labor_econ.lm.observed import RawMetrics, raw_metrics
 from labor_econ.lm.sampling import sample_resumes
+from labor_econ.lm.scorer import Pruning
 from labor_econ.lm.scoring import CandidateScorer, ContextLengthError, naive_score
 from labor_econ.lm.store import ScoreStore, StoreMismatchError, score_panel
 
@@ -11,12 +14,17 @@ __all__ = [
     "CausalLM",
     "ContextLengthError",
     "LMLoadError",
+    "PrefixCandidatesError",
+    "Pruning",
+    "RawMetrics",
     "ScoreStore",
     "StoreMismatchError",
     "TrainingMemory",
     "estimate_training_memory",
+    "check_no_prefix_candidates",
     "load_lm",
     "naive_score",
+    "raw_metrics",
     "sample_resumes",
     "score_panel",
 ]

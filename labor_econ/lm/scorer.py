@@ -4,7 +4,6 @@ forward passes (trie rows, shared-prompt rows, plain causal rows) with the LM he
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import inspect
 import warnings
 from collections.abc import Iterator, Sequence
@@ -23,6 +22,7 @@ from labor_econ.lm.masks import (
     attention_mask,
     mask_format,
 )
+from labor_econ.lm.pruning import Pruning, _PruneState
 from labor_econ.lm.tokenization import (
     _context_start,
     _segment_starts,
@@ -214,6 +214,7 @@ class CandidateScorer:
         self.observed_fallback_rows = 0
         #: What the last `score` with a tolerance left out (see `Pruning`).
         self.last_pruning: Pruning | None = None
+        self._pruned_states: dict[int, _PruneState] | None = None
 
     @property
     def attn_implementation(self) -> str:
@@ -317,8 +318,6 @@ class CandidateScorer:
 
         def run(batch: list[int]) -> None:
             chosen = [units[u] for u in batch]
-            self.tokens_fed["prompt"] += sum(len(ids) for _, ids, _ in chosen)
-            self.tokens_fed["trie"] += sum(len(t.inner) for *_, ps in chosen for t, _ in ps)
             single = [(i, ids, parts[0]) for i, ids, parts in chosen if len(parts) == 1]
             if single:
                 values = self._forward_tries([(ids, trie) for _, ids, (trie, _) in single])
@@ -330,6 +329,9 @@ class CandidateScorer:
                 for (i, _, parts), per_trie in zip(shared, values, strict=True):
                     for (_, cols), value in zip(parts, per_trie, strict=True):
                         out[i, cols] = value
+            # Counted once the batch ran (not again when an out-of-memory batch is retried).
+            self.tokens_fed["prompt"] += sum(len(ids) for _, ids, _ in chosen)
+            self.tokens_fed["trie"] += sum(len(t.inner) for *_, ps in chosen for t, _ in ps)
 
         # Leaves are not fed; a shared prompt is fed once.
         lengths = [len(ids) + sum(len(t.inner) for t, _ in parts) for _, ids, parts in units]
@@ -345,7 +347,8 @@ class CandidateScorer:
         observed: Sequence[int] | None,
     ) -> np.ndarray:
         """`score` with certified pruning (see its `tolerance`); sets ``last_pruning``."""
-        if isinstance(tolerance, bool) or not 0 < float(tolerance) < 1:
+        # 0 is taken here (every node expanded level by level: the benchmark's reference).
+        if isinstance(tolerance, bool) or not 0 <= float(tolerance) < 1:
             raise ValueError(f"tolerance must be in [0, 1), got {tolerance!r}")
         k = len(candidates)
         if observed is None:
@@ -373,8 +376,10 @@ class CandidateScorer:
                 row = int(np.argsort(cols)[observed[i]]) if observed[i] >= 0 else -1
                 chosen.append((ids, trie, cols, row))
             values = self._forward_pruned(chosen, tolerance)
-            for i, (logq, m, r) in zip(batch, values, strict=True):
+            for i, (logq, m, r, state) in zip(batch, values, strict=True):
                 out[i], found[i], unexpanded[i] = logq, m, r
+                if self._pruned_states is not None:  # kept for benchmarks and tests
+                    self._pruned_states[i] = state
 
         flex = self.attn_implementation == "flex_attention"
         if flex:  # the level-by-level mask over kept keys is a dense one
@@ -390,14 +395,14 @@ class CandidateScorer:
 
     def _forward_pruned(
         self, plans: list[tuple[list[int], _Trie, np.ndarray, int]], tolerance: float
-    ) -> list[tuple[np.ndarray, float, float]]:
+    ) -> list[tuple[np.ndarray, float, float, _PruneState]]:
         """Level-by-level scoring of (prompt ids, trie, columns, observed column) rows.
 
         The prompts are fed once (right-padded, causal) and their keys and values kept;
         each round then feeds the chosen frontier nodes of every row, a node seeing its
         prompt, its ancestors (kept from earlier rounds) and itself, at position prompt
         length + depth - 1 as in `_forward_tries`. Returns each row's log q over its
-        columns' order, the mass found and the unexpanded mass.
+        columns' order, the mass found, the unexpanded mass and its final state.
         """
         device = self.lm.device
         n = len(plans)
@@ -447,7 +452,7 @@ class CandidateScorer:
             ]
             self._expand(hidden, [(b, v) for b, _, v in where], states)
         return [
-            (state.log_q()[np.argsort(cols)], state.found(), state.unexpanded())
+            (state.log_q()[np.argsort(cols)], state.found(), state.unexpanded(), state)
             for (_, _, cols, _), state in zip(plans, states, strict=True)
         ]
 
@@ -1011,145 +1016,3 @@ def _person_units(
         units.extend((rows[i][0], [(i, a, b)]) for i, a, b in alone)
         fallback += len(alone)
     return units, fallback
-
-
-@dataclasses.dataclass(frozen=True)
-class Pruning:
-    """What a pruned `CandidateScorer.score` left out, per prompt.
-
-    Attributes
-    ----------
-    tolerance : float
-        The tolerance scored with.
-    found : numpy.ndarray
-        Mass of the candidates expanded (sum of their q).
-    unexpanded : numpy.ndarray
-        Sum of the prefix probabilities of the subtrees left unexpanded: at least the
-        mass of every candidate in them, and at most ``tolerance * found``.
-    """
-
-    tolerance: float
-    found: np.ndarray
-    unexpanded: np.ndarray
-
-    @property
-    def log_bound(self) -> np.ndarray:
-        """Per prompt, the width ``log1p(unexpanded / found)`` of the interval holding an
-        expanded candidate's normalized log-probability: between ``log q - log(found +
-        unexpanded)`` (its value from the returned scores, whose filled-in candidates sum to
-        the unexpanded mass) and ``log q - log(found)``."""
-        with np.errstate(divide="ignore"):
-            return np.log1p(self.unexpanded / self.found)
-
-    @property
-    def max_bound(self) -> float:
-        """The largest `log_bound` (0.0 for no prompts)."""
-        return float(self.log_bound.max()) if len(self.found) else 0.0
-
-    @property
-    def total_bound(self) -> float:
-        """The sum of `log_bound`: a bound on the error of a sum of observed log p."""
-        return float(self.log_bound.sum())
-
-
-class _PruneState:
-    """One prompt's trie during level-by-level expansion: known prefix log-probabilities
-    (``logp``, NaN until the parent is fed), fed nodes and their cache slots."""
-
-    def __init__(self, trie: _Trie, observed: int, tolerance: float) -> None:
-        self.trie = trie
-        n = len(trie.tokens)
-        self.logp = np.full(n, np.nan)
-        self.fed = np.zeros(n, dtype=bool)
-        self.slot = np.full(n, -1, dtype=np.int64)
-        self.is_inner = np.zeros(n, dtype=bool)
-        self.is_inner[trie.inner] = True
-        order = np.argsort(trie.parent, kind="stable")
-        bounds = np.searchsorted(trie.parent[order], np.arange(-1, n + 1))
-        self._order, self._bounds = order, bounds
-        # Merged prompt tokens (anchors) are not scored: such prompts are expanded in full.
-        self.tolerance = tolerance if (trie.anchor < 0).all() else 0.0
-        self.must = np.zeros(n, dtype=bool)  # the observed candidate's path
-        if observed >= 0:
-            v = int(trie.leaf[observed])
-            while v >= 0:
-                self.must[v] = True
-                v = int(trie.parent[v])
-        self.deferred = np.zeros(n, dtype=bool)
-
-    def children(self, v: int) -> np.ndarray:
-        return self._order[self._bounds[v + 1] : self._bounds[v + 2]]
-
-    def learn(self, v: int, children: np.ndarray, lp: np.ndarray) -> None:
-        base = 0.0 if v < 0 else self.logp[v]
-        self.logp[children] = base + lp
-        if v >= 0:
-            self.fed[v] = True
-
-    def ancestor_slots(self, v: int) -> list[int]:
-        out = []
-        v = int(self.trie.parent[v])
-        while v >= 0:
-            out.append(int(self.slot[v]))
-            v = int(self.trie.parent[v])
-        return out
-
-    def found(self) -> float:
-        q = self.logp[self.trie.leaf]
-        return float(np.exp(q[~np.isnan(q)]).sum())
-
-    def choose(self) -> list[int]:
-        """Frontier nodes to feed next: all but the smallest, whose prefix probabilities
-        sum to at most `tolerance` times (mass found + frontier mass), an optimistic guess
-        at the mass the expansion ends with; when nothing is left to feed and the deferred
-        nodes exceed `tolerance` times the mass found, the largest of them (repair)."""
-        frontier = np.flatnonzero(~np.isnan(self.logp) & self.is_inner & ~self.fed)
-        if len(frontier) == 0:
-            return []
-        p = np.exp(self.logp[frontier])
-        found = self.found()
-        optional = ~self.must[frontier]
-        order = np.argsort(p[optional], kind="stable")
-        room = self.tolerance * (found + p.sum())
-        defer = np.zeros(len(frontier), dtype=bool)
-        defer_idx = np.flatnonzero(optional)[order]
-        if room > 0:  # tolerance 0 (or nothing found yet by a repair) expands everything
-            defer[defer_idx[np.cumsum(p[optional][order]) <= room]] = True
-        if defer.all():
-            # Repair: the guess was optimistic (mass was lost to text that is no candidate).
-            room = self.tolerance * found
-            order = np.argsort(-p, kind="stable")
-            rest = p.sum() - np.cumsum(p[order])  # deferred mass left after expanding 0..i
-            if p.sum() <= room:
-                self.deferred[:] = False
-                self.deferred[frontier] = True
-                return []
-            need = int(np.argmax(rest <= room)) + 1
-            defer[order[:need]] = False
-        return frontier[~defer].tolist()
-
-    def unexpanded(self) -> float:
-        frontier = ~np.isnan(self.logp) & self.is_inner & ~self.fed
-        return float(np.exp(self.logp[frontier]).sum())
-
-    def log_q(self) -> np.ndarray:
-        """log q of every candidate in the trie's (lexicographic) order; a candidate under
-        an unexpanded node gets that node's prefix log-probability split evenly over the
-        candidates under it."""
-        trie = self.trie
-        q = self.logp[trie.leaf].copy()
-        anchored = trie.anchor >= 0
-        q[anchored] -= self.logp[trie.anchor[anchored]]
-        missing = np.flatnonzero(np.isnan(q))
-        if len(missing):
-            owner = np.empty(len(missing), dtype=np.int64)
-            for j, k in enumerate(missing):
-                v = int(trie.leaf[k])
-                while np.isnan(self.logp[v]) or not self.is_inner[v] or self.fed[v]:
-                    v = int(trie.parent[v])
-                owner[j] = v
-            nodes, counts = np.unique(owner, return_counts=True)
-            shares = (self.logp[nodes] - np.log(counts)).tolist()
-            share = dict(zip(nodes.tolist(), shares, strict=True))
-            q[missing] = [share[v] for v in owner.tolist()]
-        return q

@@ -348,7 +348,12 @@ class LLMModel(LikelihoodModel):
     @cached_property
     def candidates(self) -> list[str]:
         """The continuation of every taxonomy entry (title or code plus terminator)."""
-        return self.template.continuations(self.taxonomy)
+        from ..lm.inputs import check_no_prefix_candidates
+
+        out = self.template.continuations(self.taxonomy)
+        title = self.template.outcome == "title"
+        check_no_prefix_candidates(out, self.taxonomy.titles if title else self.taxonomy.codes)
+        return out
 
     @cached_property
     def logq(self) -> np.ndarray:
