@@ -180,7 +180,7 @@ def test_mnlogit_zip_bomb_refused(saved, tmp_path):
     content = members(saved["mnl"])
     path = tmp_path / "bomb.zip"
     _bomb(path, content["manifest.json"], content["panel.parquet"], 300 * 2**20)
-    refused(path, "arrays.npz", r"TransitionMNLogitResults on this panel stores at most")
+    refused(path, "arrays.npz", r"MNLogitResults on this panel stores at most")
 
 
 def test_compare_reports_a_tampered_file_without_a_traceback(tmp_path, capsys):
