@@ -27,8 +27,8 @@ def mnlogit_fit():
         model = TransitionMNLogit(panel, features=["static"])
         # Newton polishes to the optimizer's precision; the default L-BFGS stops where the
         # log-likelihood has converged (checked against the same reference below).
-        res = model.fit(method="newton")
-        default = model.fit()
+        res = model.fit(method="newton", cov_type="nonrobust")  # statsmodels' default
+        default = model.fit(cov_type="nonrobust")  # the default optimizer
     return panel, res, default
 
 
