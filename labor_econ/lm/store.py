@@ -131,7 +131,7 @@ class ScoreStore:
     metadata : dict, optional
         The metadata of the run about to write. A new store records it; an existing store
         must hold the same, or `StoreMismatchError` names every entry that differs. None
-        opens an existing store to read (as `LLMModel.from_store` does).
+        opens an existing store to read (as `LLMTransitionModel.from_store` does).
 
     Raises
     ------
