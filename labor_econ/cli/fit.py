@@ -118,9 +118,7 @@ def _fit_one(key: str, train: Any, args: argparse.Namespace, say: Progress, out:
     lm = load_lm(args.lm, subfolder=args.subfolder)
     # The scores go to a store in --out: the test persons' too (scored by the comparison),
     # so that `labor-econ compare` can evaluate the saved results on them without the LM.
-    return LLMModel(
-        train, lm, template=args.template_obj, name="LLM", store=out / "scores"
-    ).fit()
+    return LLMModel(train, lm, template=args.template_obj, name="LLM", store=out / "scores").fit()
 
 
 def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
