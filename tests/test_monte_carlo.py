@@ -184,7 +184,10 @@ def test_clustered_encompassing_and_calibration_sizes():
 def test_clustered_tests_hold_their_size_where_lr_does_not():
     """400 encompassing replicates (20 panels x 20 draws) and 200 calibration replicates:
     the clustered Wald tests reject a true null at about 5%; the LR encompassing test,
-    treating a person's transitions as independent, over-rejects."""
+    treating a person's transitions as independent, over-rejects. Measured (2 CPU cores,
+    numpy 2.4, scipy 1.17; 150 s of CPU time): encompassing clustered Wald 0.055, LR 0.185;
+    calibration clustered Wald 0.070, LR 0.060 (correctly specified scores: the LR holds
+    there, and the clustered test with 100 persons is slightly liberal)."""
     wald, lr = [], []
     for pool in encompassing_replicates(20, 20, 2000, 100):
         wald.append(pool.encompassing_test("b").pvalue < 0.05)
