@@ -284,7 +284,7 @@ class LogLinearPoolResults(WaldInference, TransitionResults):
     components : dict of str to TransitionResults
     """
 
-    name = "LogLinearPoolModel"
+    name = "LogLinearPool"
 
     def __init__(
         self,
