@@ -66,7 +66,17 @@ def test_comparison_table(split, fitted):
         "Top-5 accuracy",
         "Parameters",
         "Pseudo R2 vs marginal",
-    ]  # issue 24: no AIC / BIC on held-out transitions (they were rows here before)
+        "Vuong z vs best",
+        "Vuong p vs best",
+    ]  # issue 24: no AIC / BIC on held-out transitions (they were rows here before), the tests
+    best = table.loc["Log-likelihood"].idxmax()
+    assert (
+        best == "MNLogit" and table.loc[["Vuong z vs best", "Vuong p vs best"], best].isna().all()
+    )
+    for name in ("Marginal", "Markov"):
+        v = vuong_test(fitted[name], fitted[best], test)
+        assert table.loc["Vuong z vs best", name] == pytest.approx(v.statistic, rel=1e-12)
+        assert table.loc["Vuong p vs best", name] == pytest.approx(v.pvalue, rel=1e-12)
     for name, res in fitted.items():
         ev = res.evaluate(test)
         col = table[name]
@@ -116,7 +126,7 @@ def test_compare_takes_a_list_named_by_each_result(split, fitted):
 def test_information_criteria_only_on_the_estimation_sample(split, fitted):
     train = split[0]
     cmp = compare(fitted, train)
-    assert cmp.in_sample
+    assert cmp.in_sample and "Vuong z vs best" not in cmp.table.index
     rows = ["AIC (estimation sample)", "BIC (estimation sample)"]
     assert rows == [r for r in cmp.table.index if "IC" in r]
     for name, res in fitted.items():

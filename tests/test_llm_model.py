@@ -208,3 +208,24 @@ def test_calibration_test_is_the_clustered_wald(model):
     with pytest.raises(ValueError, match="calibrate=True"):
         model.fit().calibration_test()
     assert model.fit().cov_type is None and not model.fit().calibrated
+
+
+def test_lr_test_warns_on_clustered_results_and_names_the_alternative(model, simulated):
+    import warnings
+
+    from labor_econ import lr_test
+    from labor_econ.models.inference import RobustCovarianceWarning
+    from labor_econ.models.markov import MarginalModel, MarkovModel
+
+    plain = model.fit()
+    for cov_type in ("cluster", "HC0"):
+        full = model.fit(calibrate=True, cov_type=cov_type)
+        with pytest.warns(RobustCovarianceWarning, match=rf"\({cov_type}\).*calibration_test"):
+            lr = lr_test(plain, full)
+        # the statistic itself is unchanged: 2 (llf_full - llf_restricted)
+        assert lr.statistic == pytest.approx(2 * (full.llf - plain.llf))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # non-robust results: no warning
+        lr_test(plain, model.fit(calibrate=True, cov_type="nonrobust"))
+        panel = simulated[0]
+        lr_test(MarginalModel(panel).fit(), MarkovModel(panel).fit())

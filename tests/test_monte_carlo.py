@@ -182,15 +182,18 @@ def test_clustered_encompassing_and_calibration_sizes():
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::labor_econ.models.inference.RobustCovarianceWarning")
 def test_clustered_tests_hold_their_size_where_lr_does_not():
-    """1000 encompassing replicates (40 panels x 25 draws) and 400 calibration replicates:
+    """400 encompassing replicates (20 panels x 20 draws) and 200 calibration replicates:
     the clustered Wald tests reject a true null at about 5%; the LR encompassing test,
-    treating a person's transitions as independent, over-rejects."""
+    treating a person's transitions as independent, over-rejects. Measured (2 CPU cores,
+    numpy 2.4, scipy 1.17; 150 s of CPU time): encompassing clustered Wald 0.055, LR 0.185;
+    calibration clustered Wald 0.070, LR 0.060 (correctly specified scores: the LR holds
+    there, and the clustered test with 100 persons is slightly liberal)."""
     wald, lr = [], []
-    for pool in encompassing_replicates(40, 25, 2000, 100):
+    for pool in encompassing_replicates(20, 20, 2000, 100):
         wald.append(pool.encompassing_test("b").pvalue < 0.05)
         lr.append(pool.encompassing_test("b", method="lr").pvalue < 0.05)
     cal, cal_lr = [], []
-    for plain, full in calibration_replicates(400, 100, 3000):
+    for plain, full in calibration_replicates(200, 100, 3000):
         cal.append(full.calibration_test().pvalue < 0.05)
         cal_lr.append(lr_test(plain, full).pvalue < 0.05)
     rates = {

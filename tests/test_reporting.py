@@ -181,3 +181,30 @@ def test_archives_saved_under_the_old_names_load(tmp_path, fitted):
                 data = json.dumps(manifest).encode()
             dst.writestr(item, data)
     assert type(TransitionResults.load(old)) is labor_econ.LLMResults
+
+
+def test_the_results_floor_imports_no_estimator_or_diagnostics():
+    """The floor (base, render, inference, persistence, clogit) sits below the estimators:
+    none of its modules imports an estimator's module, the diagnostics or the report (at
+    module level or inside functions), which broke the 7-file import cycle."""
+    import ast
+    from pathlib import Path
+
+    models = Path(labor_econ.__file__).parent / "models"
+    above = {"llm", "markov", "mnlogit", "pool", "design"}
+    for floor in ("base", "render", "inference", "persistence", "clogit", "renamed"):
+        tree = ast.parse((models / f"{floor}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                module = (node.module or "").split(".")
+                names = {a.name for a in node.names}
+                if node.level == 1:
+                    assert not (set(module) & above or (not node.module and names & above)), (
+                        f"models/{floor}.py imports {node.module or names} from the estimators"
+                    )
+                else:
+                    assert module[0] not in {"diagnostics", "report", "cli"}, (
+                        f"models/{floor}.py imports {node.module} from a higher layer"
+                    )
+            elif isinstance(node, ast.ImportFrom):
+                assert not (node.module or "").startswith("labor_econ"), floor

@@ -16,6 +16,7 @@ from ..models.base import (
 from ..models.markov import MarginalModel, MarginalResults
 from ..models.render import Summary, SummaryStr
 from ..panel import CareerPanel
+from .hypotheses import vuong_test
 
 __all__ = ["ModelComparison", "compare"]
 
@@ -25,6 +26,10 @@ __all__ = ["ModelComparison", "compare"]
 #: for none.
 AIC_ROW = "AIC (estimation sample)"
 BIC_ROW = "BIC (estimation sample)"
+#: On held-out transitions, the person-clustered Vuong test of each model against the one
+#: with the highest log-likelihood (the test the information criteria would stand in for).
+VUONG_Z_ROW = "Vuong z vs best"
+VUONG_P_ROW = "Vuong p vs best"
 
 #: Rows of :attr:`ModelComparison.table` and how each is printed.
 ROWS: dict[str, str] = {
@@ -37,6 +42,8 @@ ROWS: dict[str, str] = {
     AIC_ROW: "{:.2f}",
     BIC_ROW: "{:.2f}",
     "Pseudo R2 vs marginal": "{:.4f}",
+    VUONG_Z_ROW: "{:.3f}",
+    VUONG_P_ROW: "{:.4f}",
 }
 
 
@@ -59,9 +66,10 @@ class ModelComparison(SummaryStr):
     ----------
     table : pandas.DataFrame
         Rows among :data:`ROWS` (N, Log-likelihood, Perplexity, Top-1 accuracy, Top-5
-        accuracy, Parameters, Pseudo R2 vs marginal, and AIC and BIC only where the panel
-        is every model's estimation sample), one column per model in the order given;
-        numeric.
+        accuracy, Parameters, AIC and BIC where the panel is every model's estimation
+        sample, Pseudo R2 vs marginal, and on held-out transitions with two models or
+        more the person-clustered Vuong z and p of each model against the one with the
+        highest log-likelihood), one column per model in the order given; numeric.
     in_sample : bool
         Whether the panel is every model's estimation sample (then AIC and BIC are shown).
     evaluations : dict of str to TransitionEvaluation
@@ -119,10 +127,20 @@ class ModelComparison(SummaryStr):
                 if self.in_sample
                 else "Held-out transitions: no information criteria (the held-out "
                 "log-likelihood needs no parameter correction); Parameters are each "
-                "model's k_params. Test differences with vuong_test."
+                "model's k_params."
             ),
+            *self._vuong_note(),
             "Pseudo R2 = 1 - llf / llf0, llf0 the log-likelihood on this panel of the "
             f"add-one smoothed marginal frequencies of {self._baseline_source}.",
+        ]
+
+    def _vuong_note(self) -> list[str]:
+        if VUONG_Z_ROW not in self.table.index:
+            return []
+        best = self.table.loc["Log-likelihood"].idxmax()
+        return [
+            f"Vuong z and p vs best: person-clustered Vuong test of each model against "
+            f"{best!r} (the highest log-likelihood), no correction; z < 0 favours {best!r}."
         ]
 
     def summary(self) -> Summary:
@@ -264,10 +282,20 @@ def compare(
             -2 * ev.llf + 2 * k,
             -2 * ev.llf + np.log(ev.nobs) * k,
             1 - ev.llf / llf0,
+            np.nan,
+            np.nan,
         ]
     check_same_transitions(evaluations)
     table = pd.DataFrame(columns, index=pd.Index(list(ROWS)), dtype=float)
-    if not in_sample:
+    if in_sample or len(models) < 2:
+        table = table.drop(index=[VUONG_Z_ROW, VUONG_P_ROW])
+    else:
         table = table.drop(index=[AIC_ROW, BIC_ROW])
+        best = table.loc["Log-likelihood"].idxmax()
+        for name, res in models.items():
+            if name == best or not np.isfinite(table.loc["Log-likelihood", name]):
+                continue  # a model with -inf log-likelihood has no Vuong test
+            test = vuong_test(res, models[best], panel)
+            table.loc[[VUONG_Z_ROW, VUONG_P_ROW], name] = [test.statistic, test.pvalue]
     source = f"the estimation sample of {first_name!r}"
     return ModelComparison(table, evaluations, baseline, panel, source, in_sample)

@@ -36,7 +36,7 @@ WRONG_VALID_MASS = 0.3
 WRONG_TITLE_SHARE = 0.5
 """Share of greedy continuations that are titles below which the verdict is ``wrong format``."""
 WARN_VALID_MASS = 0.5
-"""Mean valid mass below which :class:`~labor_econ.LLMResults` warn."""
+"""Mean valid mass below which :class:`~labor_econ.LLMTransitionResults` warn."""
 
 _ADVICE = (
     "the checkpoint expects another resume format or other title spellings. Let it write "

@@ -249,7 +249,7 @@ def wald_result(
     level = f"{alpha:.0%}"
     null = null or "the restrictions hold"
     conclusion = (
-        f"rejected at {level}: {null} fails" if pvalue < alpha else f"cannot reject at {level}"
+        f"{null}: rejected at {level}" if pvalue < alpha else f"{null}: not rejected at {level}"
     )
     return TestResult(
         name=f"Wald ({cov_type_label(results.cov_type, results.n_persons)})",

@@ -284,7 +284,7 @@ class LogLinearPoolResults(WaldInference, TransitionResults):
     components : dict of str to TransitionResults
     """
 
-    name = "LogLinearPoolModel"
+    name = "LogLinearPool"
 
     def __init__(
         self,
@@ -417,8 +417,9 @@ def encompassing_test(
         robust covariance (``"cluster"``, ``"HC0"``), ``"lr"`` when ``"nonrobust"``. A
         person's transitions are dependent, so the LR statistic's chi-squared reference
         overstates the evidence (as Stata refuses ``lrtest`` after ``vce(cluster)``): in the
-        Monte Carlo of the test suite (dependent transitions, 5% nominal) the LR rejects a
-        true ``w = 0`` far more often than the clustered Wald test.
+        Monte Carlo of the test suite (a person-level misspecified pool, dependent
+        transitions, 5% nominal, 400 replicates) the LR rejects a true ``w = 0`` in 18.5% of
+        the replicates, the clustered Wald test in 5.5%.
     alpha : float
         Level of the conclusion.
 
