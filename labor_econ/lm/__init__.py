@@ -2,16 +2,19 @@
 
 from labor_econ.lm.loading import CausalLM, LMLoadError, load_lm
 from labor_econ.lm.memory import TrainingMemory, estimate_training_memory
+from labor_econ.lm.run_record import RunMismatchError
 from labor_econ.lm.sampling import sample_resumes
 from labor_econ.lm.scoring import CandidateScorer, ContextLengthError, naive_score
-from labor_econ.lm.store import ScoreStore, StoreMismatchError, score_panel
+from labor_econ.lm.store import ScoreStore, StoreCorruptError, StoreMismatchError, score_panel
 
 __all__ = [
     "CandidateScorer",
     "CausalLM",
     "ContextLengthError",
     "LMLoadError",
+    "RunMismatchError",
     "ScoreStore",
+    "StoreCorruptError",
     "StoreMismatchError",
     "TrainingMemory",
     "estimate_training_memory",
