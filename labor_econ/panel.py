@@ -97,11 +97,14 @@ class CareerPanel:
     Raises
     ------
     PanelError
-        For an empty panel, missing columns, a missing person id, ids that mix numbers and
-        text, missing, infinite or non-integer time (exactly: 1990.01 is refused), duplicate
-        (id, time) pairs, missing occupations (with ``missing="raise"``), non-integer float
-        codes, codes absent from the taxonomy, missing covariate values, or static
-        covariates (birth year included) that vary within a person.
+        For an empty panel, missing columns, a role that is not one column name, a missing
+        person id, ids that are not numbers or text or that mix them, missing, infinite or
+        non-integer time (exactly: 1990.01 is refused), times or codes outside the 64-bit
+        integer range (never wrapped), times spanning more than 64 bits (gaps are exact
+        integer differences), duplicate (id, time) pairs, missing occupations (with
+        ``missing="raise"``), non-integer float codes, codes that mix numbers and text,
+        codes absent from the taxonomy, missing, infinite or non-scalar covariate values,
+        or static covariates (birth year included) that vary within a person.
 
     See Also
     --------
