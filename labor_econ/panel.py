@@ -97,11 +97,14 @@ class CareerPanel:
     Raises
     ------
     PanelError
-        For an empty panel, missing columns, a missing person id, ids that mix numbers and
-        text, missing, infinite or non-integer time (exactly: 1990.01 is refused), duplicate
-        (id, time) pairs, missing occupations (with ``missing="raise"``), non-integer float
-        codes, codes absent from the taxonomy, missing covariate values, or static
-        covariates (birth year included) that vary within a person.
+        For an empty panel, missing columns, a role that is not one column name, a missing
+        person id, ids that are not numbers or text or that mix them, missing, infinite or
+        non-integer time (exactly: 1990.01 is refused), times or codes outside the 64-bit
+        integer range (never wrapped), times spanning more than 64 bits (gaps are exact
+        integer differences), duplicate (id, time) pairs, missing occupations (with
+        ``missing="raise"``), non-integer float codes, codes that mix numbers and text,
+        codes absent from the taxonomy, missing, infinite or non-scalar covariate values,
+        or static covariates (birth year included) that vary within a person.
 
     See Also
     --------
@@ -142,10 +145,29 @@ class CareerPanel:
             raise PanelError(f"missing must be 'raise' or 'drop', got {missing!r}")
         if isinstance(static, str) or isinstance(varying, str):
             raise PanelError("static and varying take a list of column names, not a string")
+        if not isinstance(static, Iterable) or not isinstance(varying, Iterable):
+            raise PanelError(
+                f"static and varying take a list of column names, got static={static!r}, "
+                f"varying={varying!r}"
+            )
+        if taxonomy is not None and not isinstance(taxonomy, Taxonomy):
+            raise PanelError(f"taxonomy must be a Taxonomy, got {type(taxonomy).__name__}")
+        if isinstance(data.columns, pd.MultiIndex):
+            raise PanelError(
+                "data has multi-level column names; flatten them first, e.g. "
+                "data.columns = ['_'.join(map(str, c)) for c in data.columns]"
+            )
         self.id, self.time, self.occupation = id, time, occupation
         self.birth_year = birth_year
         self.static = tuple(static)
         self.varying = tuple(varying)
+        roles = {"id": id, "time": time, "occupation": occupation, "birth_year": birth_year}
+        roles.update({f"static[{i}]": c for i, c in enumerate(self.static)})
+        roles.update({f"varying[{i}]": c for i, c in enumerate(self.varying)})
+        for role, name in roles.items():
+            # column names are labels (str, int, ...); a list here is a usage slip
+            if not isinstance(name, Hashable) or isinstance(name, tuple):
+                raise PanelError(f"{role} must be one column name, got {name!r}")
         self._check_columns(data)
         if data.empty:
             raise PanelError("the panel is empty: data has no rows")
@@ -290,6 +312,12 @@ class CareerPanel:
         if ids.dtype != object:
             return
         kind = ids.map(_value_kind)
+        odd = ~kind.isin(["numeric", "text"]).to_numpy()
+        if odd.any():
+            raise PanelError(
+                f"person ids in column {self.id!r} must be numbers or text: "
+                f"{_rows(frame, odd, [self.id])} ({', '.join(sorted(set(kind[odd])))})"
+            )
         if kind.nunique() > 1:
             first = {k: int(np.flatnonzero((kind == k).to_numpy())[0]) for k in kind.unique()}
             examples = ", ".join(
@@ -309,6 +337,32 @@ class CareerPanel:
             raise PanelError(
                 f"occupation column {self.occupation!r} is boolean; it must hold codes"
             )
+        if not (
+            pd.api.types.is_numeric_dtype(occ)
+            or pd.api.types.is_string_dtype(occ)
+            or occ.dtype == object
+        ) or pd.api.types.is_complex_dtype(occ):
+            raise PanelError(
+                f"occupation column {self.occupation!r} has dtype {occ.dtype}; it must hold "
+                "integer or text codes"
+            )
+        if occ.dtype == object:
+            # codes are integers or text, one kind (the taxonomy's rule), never lists or 1j
+            kind = occ.map(_value_kind)
+            odd = ~kind.isin(["numeric", "text"]).to_numpy()
+            if odd.any():
+                raise PanelError(
+                    f"occupation codes in column {self.occupation!r} must be integers or text: "
+                    f"{_rows(frame, odd, [self.id, self.time, self.occupation])} "
+                    f"({', '.join(sorted(set(kind[odd])))})"
+                )
+            if kind.nunique() > 1:
+                text = (kind == "text").to_numpy()
+                raise PanelError(
+                    f"occupation codes in column {self.occupation!r} mix numbers and text "
+                    f"(text such as {_rows(frame, text, [self.id, self.time, self.occupation])}"
+                    f"); convert the column to one type"
+                )
         if occ.dtype.kind == "u":
             return frame.assign(
                 **{self.occupation: self._as_int64(frame, occ.to_numpy(), self.occupation)}
@@ -340,6 +394,12 @@ class CareerPanel:
 
     def _check_covariates(self, frame: pd.DataFrame) -> None:
         for col in self.covariates:
+            unhashable = ~frame[col].map(lambda v: isinstance(v, Hashable)).to_numpy(dtype=bool)
+            if unhashable.any():
+                raise PanelError(
+                    f"covariate {col!r} holds values that are not single values: "
+                    f"{_rows(frame, unhashable, [self.id, self.time, col])}"
+                )
             na = frame[col].isna()
             if na.any():
                 raise PanelError(
@@ -457,6 +517,8 @@ class CareerPanel:
 
     def history(self, person: Hashable) -> pd.DataFrame:
         """All waves of one person, sorted by time."""
+        if not isinstance(person, Hashable):
+            raise PanelError(f"person must be one person id, got {person!r}")
         rows = self._data[self._data[self.id] == person]
         if rows.empty:
             raise PanelError(f"person {person!r} is not in the panel")
@@ -470,7 +532,13 @@ class CareerPanel:
         PanelError
             If a requested person is not in the panel.
         """
-        persons = pd.Index(list(persons))
+        if isinstance(persons, str) or not isinstance(persons, Iterable):
+            raise PanelError(f"persons must be a list of person ids, got {persons!r}")
+        persons = list(persons)
+        unhashable = [p for p in persons if not isinstance(p, Hashable)]
+        if unhashable:
+            raise PanelError(f"persons must be person ids, got {_preview(unhashable)}")
+        persons = pd.Index(persons)
         unknown = persons.difference(pd.Index(self.persons))
         if len(unknown):
             raise PanelError(f"person(s) not in the panel: {_preview(unknown.tolist())}")

@@ -79,6 +79,12 @@ def _declare(frame: pd.DataFrame, **kwargs: object) -> object:
     return CareerPanel(frame, id="pid", time="year", occupation="occ", **kwargs)
 
 
+def _declare_as(frame: pd.DataFrame, **roles: object) -> object:
+    from .panel import CareerPanel
+
+    return CareerPanel(frame, **{"id": "pid", "time": "year", "occupation": "occ", **roles})
+
+
 def _pickle_index(tmp: Path) -> object:
     import torch
 
@@ -137,6 +143,87 @@ def _stata_unlabelable_codes(tmp: Path) -> object:
     return res.to_stata(tmp / "pred.dta")
 
 
+def _stata_file(tmp: Path, content: bytes) -> object:
+    from .panel import CareerPanel
+
+    (tmp / "careers.dta").write_bytes(content)
+    return CareerPanel.from_stata(tmp / "careers.dta", id="pid", time="year", occupation="occ")
+
+
+def _stata_truncated(tmp: Path) -> object:
+    path = tmp / "full.dta"
+    _toy().to_stata(path, write_index=False, version=118)
+    return _stata_file(tmp, path.read_bytes()[:300])
+
+
+def _stata_labelled(tmp: Path, labels: dict, **kwargs: object) -> object:
+    from .panel import CareerPanel
+
+    path = tmp / "careers.dta"
+    frame = _toy().astype({"occ": np.int32})
+    frame.to_stata(path, write_index=False, version=118, value_labels={"occ": labels})
+    return CareerPanel.from_stata(path, id="pid", time="year", occupation="occ", **kwargs)
+
+
+def _stata_latin1_version(tmp: Path) -> object:
+    from .models.markov import MarkovTransitionModel
+    from .taxonomy import Taxonomy
+
+    tax = Taxonomy([1, 2, 3], ["Cooks – line", "看護師", "Cashiers"])
+    res = MarkovTransitionModel(_declare(_toy(), taxonomy=tax)).fit()
+    return res.to_stata(tmp / "pred.dta", version=114)
+
+
+def _taxonomy_csv(content: bytes) -> Callable[[Path], object]:
+    def run(tmp: Path) -> object:
+        from .taxonomy import Taxonomy
+
+        (tmp / "codes.csv").write_bytes(content)
+        return Taxonomy.from_csv(tmp / "codes.csv")
+
+    return run
+
+
+def _store_metadata_list(tmp: Path) -> object:
+    from .lm.store import read_store
+
+    (tmp / "scores" / "shards").mkdir(parents=True)
+    (tmp / "scores" / "metadata.json").write_text("[]")
+    return read_store(tmp / "scores", _declare(_toy()))
+
+
+def _tiny_checkpoint(tmp: Path) -> Path:
+    from .lm.testing import tiny_lm
+
+    tiny_lm(tmp / "lm", ["1990: Cooks\n1991: Nurses\n"] * 20, vocab_size=300, hidden_size=8,
+            num_layers=1, num_heads=2, device="cpu")  # fmt: skip
+    return tmp / "lm"
+
+
+def _weights_truncated(tmp: Path) -> object:
+    from .lm.loading import load_lm
+
+    weights = _tiny_checkpoint(tmp) / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-64])
+    return load_lm(tmp / "lm", device="cpu")
+
+
+def _weights_mismatched(tmp: Path) -> object:
+    from .lm.loading import load_lm
+
+    config_path = _tiny_checkpoint(tmp) / "config.json"
+    config = json.loads(config_path.read_text())
+    config["intermediate_size"] *= 2
+    config_path.write_text(json.dumps(config))
+    return load_lm(tmp / "lm", device="cpu")
+
+
+def _device_absent(tmp: Path) -> object:
+    from .lm.loading import resolve_device
+
+    return resolve_device("cuda:99")
+
+
 def _cli(*args: str) -> Callable[[Path], object]:
     def run(tmp: Path) -> object:
         from .cli import main
@@ -176,7 +263,10 @@ def _csv(frame: pd.DataFrame) -> Callable[[Path], None]:
 
 def _cases() -> list[RejectionCase]:
     from .lm.loading import LMLoadError
+    from .lm.store import StoreCorruptError
     from .panel import PanelError
+    from .stata import StataError
+    from .taxonomy import Taxonomy, TaxonomyError
 
     fit = ("fit", "{tmp}/careers.csv", "--id", "pid", "--time", "year", "--occupation", "occ")
     return [
@@ -335,6 +425,156 @@ def _cases() -> list[RejectionCase]:
             r"codes Stata cannot label .*3000000000",
         ),
         RejectionCase(
+            "stata_empty",
+            "Stata",
+            "A .dta file that is empty or cut short is named, with what is wrong",
+            "an empty careers.dta",
+            lambda tmp: _stata_file(tmp, b""),
+            StataError,
+            r"careers\.dta: cannot read it as a Stata \.dta file \(it is empty\)",
+        ),
+        RejectionCase(
+            "stata_truncated",
+            "Stata",
+            "A .dta file that is empty or cut short is named, with what is wrong",
+            "careers.dta cut after 300 bytes",
+            _stata_truncated,
+            StataError,
+            r"careers\.dta: cannot read it as a Stata \.dta file \(.*\)",
+        ),
+        RejectionCase(
+            "stata_duplicate_titles",
+            "Stata",
+            "Value labels that become the taxonomy give every code its own title",
+            "label define occ 1 Other 2 Other 3 Cashiers",
+            lambda tmp: _stata_labelled(tmp, {1: "Other", 2: "Other", 3: "Cashiers"}),
+            StataError,
+            r"careers\.dta: the value labels 'occ' of 'occ' cannot be the taxonomy: "
+            r"duplicate titles: 'Other'",
+        ),
+        RejectionCase(
+            "stata_text_extended_code",
+            "Stata",
+            "extended_missing maps to an integer code (extended missing values are numeric)",
+            "extended_missing={'.a': 'U'} on integer codes",
+            lambda tmp: _stata_labelled(
+                tmp, {1: "Cooks", 2: "Nurses", 3: "Cashiers"}, extended_missing={".a": "U"}
+            ),
+            PanelError,
+            r"careers\.dta: extended_missing\['\.a'\] must be an integer occupation code, "
+            r"got 'U'",
+        ),
+        RejectionCase(
+            "stata_latin1_version",
+            "Stata",
+            "Text outside latin-1 (an en dash, CJK titles) is written as UTF-8, format 118; "
+            "an older format asked for is refused",
+            "to_stata(..., version=114) with titles 'Cooks – line', '看護師'",
+            _stata_latin1_version,
+            StataError,
+            r"pred\.dta: version=114 writes latin-1 text, but the titles or labels hold '–'",
+        ),
+        RejectionCase(
+            "occupation_mixed_types",
+            "panel",
+            "Occupation codes are all integers or all text (as taxonomy codes)",
+            "occ = 3, 'a', 1, 2",
+            lambda tmp: _declare(_toy(occ=pd.Series([3, "a", 1, 2], dtype=object))),
+            PanelError,
+            r"occupation codes in column 'occ' mix numbers and text \(text such as row 1 "
+            r"\(pid=1, year=1991, occ='a'\)\)",
+        ),
+        RejectionCase(
+            "id_not_a_value",
+            "panel",
+            "Person ids are numbers or text, not lists or other containers",
+            "pid = [1], [1], [2], [2]",
+            lambda tmp: _declare(_toy(pid=[[1], [1], [2], [2]])),
+            PanelError,
+            r"person ids in column 'pid' must be numbers or text: row 0 \(pid=\[1\]\)",
+        ),
+        RejectionCase(
+            "role_not_a_column_name",
+            "panel",
+            "id, time, occupation and birth_year each name one column",
+            "CareerPanel(df, id=['pid'], ...)",
+            lambda tmp: _declare_as(_toy(), id=["pid"]),
+            PanelError,
+            r"id must be one column name, got \['pid'\]",
+        ),
+        RejectionCase(
+            "taxonomy_title_not_text",
+            "taxonomy",
+            "Titles are text",
+            "Taxonomy([1, 2], ['Cooks', 5])",
+            lambda tmp: Taxonomy([1, 2], ["Cooks", 5]),
+            TaxonomyError,
+            r"entry 1 \(code 2\): title 5 is not text \(int\)",
+        ),
+        RejectionCase(
+            "taxonomy_code_past_int64",
+            "taxonomy",
+            "Integer codes fit in 64 bits",
+            "Taxonomy([10**20], ['Cooks'])",
+            lambda tmp: Taxonomy([10**20], ["Cooks"]),
+            TaxonomyError,
+            r"occupation code 100000000000000000000 is outside the 64-bit integer range",
+        ),
+        RejectionCase(
+            "taxonomy_csv_not_utf8",
+            "taxonomy",
+            "Taxonomy CSV files are UTF-8 text",
+            "codes.csv saved as latin-1 with 'Café'",
+            _taxonomy_csv("code,title\n1,Café workers\n".encode("latin-1")),
+            TaxonomyError,
+            r"codes\.csv: not UTF-8 text \(byte b'\\xe9' at offset \d+\); save the file as UTF-8",
+        ),
+        RejectionCase(
+            "taxonomy_csv_ragged",
+            "taxonomy",
+            "Every line of a taxonomy CSV has the header's fields",
+            "codes.csv with a line '1,Cooks,extra'",
+            _taxonomy_csv(b"code,title\n1,Cooks,extra\n2,Nurses\n"),
+            TaxonomyError,
+            r"codes\.csv: some lines have more fields than the header line",
+        ),
+        RejectionCase(
+            "store_metadata_not_object",
+            "score store",
+            "A score store's metadata.json is a JSON object",
+            "metadata.json holding []",
+            _store_metadata_list,
+            StoreCorruptError,
+            r"metadata\.json holds a JSON list, not the object .*; delete the store",
+        ),
+        RejectionCase(
+            "weights_truncated",
+            "LM loading",
+            "Damaged weight files are named (not a raw SafetensorError)",
+            "model.safetensors with its last 64 bytes cut",
+            _weights_truncated,
+            LMLoadError,
+            r"could not load the weights of '.*lm' \(model\.safetensors\): SafetensorError",
+        ),
+        RejectionCase(
+            "weights_mismatched",
+            "LM loading",
+            "Weights that do not fit config.json are named (not a raw RuntimeError)",
+            "config.json with intermediate_size doubled",
+            _weights_mismatched,
+            LMLoadError,
+            r"\(model\.safetensors\): RuntimeError: .*do not match its config\.json",
+        ),
+        RejectionCase(
+            "device_absent",
+            "LM loading",
+            "A device that is not there is refused before anything is loaded",
+            "load_lm(..., device='cuda:99')",
+            _device_absent,
+            LMLoadError,
+            r"device='cuda:99', but (no CUDA GPU is available|only \d+ CUDA GPU)",
+        ),
+        RejectionCase(
             "cli_out_not_empty",
             "command line",
             "--out must be empty or new unless --overwrite (exit code 2, before any work)",
@@ -366,6 +606,31 @@ def _cases() -> list[RejectionCase]:
             ),
             CommandLineError,
             r"exit code 2: .*careers\.xlsx.*\.dta, \.csv or \.parquet",
+        ),
+        RejectionCase(
+            "cli_out_holds_input",
+            "command line",
+            "--out never holds an input file, even with --overwrite (exit code 2, before any work)",
+            "labor-econ fit DIR/careers.csv ... --out DIR --overwrite",
+            _with_files(
+                _csv(_toy()), _cli(*fit, "--out", "{tmp}", "--overwrite", "--models", "markov")
+            ),
+            CommandLineError,
+            r"exit code 2: .*--out .* holds the input .*careers\.csv.*Choose another --out",
+        ),
+        RejectionCase(
+            "cli_data_not_utf8",
+            "command line",
+            "A CSV data file is UTF-8 text; the message names the file and the byte (exit 1)",
+            "labor-econ fit careers.csv ..., saved as latin-1",
+            _with_files(
+                lambda tmp: (tmp / "careers.csv").write_bytes(
+                    "pid,year,occ\n1,1990,Café\n".encode("latin-1")
+                ),
+                _cli(*fit, "--out", "{tmp}/out"),
+            ),
+            CommandLineError,
+            r"exit code 1: .*careers\.csv: not UTF-8 text \(byte b'\\xe9'",
         ),
     ]
 

@@ -105,6 +105,10 @@ def read_stata(
         If the file cannot be read, the variable is not in it, or `extended_missing` is
         malformed (naming the file and variable).
     """
+    if extended_missing is not None and not isinstance(extended_missing, Mapping):
+        raise PanelError(
+            f"extended_missing must be a mapping such as {{'.a': 991}}, got {extended_missing!r}"
+        )
     extended_missing = dict(extended_missing or {})
     # Extended missing values exist in numeric variables only, so their codes are integers,
     # unless a taxonomy of text codes is given.

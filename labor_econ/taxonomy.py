@@ -27,12 +27,16 @@ def _normalize_code(code: Any, where: str) -> Hashable:
     """
     if isinstance(code, bool | np.bool_):
         raise TaxonomyError(f"{where}: occupation code {code!r} is a boolean, not a code")
-    if isinstance(code, int | np.integer):
+    if isinstance(code, int | np.integer | float | np.floating):
+        if isinstance(code, float | np.floating) and not (
+            np.isfinite(code) and float(code).is_integer()
+        ):
+            raise TaxonomyError(f"{where}: occupation code {code!r} is not an integer")
+        if not -(2**63) <= int(code) < 2**63:
+            raise TaxonomyError(
+                f"{where}: occupation code {code!r} is outside the 64-bit integer range"
+            )
         return int(code)
-    if isinstance(code, float | np.floating):
-        if np.isfinite(code) and float(code).is_integer():
-            return int(code)
-        raise TaxonomyError(f"{where}: occupation code {code!r} is not an integer")
     if isinstance(code, str):
         if not code.strip():
             raise TaxonomyError(f"{where}: occupation code is an empty string")
@@ -90,8 +94,12 @@ def _title_counts(observed: Any) -> dict[str, float]:
         bad = [v for _, v in items if not (np.isscalar(v) and np.isreal(v) and v >= 0)]
         if bad:
             raise ValueError(f"observed counts must be non-negative numbers; got {_preview(bad)}")
-    else:
+    elif isinstance(observed, Iterable):
         items = [(t, 1) for t in observed]
+    else:
+        raise TypeError(
+            f"observed must be titles (a Series of counts or a list), got {type(observed).__name__}"
+        )
     counts: dict[str, float] = {}
     for title, n in items:
         if not isinstance(title, str):
@@ -142,6 +150,9 @@ class Taxonomy:
         name: str | None = None,
         special: Iterable[Any] = (),
     ) -> None:
+        for label, values in (("codes", codes), ("titles", titles), ("special", special)):
+            if isinstance(values, str) and label != "codes" or not isinstance(values, Iterable):
+                raise TaxonomyError(f"{label} must be a list, got {values!r}")
         codes = list(codes)
         titles = list(titles)
         if len(codes) != len(titles):
@@ -150,7 +161,12 @@ class Taxonomy:
             raise TaxonomyError("a taxonomy needs at least one occupation")
         codes = [_normalize_code(c, f"entry {i}") for i, c in enumerate(codes)]
         for i, (code, title) in enumerate(zip(codes, titles, strict=True)):
-            if not isinstance(title, str) or not title.strip():
+            if not isinstance(title, str):
+                raise TaxonomyError(
+                    f"entry {i} (code {code!r}): title {title!r} is not text "
+                    f"({type(title).__name__})"
+                )
+            if not title.strip():
                 raise TaxonomyError(f"entry {i} (code {code!r}): title {title!r} is empty")
             if title != title.strip() or "\n" in title or "\r" in title:
                 raise TaxonomyError(
@@ -202,7 +218,20 @@ class Taxonomy:
         special : iterable, optional
             Codes that are states rather than jobs.
         """
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)
+        try:
+            frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)
+        except UnicodeDecodeError as err:
+            raise TaxonomyError(
+                f"{path}: not UTF-8 text (byte {err.object[err.start : err.end]!r} at offset "
+                f"{err.start}); save the file as UTF-8"
+            ) from err
+        except pd.errors.EmptyDataError as err:
+            raise TaxonomyError(f"{path}: the file is empty (no header line)") from err
+        except pd.errors.ParserError as err:
+            raise TaxonomyError(f"{path}: cannot read it as CSV ({str(err).strip()})") from err
+        if isinstance(frame.index, pd.MultiIndex) or not isinstance(frame.index, pd.RangeIndex):
+            # pandas moves the surplus leading fields of longer lines into the index
+            raise TaxonomyError(f"{path}: some lines have more fields than the header line")
         missing = [c for c in (code, title) if c not in frame.columns]
         if missing:
             raise TaxonomyError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
@@ -227,10 +256,15 @@ class Taxonomy:
         occupations and are left out; see :meth:`CareerPanel.from_stata` to keep a labelled
         extended missing value as a state.
         """
-        items = sorted(
-            ((k, v) for k, v in labels.items() if not _is_stata_missing_label(k)),
-            key=lambda kv: kv[0],
-        )
+        if not isinstance(labels, Mapping):
+            raise TaxonomyError(f"labels must be a mapping {{code: title}}, got {labels!r}")
+        items = [(k, v) for k, v in labels.items() if not _is_stata_missing_label(k)]
+        if len({isinstance(k, str) for k, _ in items}) > 1:
+            raise TaxonomyError(f"label codes mix integers and strings: {_preview(labels)}")
+        try:
+            items = sorted(items, key=lambda kv: kv[0])
+        except TypeError as err:  # codes that cannot be ordered, e.g. None or 1j
+            raise TaxonomyError(f"label codes cannot be ordered: {err}") from None
         return cls([k for k, _ in items], [v for _, v in items], name=name, special=special)
 
     # -- lookups ------------------------------------------------------------------------------
@@ -257,7 +291,7 @@ class Taxonomy:
         """Code of ``title`` (exact match); raises :class:`TaxonomyError` if unknown."""
         try:
             return self._by_title[title]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable title, e.g. a list
             raise TaxonomyError(f"title {title!r} is not in taxonomy {self.name!r}") from None
 
     def index(self, code: Any) -> int:
@@ -270,9 +304,15 @@ class Taxonomy:
     def positions(self, codes: Iterable[Any]) -> np.ndarray:
         """Positions of many codes at once, as an int array; unknown codes raise."""
         codes = list(codes)
-        out = np.fromiter((self._index.get(c, -1) for c in codes), dtype=np.int64, count=len(codes))
+        out = np.fromiter(
+            (self._index.get(c, -1) if isinstance(c, Hashable) else -1 for c in codes),
+            dtype=np.int64,
+            count=len(codes),
+        )
         if (out < 0).any():
-            bad = pd.unique(pd.Series(codes, dtype=object)[out < 0])
+            bad = [c for c, o in zip(codes, out, strict=True) if o < 0]
+            hashable = [c for c in bad if isinstance(c, Hashable)]
+            bad = list(dict.fromkeys(hashable)) + [c for c in bad if not isinstance(c, Hashable)]
             raise TaxonomyError(f"codes not in taxonomy {self.name!r}: {_preview(bad)}")
         return out
 
@@ -337,8 +377,12 @@ class Taxonomy:
         """
         from scipy.optimize import linear_sum_assignment
 
-        if not 0 <= cutoff <= 1:
-            raise ValueError(f"cutoff must be between 0 and 1, got {cutoff}")
+        if (
+            isinstance(cutoff, bool)
+            or not isinstance(cutoff, int | float | np.number)
+            or not 0 <= cutoff <= 1
+        ):
+            raise ValueError(f"cutoff must be a number between 0 and 1, got {cutoff!r}")
         counts = _title_counts(observed)
         left = dict(counts)  # observed titles not yet matched
         match: dict[Hashable, tuple[str, float, str]] = {}

@@ -136,3 +136,9 @@ def test_interrupt_exits_130(careers_csv, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("labor_econ.cli.fit.panel_from_args", interrupted)
     assert _fit(careers_csv, tmp_path) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", ["-1", "x"])
+def test_a_bad_seed_is_a_usage_error(careers_csv, tmp_path, capsys, seed):
+    assert _fit(careers_csv, tmp_path, "--seed", seed) == 2
+    assert "--seed: expected a non-negative integer" in capsys.readouterr().err

@@ -113,3 +113,27 @@ def test_resume_false_starts_fresh_and_clears_the_old_run(setup, run_a, tmp_path
     fresh_b = _run(setup, setup[1], tmp_path / "fresh")
     for p, q in zip(fresh_b.model.parameters(), tuned_b.model.parameters(), strict=True):
         torch.testing.assert_close(p, q)  # B trained from the start, as in a new folder
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(epochs="3"), r"epochs must be a positive integer, got '3'"),
+        (dict(batch_size=0), r"batch_size must be a positive integer, got 0"),
+        (dict(gradient_accumulation_steps=0), r"gradient_accumulation_steps must be a positive"),
+        (dict(learning_rate=float("nan")), r"learning_rate must be a positive number, got nan"),
+        (dict(learning_rate=-1e-3), r"learning_rate must be a positive number"),
+        (dict(warmup_ratio=2.0), r"warmup_ratio must be a number in \[0, 1\], got 2\.0"),
+        (dict(resume="yes"), r"resume must be True or False, got 'yes'"),
+    ],
+)
+def test_malformed_settings_are_refused_before_any_work(setup, tmp_path, kwargs, message):
+    """Were a ZeroDivisionError, torch's "Invalid learning rate" or '<' between str and int."""
+    with pytest.raises(ValueError, match=message):
+        _run(setup, setup[0], tmp_path / "ft", **kwargs)
+    assert not (tmp_path / "ft").exists()
+
+
+def test_a_train_panel_that_is_not_one(setup, tmp_path):
+    with pytest.raises(TypeError, match=r"train must be a CareerPanel, got DataFrame"):
+        _run(setup, setup[0].data, tmp_path / "ft")

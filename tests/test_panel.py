@@ -234,3 +234,54 @@ def test_uint64_times_within_range_become_int64():
     panel = CareerPanel(frame, id="pid", time="year", occupation="occ")
     assert panel.data["year"].dtype == np.int64
     assert panel.transitions()["gap"].tolist() == [1]
+
+
+def _toy_frame(**changes):
+    frame = pd.DataFrame(
+        {"pid": [1, 1, 2, 2], "year": [1990, 1991, 1990, 1992], "occ": [3, 3, 1, 2]}
+    )
+    for col, values in changes.items():
+        frame[col] = values
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: CareerPanel(_toy_frame(), **{**DECL, "time": ["year"]}), r"time must be one"),
+        (lambda: CareerPanel(_toy_frame(), **DECL, static=5), r"list of column names, got"),
+        (lambda: CareerPanel(_toy_frame(), **DECL, taxonomy={1: "a"}), r"must be a Taxonomy"),
+        (
+            lambda: CareerPanel(_toy_frame(occ=[1j, 2j, 3j, 1j]), **DECL),
+            r"'occ' has dtype complex128; it must hold integer or text codes",
+        ),
+        (
+            lambda: CareerPanel(_toy_frame(occ=[[1], [2], [3], [1]]), **DECL),
+            r"codes in column 'occ' must be integers or text: row 0 .*\(list\)",
+        ),
+        (
+            lambda: CareerPanel(_toy_frame(x=[[1], [2], [3], [4]]), **DECL, varying=["x"]),
+            r"covariate 'x' holds values that are not single values: row 0",
+        ),
+        (
+            lambda: CareerPanel(
+                pd.DataFrame(
+                    [[1, 1990, 3]],
+                    columns=pd.MultiIndex.from_tuples([("pid", ""), ("year", ""), ("occ", "")]),
+                ),
+                **DECL,
+            ),
+            r"multi-level column names; flatten them",
+        ),
+        (lambda: CareerPanel(_toy_frame(), **DECL).subset(None), r"persons must be a list"),
+        (lambda: CareerPanel(_toy_frame(), **DECL).subset([[1]]), r"must be person ids, got"),
+        (lambda: CareerPanel(_toy_frame(), **DECL).history([1]), r"one person id, got \[1\]"),
+        (lambda: CareerPanel(_toy_frame(), **DECL).split(seed=1.5), r"non-negative integer"),
+        (lambda: CareerPanel(_toy_frame(), **DECL).split(test_size="0.2"), r"must be a number"),
+    ],
+    ids=lambda v: "" if callable(v) else v[:30],
+)
+def test_malformed_arguments_are_panel_errors(make, message):
+    """Raw pandas/numpy messages (unhashable type, '<' not supported, ...) before."""
+    with pytest.raises(PanelError, match=message):
+        make()

@@ -79,3 +79,43 @@ def test_builtins():
     assert occ.title(991) == "Unemployed" and occ.title(999) == "Unknown"
     assert set(occ.special) == {991, 999}
     assert occ == occ1990() and occ != wage_panel_1970()
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda: Taxonomy(None, None), TaxonomyError, r"codes must be a list, got None"),
+        (lambda: Taxonomy([1], ["a"], special=5), TaxonomyError, r"special must be a list"),
+        (lambda: Taxonomy([1], ["a"]).code(["a"]), TaxonomyError, r"title \['a'\] is not in"),
+        (lambda: Taxonomy([1], ["a"]).positions([[1]]), TaxonomyError, r"not in .*\[1\]"),
+        (lambda: Taxonomy([1], ["a"]).match_titles(5), TypeError, r"observed must be titles"),
+        (
+            lambda: Taxonomy([1], ["a"]).match_titles(["a"], cutoff="x"),
+            ValueError,
+            r"cutoff must be a number between 0 and 1, got 'x'",
+        ),
+        (lambda: Taxonomy.from_stata_labels([1, 2]), TaxonomyError, r"must be a mapping"),
+        (
+            lambda: Taxonomy.from_stata_labels({"a": "x", 1: "y"}),
+            TaxonomyError,
+            r"label codes mix integers and strings",
+        ),
+    ],
+)
+def test_malformed_arguments_name_the_problem(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", r"codes\.csv: the file is empty"),
+        (bytes(range(256)) * 3, r"codes\.csv: (cannot read it as CSV|not UTF-8 text)"),
+        ("code,title\n1,Caf\xe9\n".encode("latin-1"), r"codes\.csv: not UTF-8 text"),
+    ],
+)
+def test_unreadable_csv_files_are_named(tmp_path, content, message):
+    (tmp_path / "codes.csv").write_bytes(content)
+    with pytest.raises(TaxonomyError, match=message):
+        Taxonomy.from_csv(tmp_path / "codes.csv")

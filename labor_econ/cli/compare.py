@@ -9,7 +9,13 @@ from typing import Any, TextIO
 import pandas as pd
 
 from ..outdir import prepare_out_dir
-from .data import UsageError, add_panel_arguments, check_data_path, panel_from_args
+from .data import (
+    UsageError,
+    add_panel_arguments,
+    check_data_path,
+    panel_from_args,
+    seed_argument,
+)
 from .outputs import Progress, write_comparison, write_diagnostics, write_manifest
 
 __all__ = ["add_parser", "evaluation_panel", "parse_results", "run_compare"]
@@ -62,7 +68,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "(default: every person of DATA)",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of the person split (with --test-size)"
+        "--seed", type=seed_argument, default=0, help="seed of the person split (with --test-size)"
     )
     p.add_argument("--out", type=Path, required=True, help="output folder, new or empty")
     p.add_argument("--overwrite", action="store_true", help="allow a non-empty --out")

@@ -22,6 +22,7 @@ __all__ = [
     "declare_panel",
     "panel_from_args",
     "read_data",
+    "seed_argument",
 ]
 
 FORMATS = (".dta", ".csv", ".parquet")
@@ -29,6 +30,17 @@ FORMATS = (".dta", ".csv", ".parquet")
 
 class UsageError(ValueError):
     """A bad command-line argument (exit code 2): a missing file or variable, a bad option."""
+
+
+def seed_argument(text: str) -> int:
+    """``--seed``: a non-negative integer (numpy's generators refuse negative seeds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
 
 
 def check_data_path(path: Path) -> None:

@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..outdir import prepare_out_dir
-from .data import UsageError, add_panel_arguments, check_data_path, panel_from_args
+from .data import (
+    UsageError,
+    add_panel_arguments,
+    check_data_path,
+    panel_from_args,
+    seed_argument,
+)
 from .outputs import Progress, write_comparison, write_diagnostics, write_manifest
 
 __all__ = ["MODELS", "add_parser", "run_fit", "template_from_arg"]
@@ -76,7 +82,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="resume template: a preset name, a JSON object or a .json file",
     )
     p.add_argument("--test-size", type=float, default=0.2, help="share of test persons")
-    p.add_argument("--seed", type=int, default=0, help="seed of the person split")
+    p.add_argument("--seed", type=seed_argument, default=0, help="seed of the person split")
     p.add_argument("--out", type=Path, required=True, help="output folder, new or empty")
     p.add_argument("--overwrite", action="store_true", help="allow a non-empty --out")
     return p

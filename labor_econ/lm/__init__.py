@@ -4,10 +4,11 @@ from labor_econ.lm.inputs import PrefixCandidatesError, check_no_prefix_candidat
 from labor_econ.lm.loading import CausalLM, LMLoadError, load_lm
 from labor_econ.lm.memory import TrainingMemory, estimate_training_memory
 from labor_econ.lm.observed import RawMetrics, raw_metrics
+from labor_econ.lm.run_record import RunMismatchError
 from labor_econ.lm.sampling import sample_resumes
 from labor_econ.lm.scorer import Pruning
 from labor_econ.lm.scoring import CandidateScorer, ContextLengthError, naive_score
-from labor_econ.lm.store import ScoreStore, StoreMismatchError, score_panel
+from labor_econ.lm.store import ScoreStore, StoreCorruptError, StoreMismatchError, score_panel
 
 __all__ = [
     "CandidateScorer",
@@ -17,7 +18,9 @@ __all__ = [
     "PrefixCandidatesError",
     "Pruning",
     "RawMetrics",
+    "RunMismatchError",
     "ScoreStore",
+    "StoreCorruptError",
     "StoreMismatchError",
     "TrainingMemory",
     "estimate_training_memory",

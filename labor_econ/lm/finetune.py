@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import warnings
 from pathlib import Path
@@ -277,12 +278,21 @@ def finetune(
     from transformers import PrinterCallback, TrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
 
-    if not isinstance(resume, bool):
-        raise ValueError(f"resume must be True or False, got {resume!r}")
+    _check_arguments(
+        train=train,
+        val=val,
+        epochs=epochs,
+        batch_size=batch_size,
+        gradient_accumulation_steps=gradient_accumulation_steps,
+        max_length=max_length,
+        learning_rate=learning_rate,
+        warmup_ratio=warmup_ratio,
+        weight_decay=weight_decay,
+        resume=resume,
+        output_dir=output_dir,
+    )
     if method not in ("full", "lora"):
         raise ValueError(f"method must be 'full' or 'lora', got {method!r}")
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
     if val is not None and set(val.persons) & set(train.persons):
         raise ValueError("train and val share persons; split by person (panel.split)")
     template = ResumeTemplate.coerce(template)
@@ -445,6 +455,32 @@ def finetune(
     trainer.accelerator.wait_for_everyone()
     _release(trainer)
     return load_lm(best_dir, dtype=lm.dtype, device=lm.device)
+
+
+def _check_arguments(*, train: Any, val: Any, resume: Any, output_dir: Any, **values: Any) -> None:
+    """Refuse malformed arguments before any work, naming them (not a ZeroDivisionError or
+    the optimizer's "Invalid learning rate" after the data are tokenized)."""
+    for label, panel in (("train", train), ("val", val)):
+        if not (panel is None and label == "val") and not isinstance(panel, CareerPanel):
+            raise TypeError(f"{label} must be a CareerPanel, got {type(panel).__name__}")
+    if not isinstance(resume, bool):
+        raise ValueError(f"resume must be True or False, got {resume!r}")
+    for label in ("epochs", "batch_size", "gradient_accumulation_steps", "max_length"):
+        value = values[label]
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{label} must be a positive integer, got {value!r}")
+    lr = values["learning_rate"]
+    if lr is not None and (
+        isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0
+    ):
+        raise ValueError(f"learning_rate must be a positive number, got {lr!r}")
+    warmup, decay = values["warmup_ratio"], values["weight_decay"]
+    if isinstance(warmup, bool) or not isinstance(warmup, numbers.Real) or not 0 <= warmup <= 1:
+        raise ValueError(f"warmup_ratio must be a number in [0, 1], got {warmup!r}")
+    if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not decay >= 0:
+        raise ValueError(f"weight_decay must be a number >= 0, got {decay!r}")
+    if Path(output_dir).exists() and not Path(output_dir).is_dir():
+        raise ValueError(f"output_dir {os.fspath(output_dir)} is a file, not a folder")
 
 
 def _release(trainer: Any) -> None:

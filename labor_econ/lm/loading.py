@@ -541,8 +541,8 @@ def load_lm(
         raise LMLoadError(
             f"could not load the weights of {display!r}"
             + (f" ({', '.join(files)})" if files else "")
-            + f": {type(err).__name__}: {_first_line(err)}. The weight files are damaged or do "
-            "not match its config.json (another model's weights?)"
+            + f": {type(err).__name__}: {_first_line(err).rstrip('.!')}. The weight files are "
+            "damaged or do not match its config.json (another model's weights?)"
         ) from err
     model.to(torch_device)
     model.eval()

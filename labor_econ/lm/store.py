@@ -339,6 +339,9 @@ def _read_metadata(path: Path) -> dict[str, Any]:
             f"{path} holds a JSON {type(meta).__name__}, not the object a score store's "
             f"metadata is; {fix}"
         )
+    wrong = [k for k in ("taxonomy", "template") if not isinstance(meta.get(k), dict)]
+    if wrong:
+        raise StoreCorruptError(f"{path} lacks the {' and '.join(wrong)} of its scores; {fix}")
     return meta
 
 
