@@ -58,7 +58,7 @@ def default_cache_dir() -> Path:
 
 
 def _cache_key(config: DemoConfig, train: CareerPanel, val: CareerPanel) -> str:
-    from . import __version__
+    from ._version import __version__
 
     digest = hashlib.sha256()
     digest.update(json.dumps(asdict(config), sort_keys=True).encode())

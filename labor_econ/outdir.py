@@ -6,11 +6,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import OutDirError
+
 __all__ = ["OutDirError", "prepare_out_dir"]
-
-
-class OutDirError(ValueError):
-    """The output folder cannot be used; the message names it and says what to do."""
 
 
 def prepare_out_dir(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:

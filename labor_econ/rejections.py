@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import LaborEconError
+
 __all__ = ["CASES", "RejectionCase", "rejection_table"]
 
 
@@ -60,7 +62,7 @@ class RejectionCase:
     match: str
 
 
-class CommandLineError(Exception):
+class CommandLineError(LaborEconError):
     """A command-line run that failed; the message is its stderr and exit code."""
 
 

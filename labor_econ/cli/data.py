@@ -10,6 +10,7 @@ from typing import TextIO
 
 import pandas as pd
 
+from ..errors import UsageError
 from ..panel import CareerPanel, PanelError
 from ..stata import read_stata
 from ..taxonomy import Taxonomy
@@ -24,10 +25,6 @@ __all__ = [
 ]
 
 FORMATS = (".dta", ".csv", ".parquet")
-
-
-class UsageError(ValueError):
-    """A bad command-line argument (exit code 2): a missing file or variable, a bad option."""
 
 
 def check_data_path(path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -12,8 +11,9 @@ from typing import Any, TextIO
 from ..outdir import prepare_out_dir
 from .data import UsageError, add_panel_arguments, check_data_path, panel_from_args
 from .outputs import Progress, write_comparison, write_diagnostics, write_manifest
+from .template_arg import add_template_argument, template_arg
 
-__all__ = ["MODELS", "add_parser", "run_fit", "template_from_arg"]
+__all__ = ["MODELS", "add_parser", "run_fit"]
 
 #: Model keys of ``--models`` and their column names in the comparison.
 MODELS = {"marginal": "Marginal", "markov": "Markov", "mnlogit": "MNLogit", "llm": "LLM"}
@@ -24,7 +24,7 @@ examples:
       --static educ black female --birth-year birth_year --missing drop \\
       --models marginal,markov,mnlogit --mnlogit-penalty 1 --out results
   labor-econ fit careers.csv --id pid --time year --occupation occ \\
-      --models markov,llm --lm ./my_checkpoint --template labor_llm --out results
+      --models markov,llm --lm ./my_checkpoint --out results
 
 outputs (in --out): comparison.txt/.tex/.html, diagnostics.txt/.json, one
 predictions_<model>.dta per model (test persons, integer codes with value labels),
@@ -62,30 +62,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--lm", default=None, help="checkpoint directory or hub id (for llm)")
     p.add_argument("--subfolder", default=None, help="subfolder of the checkpoint")
-    p.add_argument(
-        "--template",
-        default="labor_llm",
-        help="resume template: a preset name, a JSON object or a .json file",
-    )
+    add_template_argument(p)
     p.add_argument("--test-size", type=float, default=0.2, help="share of test persons")
     p.add_argument("--seed", type=int, default=0, help="seed of the person split")
     p.add_argument("--out", type=Path, required=True, help="output folder, new or empty")
     p.add_argument("--overwrite", action="store_true", help="allow a non-empty --out")
     return p
-
-
-def template_from_arg(text: str) -> Any:
-    """A :class:`ResumeTemplate` from a preset name, a JSON object or a JSON file."""
-    from ..templates import ResumeTemplate, TemplateError
-
-    try:
-        if text.lstrip().startswith("{"):
-            return ResumeTemplate(**json.loads(text))
-        if text.endswith(".json"):
-            return ResumeTemplate(**json.loads(Path(text).read_text()))
-        return ResumeTemplate.preset(text)
-    except (OSError, ValueError, TypeError, TemplateError) as err:
-        raise UsageError(f"--template {text!r}: {err}") from err
 
 
 def _models(text: str, lm: str | None) -> list[str]:
@@ -133,7 +115,7 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
         raise UsageError(f"--test-size must be in (0, 1), got {args.test_size}")
     if not (math.isfinite(args.mnlogit_penalty) and args.mnlogit_penalty >= 0):
         raise UsageError(f"--mnlogit-penalty must be a number >= 0, got {args.mnlogit_penalty}")
-    args.template_obj = template_from_arg(args.template) if "llm" in keys else None
+    args.template_obj = template_arg(args.template) if "llm" in keys else None
     check_data_path(args.data)
     out = prepare_out_dir(args.out, overwrite=args.overwrite)  # before any work
     say = Progress(log)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from labor_econ.errors import LaborEconError
 from labor_econ.lm.blockmask import BLOCK_SIZE, block_mask_from_end, end_mask_mod
 from labor_econ.lm.loading import CausalLM, resolve_dtype
 
@@ -41,7 +42,7 @@ _OOM_ERRORS = tuple(
 )
 
 
-class ContextLengthError(ValueError):
+class ContextLengthError(LaborEconError, ValueError):
     """Prompts (with their longest candidate) exceed the model's context window.
 
     Attributes

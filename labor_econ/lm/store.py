@@ -24,7 +24,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ..taxonomy import Taxonomy
     from .loading import CausalLM
     from .scoring import CandidateScorer
+from ..errors import StoreMismatchError
 
 __all__ = ["ScoreStore", "StoreMismatchError", "score_panel", "store_metadata"]
 
@@ -45,10 +46,6 @@ FORMAT_VERSION = 1
 _KEY = ["id", "time"]
 _PROMPT_HASH = "prompt_sha256"
 _POLL_SECONDS = 2.0
-
-
-class StoreMismatchError(ValueError):
-    """A score store was written for another model, template, taxonomy or scorer."""
 
 
 def _sha256(data: Any) -> str:
@@ -100,7 +97,7 @@ def store_metadata(
     lm: CausalLM, template: ResumeTemplate, taxonomy: Taxonomy, scorer: CandidateScorer
 ) -> dict[str, Any]:
     """What a store's scores are scores of: checked on every run that writes to the store."""
-    from .. import __version__
+    from .._version import __version__
 
     return {
         "format": FORMAT_VERSION,
@@ -115,6 +112,11 @@ def store_metadata(
         "scorer": {"method": "token trie (CandidateScorer)", "dtype": str(lm.model.dtype)},
         "labor_econ": __version__,
     }
+
+
+def _titles(taxonomy: Taxonomy) -> list[list[str]]:
+    """Every (repr(code), title) pair, as the store's metadata lists the titles written."""
+    return [[repr(c), t] for c, t in zip(taxonomy.codes, taxonomy.titles, strict=True)]
 
 
 def _prompt_hashes(prompts: Sequence[str]) -> list[str]:
@@ -275,7 +277,8 @@ def score_panel(
     lm: CausalLM,
     panel: CareerPanel,
     *,
-    template: str | ResumeTemplate = "labor_llm",
+    template: str | os.PathLike | Mapping[str, Any] | ResumeTemplate | None = None,
+    taxonomy: Taxonomy | None = None,
     store: str | os.PathLike | None = None,
     scorer: CandidateScorer | None = None,
     include_first: bool = False,
@@ -290,8 +293,16 @@ def score_panel(
         The model (see :func:`labor_econ.load_lm`).
     panel : CareerPanel
         The transitions to score.
-    template : str or ResumeTemplate, default "labor_llm"
-        How careers are written (as the checkpoint was trained).
+    template : str, path, dict or ResumeTemplate, optional
+        How careers are written (as the checkpoint was trained), as
+        :meth:`ResumeTemplate.coerce` reads it. Default: the template saved with the
+        checkpoint (``lm.template``), else the ``labor_llm`` preset with a
+        :class:`~labor_econ.DefaultTemplateWarning` (see
+        :func:`labor_econ.lm.resolve.resolve_template`).
+    taxonomy : Taxonomy, optional
+        The titles to write for the panel's codes, passed on purpose. Default: the titles
+        saved with the checkpoint (``lm.taxonomy``) for the codes it knows, the panel's for
+        the rest. The columns are always the panel's codes.
     store : str or os.PathLike, optional
         Directory of a score store. Scores already there are read, only the missing
         transitions are scored, and each shard is written as soon as it is done, so an
@@ -327,10 +338,11 @@ def score_panel(
 
     Examples
     --------
-    >>> logq = score_panel(lm, panel, template="labor_llm", store="scores/")  # doctest: +SKIP
+    >>> logq = score_panel(lm, panel, store="scores/")  # doctest: +SKIP
     """
     from tqdm.auto import tqdm
 
+    from .resolve import resolve_template, resolve_titles
     from .scoring import CandidateScorer
 
     if not isinstance(panel, CareerPanel):
@@ -343,10 +355,11 @@ def score_panel(
             f"running as {world} processes (WORLD_SIZE): pass store=DIR on a shared file "
             "system, where every rank writes its scores"
         )
-    template = ResumeTemplate.coerce(template)
-    taxonomy = panel.taxonomy
+    template = resolve_template(lm, template)
+    taxonomy = resolve_titles(lm, panel.taxonomy, taxonomy, template)
+    written = panel if taxonomy == panel.taxonomy else panel.with_taxonomy(taxonomy)
     scorer = scorer if scorer is not None else CandidateScorer(lm)
-    prompts = template.prompts(panel, include_first=include_first)
+    prompts = template.prompts(written, include_first=include_first)
     candidates = template.continuations(taxonomy)
     index = prompts.index
     codes = list(taxonomy.codes)
@@ -365,7 +378,10 @@ def score_panel(
     if store is None:
         return pd.DataFrame(score(np.arange(len(index))), index=index, columns=pd.Index(codes))
 
-    db = ScoreStore(store, store_metadata(lm, template, taxonomy, scorer))
+    metadata = store_metadata(lm, template, taxonomy, scorer)
+    if taxonomy != panel.taxonomy:  # the titles written, so a reader can rebuild them
+        metadata["taxonomy"]["titles"] = _titles(taxonomy)
+    db = ScoreStore(store, metadata)
     missing = np.flatnonzero(~index.isin(db.read().index))
     _barrier(world)  # every rank has seen the same store before any rank writes to it
     shards = _shards(index[missing], shard_transitions)
@@ -442,13 +458,19 @@ def read_store(
     db = ScoreStore(path)
     meta = db.metadata
     stored = meta.get("taxonomy", {})
-    if stored.get("sha256") != taxonomy_hash(panel.taxonomy):
+    written = panel
+    if "titles" in stored:  # scored with other titles (the checkpoint's) for the same codes
+        by_repr = {repr(c): c for c in panel.taxonomy.codes}
+        known = {by_repr[c]: t for c, t in stored["titles"] if c in by_repr}
+        if len(known) == len(panel.taxonomy):
+            written = panel.with_taxonomy(panel.taxonomy.with_titles(known))
+    if stored.get("sha256") != taxonomy_hash(written.taxonomy):
         raise StoreMismatchError(
             f"the score store {db.path} was scored on taxonomy {stored.get('name')!r} "
             f"({stored.get('size')} codes), not the panel's {panel.taxonomy.name!r} "
             f"({len(panel.taxonomy)} codes) or a changed copy of it"
         )
-    template = ResumeTemplate.from_dict(meta["template"])
-    prompts = template.prompts(panel, include_first=include_first)
+    template = ResumeTemplate.coerce(meta["template"])
+    prompts = template.prompts(written, include_first=include_first)
     frame = _select(db, db.read(), prompts.index, prompts, list(panel.taxonomy.codes))
     return frame, meta

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,6 +17,7 @@ from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults
 from statsmodels.iolib import summary2
 from statsmodels.iolib.summary import Summary
 
+from ..errors import CheckpointMismatchWarning
 from ..panel import CareerPanel, PanelError, _scalar
 from ..report import taxonomy_label
 from ..templates import ResumeTemplate
@@ -34,6 +35,7 @@ from .base import (
 if TYPE_CHECKING:
     from ..lm.loading import CausalLM
     from ..lm.scoring import CandidateScorer
+    from ..taxonomy import Taxonomy
 
 __all__ = ["LLMTransitionModel", "LLMTransitionResults", "PARAM_NAMES"]
 
@@ -66,12 +68,19 @@ class LLMTransitionModel(LikelihoodModel):
     lm : CausalLM
         A loaded causal LM (:func:`labor_econ.load_lm`, or a tiny one from
         :func:`labor_econ.lm.testing.tiny_lm`).
-    template : str or ResumeTemplate, optional
+    template : str, path, dict or ResumeTemplate, optional
         How careers are written; must match how the checkpoint was trained. Default: the
         template saved with the checkpoint (``lm.template``, written by
-        :func:`labor_econ.finetune`), else the ``"labor_llm"`` preset. A template that
-        differs from the saved one is used, with a
-        :class:`~labor_econ.CheckpointMismatchWarning`.
+        :func:`labor_econ.finetune`), else the ``"labor_llm"`` preset with a
+        :class:`~labor_econ.DefaultTemplateWarning`. A template that differs from the saved
+        one is used, with a :class:`~labor_econ.CheckpointMismatchWarning`. Resolved by
+        :func:`labor_econ.lm.resolve.resolve_template`, as :func:`labor_econ.score_panel`
+        resolves it.
+    taxonomy : Taxonomy, optional
+        The titles to write for the panel's codes, passed on purpose (a
+        :class:`~labor_econ.CheckpointMismatchWarning` says where they differ from the
+        checkpoint's). Default: the titles saved with the checkpoint (``lm.taxonomy``) for
+        the codes it knows, the panel's for the rest.
     scorer : CandidateScorer, optional
         Scores prompts against candidates; default ``CandidateScorer(lm)``.
     include_first : bool
@@ -91,7 +100,7 @@ class LLMTransitionModel(LikelihoodModel):
 
     Examples
     --------
-    >>> model = LLMTransitionModel(panel, lm, template="labor_llm")  # doctest: +SKIP
+    >>> model = LLMTransitionModel(panel, lm)  # the checkpoint's template  # doctest: +SKIP
     >>> res = model.fit(calibrate=True)                                # doctest: +SKIP
     >>> print(res.summary())                                           # doctest: +SKIP
     """
@@ -101,17 +110,24 @@ class LLMTransitionModel(LikelihoodModel):
         panel: CareerPanel,
         lm: CausalLM | None,
         *,
-        template: str | ResumeTemplate | None = None,
+        template: str | os.PathLike | Mapping[str, Any] | ResumeTemplate | None = None,
+        taxonomy: Taxonomy | None = None,
         scorer: CandidateScorer | None = None,
         include_first: bool = False,
         name: str | None = None,
         store: str | os.PathLike | None = None,
     ) -> None:
+        from ..lm.resolve import resolve_template, resolve_titles
+
         if not isinstance(panel, CareerPanel):
             raise TypeError(f"panel must be a CareerPanel, got {type(panel).__name__}")
         self.panel = panel
         self.lm = lm
-        self.template = _template_for(lm, template, panel)
+        # Resolved here to report them; score_panel, given them, writes exactly these.
+        self.template = resolve_template(lm, template)
+        self._titles = taxonomy
+        #: The taxonomy whose titles are written: the panel's codes, the checkpoint's spellings.
+        self.written_taxonomy = resolve_titles(lm, panel.taxonomy, taxonomy, self.template)
         self._scorer = scorer
         self.include_first = include_first
         self._name = name
@@ -212,7 +228,7 @@ class LLMTransitionModel(LikelihoodModel):
         model = cls.from_scores(
             panel, frame.to_numpy(), name=name or meta["model"], include_first=include_first
         )
-        model.template = ResumeTemplate.from_dict(meta["template"])
+        model.template = ResumeTemplate.coerce(meta["template"])
         model.store = path
         return model
 
@@ -321,43 +337,37 @@ class LLMTransitionModel(LikelihoodModel):
     @cached_property
     def prompts(self) -> pd.Series:
         """The prompt of every transition, indexed by (id, time)."""
-        return self.template.prompts(self.panel, include_first=self.include_first)
+        panel = self.panel
+        if self.written_taxonomy != self.taxonomy:
+            panel = panel.with_taxonomy(self.written_taxonomy)
+        return self.template.prompts(panel, include_first=self.include_first)
 
     @cached_property
     def candidates(self) -> list[str]:
         """The continuation of every taxonomy entry (title or code plus terminator)."""
-        return self.template.continuations(self.taxonomy)
+        return self.template.continuations(self.written_taxonomy)
 
     @cached_property
     def logq(self) -> np.ndarray:
-        """``log P(continuation_k | prompt_i)``, shape (n_transitions, K), computed once."""
-        if self.store is not None:
-            from ..lm.store import score_panel
+        """``log P(continuation_k | prompt_i)``, shape (n_transitions, K), computed once
+        by :func:`labor_econ.score_panel` (in memory, or in the model's `store`)."""
+        from ..lm.store import score_panel
 
-            self._require_lm()
+        self._require_lm()
+        with warnings.catch_warnings():
+            # A template or titles that differ from the checkpoint's warned at construction.
+            warnings.simplefilter("ignore", CheckpointMismatchWarning)
             scores = score_panel(
                 self.lm,
                 self.panel,
                 template=self.template,
+                taxonomy=self.written_taxonomy,
                 store=self.store,
                 scorer=self.scorer,
                 include_first=self.include_first,
                 progress=self.scorer.progress,
-            ).to_numpy()
-        else:
-            from ..lm.scoring import ContextLengthError
-
-            try:
-                prompts = self.prompts.tolist()
-                # The scorer caches candidate tokenizations per last wave of the template.
-                starts = self.template.wave_starts(prompts)
-                scores = self.scorer.score(prompts, self.candidates, starts=starts)
-            except ContextLengthError as err:
-                labels = [
-                    f"person {_scalar(i)!r}, year {_scalar(t)!r}" for i, t in self.prompts.index
-                ]
-                raise err.relabel(labels) from None
-        return self._check_scores(np.asarray(scores, dtype=np.float64))
+            )
+        return self._check_scores(scores.to_numpy(dtype=np.float64))
 
     def for_panel(self, panel: CareerPanel) -> LLMTransitionModel:
         """The same LM, template, scorer and taxonomy on another panel.
@@ -384,6 +394,7 @@ class LLMTransitionModel(LikelihoodModel):
                 panel,
                 self.lm,
                 template=self.template,
+                taxonomy=self._titles,
                 scorer=self.scorer,
                 include_first=self.include_first,
                 name=self._name,
@@ -673,6 +684,13 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
             f"Raw (unnormalized) log-likelihood: {self.raw_llf:.4f}; raw perplexity "
             f"{np.exp(-self.raw_llf / self.nobs):.4f}.",
         ]
+        written = self.model.written_taxonomy
+        retitled = sum(a != b for a, b in zip(written.titles, self.taxonomy.titles, strict=True))
+        if retitled:
+            notes.append(
+                f"Titles of {retitled} code(s) written as saved with the checkpoint "
+                "(lm.taxonomy), not as in the panel's taxonomy."
+            )
         if self.calibrated:
             if self.cov_type == "cluster":
                 notes.append(
@@ -725,17 +743,14 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
         return smry
 
     def _state(self) -> tuple[dict, dict, list]:
-        import dataclasses
-
-        template = self.model.template
         state = {
             "name": self.name,
             "include_first": self.model.include_first,
             "calibrated": self.calibrated,
             "cov_type": self.cov_type if self.calibrated else None,
-            "template": {
-                f.name: getattr(template, f.name) for f in dataclasses.fields(template) if f.init
-            },
+            "template": self.model.template.to_dict(),
+            # the titles written, where the checkpoint's differ from the panel's
+            "titles": list(self.model.written_taxonomy.titles),
             "mle_retvals": getattr(self, "mle_retvals", None),
             # where the scores of other panels may be read (never the LM itself)
             "store": str(Path(self.model.store).resolve()) if self.model.store else None,
@@ -752,8 +767,13 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
         model = LLMTransitionModel.from_scores(
             panel, arrays["logq"], name=state["name"], include_first=state["include_first"]
         )
-        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in state["template"].items()}
-        model.template = ResumeTemplate(**fields)
+        # to_dict's dict; results saved before it held the same keys without format/version.
+        model.template = ResumeTemplate.coerce(state["template"])
+        if state.get("titles") is not None:
+            codes = model.taxonomy.codes
+            model.written_taxonomy = model.taxonomy.with_titles(
+                dict(zip(codes, state["titles"], strict=True))
+            )
         if state.get("store") and Path(state["store"]).is_dir():
             model.store = state["store"]
         res = cls(
@@ -772,50 +792,6 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
             f"<LLMTransitionResults {self.name!r}: N={self.nobs}, llf={self.llf:.3f}, "
             f"perplexity={self.perplexity:.4f}, calibrated={self.calibrated}>"
         )
-
-
-def _template_for(
-    lm: CausalLM | None, template: str | ResumeTemplate | None, panel: CareerPanel
-) -> ResumeTemplate:
-    """The template to score with: the one given, else the checkpoint's saved one, else the
-    ``labor_llm`` preset; warn where what is used differs from what the checkpoint saved."""
-    from ..lm.formats import CheckpointMismatchWarning
-
-    saved = getattr(lm, "template", None)
-    if template is None:
-        template = saved if saved is not None else "labor_llm"
-    template = ResumeTemplate.coerce(template)
-    name = getattr(lm, "name", "the checkpoint")
-    if saved is not None and _format_of(template) != _format_of(saved):
-        warnings.warn(
-            f"template {template.name!r} differs from the template {saved.name!r} saved with "
-            f"{name} (its training format): {_format_of(template)} vs {_format_of(saved)}. "
-            "Omit template= to score with the saved one",
-            CheckpointMismatchWarning,
-            stacklevel=4,
-        )
-    trained = getattr(lm, "taxonomy", None)
-    if trained is not None and template.outcome == "title":
-        differ = [
-            (c, panel.taxonomy.title(c), trained.title(c))
-            for c in panel.taxonomy.codes
-            if c in trained and panel.taxonomy.title(c) != trained.title(c)
-        ]
-        if differ:
-            c, ours, theirs = differ[0]
-            warnings.warn(
-                f"{len(differ)} title(s) of the panel's taxonomy differ from the taxonomy saved "
-                f"with {name}, e.g. code {c!r}: {ours!r} here, {theirs!r} in training. Use "
-                "panel.with_taxonomy(lm.taxonomy) to score with the training spellings",
-                CheckpointMismatchWarning,
-                stacklevel=4,
-            )
-    return template
-
-
-def _format_of(template: ResumeTemplate) -> dict:
-    """What a template writes, without its display name."""
-    return {k: v for k, v in template.to_dict().items() if k != "name"}
 
 
 def _checked(results: LLMTransitionResults) -> LLMTransitionResults:
