@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_score(args, log=sys.stderr)
         if args.command == "demo":
-            from ..demo import run_demo
+            from .demo import run_demo
 
             run_demo(
                 args.out,

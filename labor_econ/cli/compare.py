@@ -8,8 +8,8 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from ..outdir import prepare_out_dir
 from .data import UsageError, add_panel_arguments, check_data_path, panel_from_args
+from .outdir import prepare_out_dir
 from .outputs import Progress, write_comparison, write_diagnostics, write_manifest
 
 __all__ = ["add_parser", "evaluation_panel", "parse_results", "run_compare"]

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..outdir import prepare_out_dir
 from .data import UsageError, add_panel_arguments, check_data_path, panel_from_args
+from .outdir import prepare_out_dir
 from .template_arg import add_template_argument, template_arg
 
 __all__ = ["add_parser", "run_score"]

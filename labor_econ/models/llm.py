@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 __all__ = ["LLMTransitionModel", "LLMTransitionResults", "PARAM_NAMES"]
 
 PARAM_NAMES = ("scale", "stay")
+#: Default ``calibration_persons`` of ``fit(calibrate=True)``: persons whose transitions are
+#: scored to estimate ``scale`` and ``stay``. Chosen from benchmarks/bench_calibration.py
+#: (see its table in docs/tutorials/scaling.md): CALIBRATION_RATIONALE
+CALIBRATION_PERSONS = 1000
 #: Rounding allowed above a total probability of 1 in a row of scores (float32 scoring).
 _MASS_TOLERANCE = 1e-4
 CovType = Literal["nonrobust", "HC0", "cluster"]
@@ -466,6 +470,8 @@ class LLMTransitionModel(LikelihoodModel):
         start_params: Sequence[float] | None = None,
         maxiter: int = 100,
         gtol: float = 1e-8,
+        calibration_persons: int | Literal["all"] = CALIBRATION_PERSONS,
+        seed: int = 0,
     ) -> LLMTransitionResults:
         """Fit the model.
 
@@ -487,6 +493,16 @@ class LLMTransitionModel(LikelihoodModel):
         maxiter, gtol : int, float
             Iteration limit and tolerance on the mean score of the optimizer
             (:func:`scipy.optimize.minimize`, ``method="trust-exact"``).
+        calibration_persons : int or "all", default :data:`CALIBRATION_PERSONS`
+            With ``calibrate=True``: estimate ``scale`` and ``stay`` on this many persons,
+            drawn without replacement with `seed` (every person when the panel has no more),
+            and score only their transitions. Two parameters need few transitions, and
+            scoring is the cost (on one GPU, about 60 ms per transition for a 7B
+            checkpoint). The results are those of the subsample: ``nobs``, ``llf`` and
+            ``predict()`` are the subsample's, and the summary says so. ``"all"``: every
+            person. See :data:`CALIBRATION_PERSONS` for how the default was chosen.
+        seed : int, default 0
+            Seed of the subsample of persons.
 
         Raises
         ------
@@ -498,6 +514,23 @@ class LLMTransitionModel(LikelihoodModel):
         LLMTransitionResults
         """
         check_cov_type(cov_type)
+        if calibrate:
+            sample = self._calibration_sample(calibration_persons, seed)
+            if sample is not self:
+                res = sample.fit(
+                    True,
+                    cov_type=cov_type,
+                    start_params=start_params,
+                    maxiter=maxiter,
+                    gtol=gtol,
+                    calibration_persons="all",
+                )
+                res.calibration_sample = {
+                    "persons": sample.panel.n_persons,
+                    "of": self.panel.n_persons,
+                    "seed": seed,
+                }
+                return res
         if not calibrate:
             params = np.array([1.0, 0.0])
             cov = np.full((2, 2), np.nan)
@@ -536,6 +569,32 @@ class LLMTransitionModel(LikelihoodModel):
         }
         return _checked(res)
 
+    def _calibration_sample(self, persons: int | str, seed: int) -> LLMTransitionModel:
+        """This model on a seeded subsample of `persons` persons (itself when it has no more)."""
+        everyone = self.panel.persons
+        if isinstance(persons, str) and persons == "all":
+            return self
+        if isinstance(persons, bool) or not isinstance(persons, int | np.integer) or persons < 1:
+            raise ValueError(
+                f"calibration_persons must be a positive int or 'all', got {persons!r}"
+            )
+        if len(everyone) <= persons:
+            return self
+        rng = np.random.default_rng(seed)
+        chosen = np.sort(rng.choice(len(everyone), size=int(persons), replace=False))
+        panel = self.panel.subset([everyone[i] for i in chosen])
+        if "logq" not in self.__dict__:  # not scored yet: score only the subsample
+            return self.for_panel(panel)
+        # Scored already (from_scores, from_store, or used before): take the subsample's rows.
+        wanted = panel.transitions(include_first=self.include_first).index
+        rows = self.transitions.index.get_indexer(wanted)
+        sample = type(self).from_scores(
+            panel, self.logq[rows], name=self.name, include_first=self.include_first
+        )
+        sample.lm, sample._scorer, sample.store = self.lm, self._scorer, self.store
+        sample.template, sample.written_taxonomy = self.template, self.written_taxonomy
+        return sample
+
     def _covariance(self, params: np.ndarray, cov_type: CovType) -> np.ndarray:
         persons = self.transitions.index.get_level_values(0)
         return sandwich_covariance(
@@ -558,7 +617,12 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
     valid_mass : pandas.Series
         Per transition, the probability the LM puts on the taxonomy's continuations
         (``sum_k q_k``); 1 means it writes only real occupations.
+    calibration_sample : dict or None
+        ``{"persons", "of", "seed"}`` when calibrated on a subsample of the model's persons
+        (see ``calibration_persons`` of :meth:`LLMTransitionModel.fit`), else None.
     """
+
+    calibration_sample: dict[str, int] | None = None
 
     def __init__(
         self,
@@ -691,6 +755,13 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
                 f"Titles of {retitled} code(s) written as saved with the checkpoint "
                 "(lm.taxonomy), not as in the panel's taxonomy."
             )
+        sample = self.calibration_sample
+        if sample is not None:
+            notes.append(
+                f"Calibrated on a seeded subsample of {sample['persons']} of {sample['of']} "
+                f"persons (seed {sample['seed']}): N and the log-likelihood are the "
+                "subsample's; fit(calibrate=True, calibration_persons='all') uses every person."
+            )
         if self.calibrated:
             if self.cov_type == "cluster":
                 notes.append(
@@ -752,6 +823,7 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
             # the titles written, where the checkpoint's differ from the panel's
             "titles": list(self.model.written_taxonomy.titles),
             "mle_retvals": getattr(self, "mle_retvals", None),
+            "calibration_sample": self.calibration_sample,
             # where the scores of other panels may be read (never the LM itself)
             "store": str(Path(self.model.store).resolve()) if self.model.store else None,
         }
@@ -785,6 +857,8 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
         )
         if state["mle_retvals"] is not None:
             res.mle_retvals = state["mle_retvals"]
+        if state.get("calibration_sample") is not None:
+            res.calibration_sample = state["calibration_sample"]
         return res
 
     def __repr__(self) -> str:
