@@ -207,3 +207,36 @@ def test_cli_score_fills_the_store_in_the_saved_format(checkpoint, careers_csv, 
     base_args = ["score", str(careers_csv), *PANEL_ARGS, "--lm", str(base_dir)]
     with pytest.warns(DefaultTemplateWarning, match="no saved template"):
         assert main([*base_args, "--store", str(tmp_path / "base_scores")]) == 0
+
+
+def test_calibration_on_a_subsample_scores_only_its_persons(checkpoint, careers_csv):
+    _, best = checkpoint
+    lm = load_lm(best, device="cpu")
+    panel = read_panel(careers_csv)
+    with no_format_warnings():
+        model = LLMTransitionModel(panel, lm)
+        res = model.fit(calibrate=True, calibration_persons=4, seed=1)
+        expected = score_panel(lm, res.model.panel, progress=False)
+    assert "logq" not in model.__dict__  # the other persons were never scored
+    assert res.n_persons == 4 and res.calibration_sample == {"persons": 4, "of": 10, "seed": 1}
+    np.testing.assert_allclose(res.model.logq, expected.to_numpy(), atol=1e-5)
+    assert res.model.template == TEMPLATE
+
+
+def test_cli_fit_calibrates_on_a_subsample(checkpoint, careers_csv, tmp_path, capsys):
+    _, best = checkpoint
+    args = ["fit", str(careers_csv), *PANEL_ARGS, "--models", "llm", "--lm", str(best)]
+    args += ["--calibrate", "--calibration-persons", "3", "--test-size", "0.3"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    assert "seeded subsample of 3 of the 7 training persons" in capsys.readouterr().err
+    res = TransitionResults.load(tmp_path / "out" / "results_llm.zip")
+    assert res.calibrated and res.calibration_sample == {"persons": 3, "of": 7, "seed": 0}
+    assert (
+        "seeded subsample of 3 of 7 persons" in (tmp_path / "out" / "results_llm.txt").read_text()
+    )
+    for bad, message in [
+        (["--calibration-persons", "0"], "a positive number of persons or 'all'"),
+        (["--models", "markov", "--calibrate"], "options of the llm model"),
+    ]:
+        code = main(["fit", str(careers_csv), *PANEL_ARGS, *bad, "--out", str(tmp_path / "x")])
+        assert code == 2 and message in capsys.readouterr().err

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..models.llm import CALIBRATION_PERSONS, calibration_panel
 from .data import UsageError, add_panel_arguments, check_data_path, panel_from_args
 from .outdir import prepare_out_dir
 from .outputs import Progress, write_comparison, write_diagnostics, write_manifest
@@ -24,7 +25,7 @@ examples:
       --static educ black female --birth-year birth_year --missing drop \\
       --models marginal,markov,mnlogit --mnlogit-penalty 1 --out results
   labor-econ fit careers.csv --id pid --time year --occupation occ \\
-      --models markov,llm --lm ./my_checkpoint --out results
+      --models markov,llm --lm ./my_checkpoint --calibrate --out results
 
 outputs (in --out): comparison.txt/.tex/.html, diagnostics.txt/.json, one
 predictions_<model>.dta per model (test persons, integer codes with value labels),
@@ -63,6 +64,21 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--lm", default=None, help="checkpoint directory or hub id (for llm)")
     p.add_argument("--subfolder", default=None, help="subfolder of the checkpoint")
     add_template_argument(p)
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="with llm: estimate its scale and stay (default: the checkpoint's own "
+        "probabilities, renormalized over the codes)",
+    )
+    p.add_argument(
+        "--calibration-persons",
+        type=_persons,
+        default=None,
+        metavar="N|all",
+        help="with llm: the training persons it is scored on for its fit, a seeded subsample "
+        f"(seed --seed; default {CALIBRATION_PERSONS}, enough for two parameters: see "
+        "docs/tutorials/scaling.md); 'all' scores every training person",
+    )
     p.add_argument("--test-size", type=float, default=0.2, help="share of test persons")
     p.add_argument("--seed", type=int, default=0, help="seed of the person split")
     p.add_argument("--out", type=Path, required=True, help="output folder, new or empty")
@@ -70,7 +86,22 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _models(text: str, lm: str | None) -> list[str]:
+def _persons(text: str) -> int | str:
+    """``--calibration-persons``: a positive int or ``all``."""
+    if text == "all":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a positive number of persons or 'all', not {text!r}")
+    return value
+
+
+def _models(
+    text: str, lm: str | None, calibrate: bool = False, persons: int | str | None = None
+) -> list[str]:
     keys = [k.strip().lower() for k in text.split(",") if k.strip()]
     unknown = [k for k in keys if k not in MODELS]
     if unknown or not keys:
@@ -81,6 +112,8 @@ def _models(text: str, lm: str | None) -> list[str]:
         raise UsageError(f"--models {text!r} names a model twice")
     if ("llm" in keys) != (lm is not None):
         raise UsageError("--lm is needed with the llm model, and only then")
+    if "llm" not in keys and (calibrate or persons is not None):
+        raise UsageError("--calibrate and --calibration-persons are options of the llm model")
     return keys
 
 
@@ -98,11 +131,26 @@ def _fit_one(key: str, train: Any, args: argparse.Namespace, say: Progress, out:
 
     say(f"loading the LM {args.lm} ...")
     lm = load_lm(args.lm, subfolder=args.subfolder)
+    persons = args.calibration_persons or CALIBRATION_PERSONS
+    sample = calibration_panel(train, persons, seed=args.seed)
+    if sample is not train:
+        say(
+            f"the LLM is scored on a seeded subsample of {sample.n_persons} of the "
+            f"{train.n_persons} training persons ({sample.n_transitions} transitions; "
+            "--calibration-persons all for every one)"
+        )
     # The scores go to a store in --out: the test persons' too (scored by the comparison),
     # so that `labor-econ compare` can evaluate the saved results on them without the LM.
-    return LLMTransitionModel(
-        train, lm, template=args.template_obj, name="LLM", store=out / "scores"
-    ).fit()
+    model = LLMTransitionModel(
+        train if args.calibrate else sample,
+        lm,
+        template=args.template_obj,
+        name="LLM",
+        store=out / "scores",
+    )
+    if not args.calibrate:
+        return model.fit()
+    return model.fit(calibrate=True, calibration_persons=persons, seed=args.seed)
 
 
 def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
@@ -110,7 +158,7 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
     from ..diagnostics import compare
     from ..stata import to_stata
 
-    keys = _models(args.models, args.lm)
+    keys = _models(args.models, args.lm, args.calibrate, args.calibration_persons)
     if not 0 < args.test_size < 1:
         raise UsageError(f"--test-size must be in (0, 1), got {args.test_size}")
     if not (math.isfinite(args.mnlogit_penalty) and args.mnlogit_penalty >= 0):
