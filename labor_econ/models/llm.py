@@ -50,7 +50,7 @@ PARAM_NAMES = ("scale", "stay")
 #: are scored to estimate ``scale`` and ``stay``. Chosen from benchmarks/bench_calibration.py
 #: (its table is in docs/tutorials/scaling.md): on an NLSY79-like panel (K = 389, 26
 #: transitions per person) 500 persons give standard errors of about 0.008 (scale, 1.6% of
-#: it) and 0.08 (stay), sqrt(N / n) times those of all persons as theory says; the expected
+#: it) and 0.09 (stay), sqrt(N / n) times those of all persons as theory says; the expected
 #: loss in held-out log-likelihood from estimating 2 parameters on n transitions is about
 #: 1 / n nats per transition (8e-5 here), far below the gaps between models; and scoring
 #: them takes 13 minutes for a 7B checkpoint on one GPU, against 4.5 hours for all 10,000
