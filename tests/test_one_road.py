@@ -240,3 +240,19 @@ def test_cli_fit_calibrates_on_a_subsample(checkpoint, careers_csv, tmp_path, ca
     ]:
         code = main(["fit", str(careers_csv), *PANEL_ARGS, *bad, "--out", str(tmp_path / "x")])
         assert code == 2 and message in capsys.readouterr().err
+
+
+def test_saved_titles_that_clash_with_the_panels_are_refused_with_the_way_out():
+    from types import SimpleNamespace
+
+    from labor_econ import Taxonomy, TaxonomyError
+    from labor_econ.lm.resolve import resolve_titles
+
+    lm = SimpleNamespace(name="ckpt", template=None, taxonomy=Taxonomy([1], ["Clerks"]))
+    panel_titles = Taxonomy([1, 2], ["Office clerks", "Clerks"])
+    with pytest.raises(TaxonomyError, match="titles saved with ckpt.*Pass taxonomy="):
+        resolve_titles(lm, panel_titles)
+    same = resolve_titles(lm, Taxonomy([1, 3], ["Clerks", "Cooks"]))
+    assert same.titles == ("Clerks", "Cooks")
+    with pytest.warns(CheckpointMismatchWarning, match="'Office clerks' here, 'Clerks'"):
+        assert resolve_titles(lm, panel_titles, panel_titles) is panel_titles  # on purpose

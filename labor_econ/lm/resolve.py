@@ -140,7 +140,15 @@ def resolve_titles(
     known = {c: trained.title(c) for c in taxonomy.codes if c in trained}
     if all(taxonomy.title(c) == t for c, t in known.items()):
         return taxonomy
-    return taxonomy.with_titles(known)
+    from ..taxonomy import TaxonomyError
+
+    try:
+        return taxonomy.with_titles(known)
+    except TaxonomyError as err:
+        raise TaxonomyError(
+            f"writing the titles saved with {_name(lm)} (lm.taxonomy) for the panel's codes: "
+            f"{err}. Pass taxonomy= with the titles to write"
+        ) from err
 
 
 def _same_codes(titles: Taxonomy, taxonomy: Taxonomy) -> Taxonomy:
