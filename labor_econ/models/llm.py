@@ -529,14 +529,18 @@ class LLMTransitionModel(LikelihoodModel):
         if calibrate:
             sample = self._calibration_sample(calibration_persons, seed)
             if sample is not self:
-                res = sample.fit(
-                    True,
-                    cov_type=cov_type,
-                    start_params=start_params,
-                    maxiter=maxiter,
-                    gtol=gtol,
-                    calibration_persons="all",
-                )
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    res = sample.fit(
+                        True,
+                        cov_type=cov_type,
+                        start_params=start_params,
+                        maxiter=maxiter,
+                        gtol=gtol,
+                        calibration_persons="all",
+                    )
+                for w in caught:  # pointed at the caller, as from a fit on every person
+                    warnings.warn(w.message, w.category, stacklevel=2)
                 res.calibration_sample = {
                     "persons": sample.panel.n_persons,
                     "of": self.panel.n_persons,
