@@ -4,10 +4,10 @@ Causal-LM checkpoints (such as the LABOR-LLM models) become statsmodels-style li
 models over occupation codes, next to multinomial-logit and Markov baselines.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from . import datasets, taxonomies
+from ._version import __version__
 from .diagnostics import ModelComparison, TestResult, clarke_test, compare, lr_test, vuong_test
+from .errors import DefaultTemplateWarning, LaborEconError, LaborEconWarning
 from .lm import CandidateScorer, CausalLM, LMLoadError, load_lm, score_panel
 from .lm.finetune import finetune
 from .lm.formats import CheckpointMismatchWarning, FormatCheck, LowValidMassWarning, check_format
@@ -33,21 +33,19 @@ from .taxonomy import Taxonomy, TaxonomyError
 from .template_inference import TemplateGuess
 from .templates import ParsedResume, ResumeTemplate, TemplateError
 
-try:
-    __version__ = version("labor-econ")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
-
 __all__ = [
     "CandidateScorer",
     "CareerPanel",
     "CausalLM",
     "CheckpointMismatchWarning",
+    "DefaultTemplateWarning",
     "FormatCheck",
     "LLMModel",
     "LLMResults",
     "LMLoadError",
     "LogLinearPoolModel",
+    "LaborEconError",
+    "LaborEconWarning",
     "LogLinearPoolResults",
     "LowValidMassWarning",
     "MNLogitModel",

@@ -10,16 +10,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .errors import PanelError
 from .taxonomy import Taxonomy, _preview
 
 __all__ = ["CareerPanel", "PanelError", "TRANSITION_COLUMNS"]
 
 #: Columns that :meth:`CareerPanel.transitions` adds; covariates may not reuse these names.
 TRANSITION_COLUMNS = ("occupation", "prev_occupation", "prev_time", "gap")
-
-
-class PanelError(ValueError):
-    """Raised when a career panel is malformed; the message names the rows or persons at fault."""
 
 
 #: File readers that modules above this one register (``"stata"``: :func:`labor_econ.stata.

@@ -12,11 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .errors import TaxonomyError
+
 __all__ = ["Taxonomy", "TaxonomyError", "occ1990", "wage_panel_1970"]
-
-
-class TaxonomyError(ValueError):
-    """Raised when a taxonomy is malformed or a code/title is not in it."""
 
 
 def _normalize_code(code: Any, where: str) -> Hashable:

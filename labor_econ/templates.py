@@ -19,12 +19,9 @@ from .taxonomy import Taxonomy
 
 if TYPE_CHECKING:
     from .template_inference import TemplateGuess
+from .errors import TemplateError
 
 __all__ = ["PRESETS", "ParsedResume", "ResumeTemplate", "TemplateError"]
-
-
-class TemplateError(ValueError):
-    """Raised when a template is malformed or cannot render a panel."""
 
 
 _OUTCOME_FIELDS = ("title", "code")

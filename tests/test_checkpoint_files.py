@@ -8,6 +8,7 @@ import pytest
 from labor_econ import (
     CareerPanel,
     CheckpointMismatchWarning,
+    DefaultTemplateWarning,
     LLMTransitionModel,
     ResumeTemplate,
     Taxonomy,
@@ -104,21 +105,26 @@ def test_model_uses_the_saved_template(tuned, panels):
         assert LLMTransitionModel(val, lm).template == TEMPLATE
         same = ResumeTemplate.from_dict({**TEMPLATE.to_dict(), "name": "renamed"})
         assert LLMTransitionModel(val, lm, template=same).template is same
-    assert LLMTransitionModel(val, base).template == ResumeTemplate.preset("labor_llm")
+    with pytest.warns(DefaultTemplateWarning, match="no saved template"):
+        assert LLMTransitionModel(val, base).template == ResumeTemplate.preset("labor_llm")
     with pytest.warns(CheckpointMismatchWarning, match="differs from the template 'ages'"):
         model = LLMTransitionModel(val, lm, template="plain")
     assert model.template.name == "plain"
 
 
-def test_model_warns_when_titles_differ_from_training(tuned, panels):
+def test_model_writes_the_training_titles_and_warns_when_told_otherwise(tuned, panels):
+    """The checkpoint's titles are written unless a taxonomy is passed on purpose."""
     _, lm, _ = tuned
     _, val = panels
     renamed = val.with_taxonomy(val.taxonomy.with_titles({"occ1": "Professionals"}))
-    with pytest.warns(CheckpointMismatchWarning, match="code 'occ1': 'Professionals' here"):
-        LLMTransitionModel(renamed, lm)
     with warnings.catch_warnings():
         warnings.simplefilter("error", CheckpointMismatchWarning)
+        model = LLMTransitionModel(renamed, lm)
+        assert model.written_taxonomy == lm.taxonomy
         LLMTransitionModel(renamed.with_taxonomy(lm.taxonomy), lm)
+    with pytest.warns(CheckpointMismatchWarning, match="code 'occ1': 'Professionals' here"):
+        model = LLMTransitionModel(renamed, lm, taxonomy=renamed.taxonomy)
+    assert model.written_taxonomy.title("occ1") == "Professionals"
 
 
 def test_hub_checkpoints_fetch_the_files_or_go_without(monkeypatch, tuned):

@@ -357,7 +357,7 @@ def test_score_refuses_pickle_checkpoints(small_csv, tmp_path, capsys):
 
 def test_demo_refuses_a_non_empty_or_unwritable_out_before_any_work(tmp_path, capsys, monkeypatch):
     called = []
-    monkeypatch.setattr("labor_econ.demo.wage_panel", lambda: called.append(1))
+    monkeypatch.setattr("labor_econ.cli.demo.wage_panel", lambda: called.append(1))
     out = tmp_path / "demo"
     out.mkdir()
     (out / "comparison.txt").write_text("an earlier run\n")

@@ -3,7 +3,7 @@
 import pytest
 
 from labor_econ.cli import main
-from labor_econ.demo import DemoConfig, _cache_key, run_demo
+from labor_econ.cli.demo import DemoConfig, _cache_key, run_demo
 
 
 @pytest.fixture(scope="module")

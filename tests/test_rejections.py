@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from labor_econ import CareerPanel, MarkovTransitionModel, Taxonomy
-from labor_econ.rejections import CASES, rejection_table
 from labor_econ.stata import stata_names
 from labor_econ.taxonomy import STATA_MAX_LONG
+from labor_econ.testing.rejections import CASES, rejection_table
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.key for c in CASES])

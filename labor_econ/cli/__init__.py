@@ -46,7 +46,7 @@ def _info() -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from .._version import __version__
     from . import compare, fit, score
 
     parser = argparse.ArgumentParser(
@@ -104,11 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Errors are printed on stderr as ``labor-econ: error: <message>``, never as a traceback
     (set ``LABOR_ECON_TRACEBACK=1`` to see one for an unexpected error).
     """
-    from ..lm.loading import LMLoadError
-    from ..outdir import OutDirError
-    from ..panel import PanelError
-    from ..taxonomy import TaxonomyError
-    from .data import UsageError
+    from ..errors import LaborEconError
 
     parser = _parser()
     try:
@@ -131,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_score(args, log=sys.stderr)
         if args.command == "demo":
-            from ..demo import run_demo
+            from .demo import run_demo
 
             run_demo(
                 args.out,
@@ -141,10 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log=sys.stdout,
             )
             return 0
-    except (UsageError, OutDirError) as err:
+    except LaborEconError as err:  # each error knows its exit code: 2 bad arguments, else 1
         print(f"labor-econ: error: {err}", file=sys.stderr)
-        return 2
-    except (PanelError, TaxonomyError, LMLoadError, ValueError, OSError) as err:
+        return err.exit_code
+    except (ValueError, OSError) as err:
         print(f"labor-econ: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -8,7 +8,6 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from ..outdir import prepare_out_dir
 from .data import (
     UsageError,
     add_panel_arguments,
@@ -16,6 +15,7 @@ from .data import (
     panel_from_args,
     seed_argument,
 )
+from .outdir import prepare_out_dir
 from .outputs import Progress, write_comparison, write_diagnostics, write_manifest
 
 __all__ = ["add_parser", "evaluation_panel", "parse_results", "run_compare"]

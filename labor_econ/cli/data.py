@@ -11,6 +11,7 @@ from typing import TextIO
 import pandas as pd
 import pyarrow as pa
 
+from ..errors import UsageError
 from ..panel import CareerPanel, PanelError
 from ..stata import read_stata, stata_variables
 from ..taxonomy import Taxonomy
@@ -26,10 +27,6 @@ __all__ = [
 ]
 
 FORMATS = (".dta", ".csv", ".parquet")
-
-
-class UsageError(ValueError):
-    """A bad command-line argument (exit code 2): a missing file or variable, a bad option."""
 
 
 def seed_argument(text: str) -> int:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..outdir import prepare_out_dir
+from ..models.llm import CALIBRATION_PERSONS, calibration_panel
 from .data import (
     UsageError,
     add_panel_arguments,
@@ -17,9 +16,11 @@ from .data import (
     panel_from_args,
     seed_argument,
 )
+from .outdir import prepare_out_dir
 from .outputs import Progress, write_comparison, write_diagnostics, write_manifest
+from .template_arg import add_template_argument, template_arg
 
-__all__ = ["MODELS", "add_parser", "run_fit", "template_from_arg"]
+__all__ = ["MODELS", "add_parser", "run_fit"]
 
 #: Above this many outcome codes (in the train transitions) the MNLogit is fit as the ridge
 #: unless ``--mnlogit-penalty`` says otherwise: at NLSY scale (389 codes) the maximum
@@ -37,7 +38,7 @@ examples:
       --static educ black female --birth-year birth_year --missing drop \\
       --models marginal,markov,mnlogit --out results
   labor-econ fit careers.csv --id pid --time year --occupation occ \\
-      --models markov,llm --lm ./my_checkpoint --template labor_llm --out results
+      --models markov,llm --lm ./my_checkpoint --calibrate --out results
 
 outputs (in --out): comparison.txt/.tex/.html, diagnostics.txt/.json, one
 predictions_<model>.dta per model (test persons, integer codes with value labels),
@@ -76,10 +77,21 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--lm", default=None, help="checkpoint directory or hub id (for llm)")
     p.add_argument("--subfolder", default=None, help="subfolder of the checkpoint")
+    add_template_argument(p)
     p.add_argument(
-        "--template",
-        default="labor_llm",
-        help="resume template: a preset name, a JSON object or a .json file",
+        "--calibrate",
+        action="store_true",
+        help="with llm: estimate its scale and stay (default: the checkpoint's own "
+        "probabilities, renormalized over the codes)",
+    )
+    p.add_argument(
+        "--calibration-persons",
+        type=_persons,
+        default=None,
+        metavar="N|all",
+        help="with llm: the training persons it is scored on for its fit, a seeded subsample "
+        f"(seed --seed; default {CALIBRATION_PERSONS}, enough for two parameters: see "
+        "docs/tutorials/scaling.md); 'all' scores every training person",
     )
     p.add_argument("--test-size", type=float, default=0.2, help="share of test persons")
     p.add_argument("--seed", type=seed_argument, default=0, help="seed of the person split")
@@ -88,21 +100,22 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
-def template_from_arg(text: str) -> Any:
-    """A :class:`ResumeTemplate` from a preset name, a JSON object or a JSON file."""
-    from ..templates import ResumeTemplate, TemplateError
-
+def _persons(text: str) -> int | str:
+    """``--calibration-persons``: a positive int or ``all``."""
+    if text == "all":
+        return text
     try:
-        if text.lstrip().startswith("{"):
-            return ResumeTemplate(**json.loads(text))
-        if text.endswith(".json"):
-            return ResumeTemplate(**json.loads(Path(text).read_text()))
-        return ResumeTemplate.preset(text)
-    except (OSError, ValueError, TypeError, TemplateError) as err:
-        raise UsageError(f"--template {text!r}: {err}") from err
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a positive number of persons or 'all', not {text!r}")
+    return value
 
 
-def _models(text: str, lm: str | None) -> list[str]:
+def _models(
+    text: str, lm: str | None, calibrate: bool = False, persons: int | str | None = None
+) -> list[str]:
     keys = [k.strip().lower() for k in text.split(",") if k.strip()]
     unknown = [k for k in keys if k not in MODELS]
     if unknown or not keys:
@@ -113,6 +126,8 @@ def _models(text: str, lm: str | None) -> list[str]:
         raise UsageError(f"--models {text!r} names a model twice")
     if ("llm" in keys) != (lm is not None):
         raise UsageError("--lm is needed with the llm model, and only then")
+    if "llm" not in keys and (calibrate or persons is not None):
+        raise UsageError("--calibrate and --calibration-persons are options of the llm model")
     return keys
 
 
@@ -129,9 +144,26 @@ def _fit_one(key: str, train: Any, args: argparse.Namespace, say: Progress, out:
 
     say(f"loading the LM {args.lm} ...")
     lm = load_lm(args.lm, subfolder=args.subfolder)
+    persons = args.calibration_persons or CALIBRATION_PERSONS
+    sample = calibration_panel(train, persons, seed=args.seed)
+    if sample is not train:
+        say(
+            f"the LLM is scored on a seeded subsample of {sample.n_persons} of the "
+            f"{train.n_persons} training persons ({sample.n_transitions} transitions; "
+            "--calibration-persons all for every one)"
+        )
     # The scores go to a store in --out: the test persons' too (scored by the comparison),
     # so that `labor-econ compare` can evaluate the saved results on them without the LM.
-    return LLMModel(train, lm, template=args.template_obj, name="LLM", store=out / "scores").fit()
+    model = LLMModel(
+        train if args.calibrate else sample,
+        lm,
+        template=args.template_obj,
+        name="LLM",
+        store=out / "scores",
+    )
+    if not args.calibrate:
+        return model.fit()
+    return model.fit(calibrate=True, calibration_persons=persons, seed=args.seed)
 
 
 def _fit_mnlogit(train: Any, args: argparse.Namespace, say: Progress) -> Any:
@@ -172,14 +204,14 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
     from ..diagnostics import compare
     from ..stata import to_stata
 
-    keys = _models(args.models, args.lm)
+    keys = _models(args.models, args.lm, args.calibrate, args.calibration_persons)
     if not 0 < args.test_size < 1:
         raise UsageError(f"--test-size must be in (0, 1), got {args.test_size}")
     if args.mnlogit_penalty is not None and not (
         math.isfinite(args.mnlogit_penalty) and args.mnlogit_penalty >= 0
     ):
         raise UsageError(f"--mnlogit-penalty must be a number >= 0, got {args.mnlogit_penalty}")
-    args.template_obj = template_from_arg(args.template) if "llm" in keys else None
+    args.template_obj = template_arg(args.template) if "llm" in keys else None
     check_data_path(args.data)
     out = prepare_out_dir(  # before any work
         args.out, overwrite=args.overwrite, inputs=[args.data, getattr(args, "lm", None)]

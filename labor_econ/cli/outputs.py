@@ -89,7 +89,7 @@ def write_diagnostics(
 
 def write_manifest(out: Path, command: str, say: Progress, **fields: Any) -> None:
     """``manifest.json``: the version, the command, ``fields`` (files, timings, ...)."""
-    from .. import __version__
+    from .._version import __version__
 
     manifest = {"labor_econ": __version__, "command": command, **fields}
     manifest["seconds"] = round(time.perf_counter() - say.start, 3)

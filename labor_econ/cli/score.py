@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..outdir import prepare_out_dir
 from .data import UsageError, add_panel_arguments, check_data_path, panel_from_args
+from .outdir import prepare_out_dir
+from .template_arg import add_template_argument, template_arg
 
 __all__ = ["add_parser", "run_score"]
 
@@ -40,11 +41,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     add_panel_arguments(p)
     p.add_argument("--lm", required=True, help="checkpoint directory or hub id")
     p.add_argument("--subfolder", default=None, help="subfolder of the checkpoint")
-    p.add_argument(
-        "--template",
-        default="labor_llm",
-        help="resume template: a preset name, a JSON object or a .json file",
-    )
+    add_template_argument(p)
     p.add_argument("--store", type=Path, required=True, help="score store folder (resumable)")
     p.add_argument(
         "--include-first", action="store_true", help="also score each person's first wave"
@@ -72,13 +69,12 @@ def _device() -> str:
 
 def run_score(args: argparse.Namespace, log: TextIO | None) -> int:
     """Run ``labor-econ score``; raises UsageError for bad arguments."""
-    from .. import score_panel
     from ..lm.loading import load_lm
-    from .fit import template_from_arg
+    from ..lm.store import score_panel
 
     if args.shard_transitions < 1:
         raise UsageError(f"--shard-transitions must be positive, got {args.shard_transitions}")
-    template = template_from_arg(args.template)
+    template = template_arg(args.template)
     check_data_path(args.data)
     # an existing store is resumed; the data file may not be in it
     store = prepare_out_dir(args.store, overwrite=True, inputs=[args.data])

@@ -10,8 +10,7 @@ import pandas as pd
 from scipy.special import log_softmax
 
 from ..panel import CareerPanel
-from ..taxonomies import wage_panel_1970
-from ..taxonomy import Taxonomy
+from ..taxonomy import Taxonomy, wage_panel_1970
 
 __all__ = ["SimulatedProcess", "nlsy79_waves", "simulate_panel"]
 

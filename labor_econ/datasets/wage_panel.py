@@ -7,7 +7,7 @@ from importlib import resources
 import pandas as pd
 
 from ..panel import CareerPanel
-from ..taxonomies import wage_panel_1970
+from ..taxonomy import wage_panel_1970
 
 __all__ = ["wage_panel"]
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
+from labor_econ.errors import CheckpointMismatchWarning, LowValidMassWarning
 from labor_econ.lm.loading import CausalLM
 from labor_econ.lm.sampling import generate
 from labor_econ.lm.scoring import CandidateScorer
@@ -44,15 +45,6 @@ _ADVICE = (
     "its titles onto your codes (Taxonomy.match_titles, Taxonomy.with_titles) and check again "
     "with labor_econ.check_format"
 )
-
-
-class CheckpointMismatchWarning(UserWarning):
-    """A template or taxonomy differs from the one saved with the checkpoint."""
-
-
-class LowValidMassWarning(UserWarning):
-    """The LM puts little probability on the taxonomy's titles: the template or titles differ
-    from the checkpoint's training resumes, and its numbers should not be trusted."""
 
 
 @dataclass(frozen=True)

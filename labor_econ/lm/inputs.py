@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from labor_econ.errors import LaborEconError
+
 __all__ = ["ContextLengthError", "PrefixCandidatesError", "check_no_prefix_candidates"]
 
 
-class ContextLengthError(ValueError):
+class ContextLengthError(LaborEconError, ValueError):
     """Prompts (with their longest candidate) exceed the model's context window.
 
     Attributes
@@ -73,7 +75,7 @@ def _check_candidates(candidates: Any) -> list[str]:
     return candidates
 
 
-class PrefixCandidatesError(ValueError):
+class PrefixCandidatesError(LaborEconError, ValueError):
     """Candidate continuations of which one is a prefix of another.
 
     Scored as outcomes of one draw, such candidates double-count mass: the text that

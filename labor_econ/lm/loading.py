@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 
+from ..errors import LMLoadError
+
 __all__ = [
     "CausalLM",
     "LMLoadError",
@@ -37,10 +39,6 @@ _TOKENIZER_FILES = (
     "tiktoken.model",
 )
 _CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
-
-
-class LMLoadError(ValueError):
-    """A checkpoint could not be loaded as a causal language model; the message says what to do."""
 
 
 @dataclass

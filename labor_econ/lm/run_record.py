@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import LaborEconError
 from ..panel import CareerPanel
 
 __all__ = ["RUN_FILE", "RunMismatchError", "check_resumable", "clear_run", "run_fingerprint"]
@@ -19,7 +20,7 @@ __all__ = ["RUN_FILE", "RunMismatchError", "check_resumable", "clear_run", "run_
 RUN_FILE = "labor_econ_run.json"
 
 
-class RunMismatchError(ValueError):
+class RunMismatchError(LaborEconError, ValueError):
     """An output folder holds checkpoints of another run; the message says what differs."""
 
 

@@ -28,7 +28,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ..taxonomy import Taxonomy
     from .loading import CausalLM
     from .scoring import CandidateScorer
+from ..errors import LaborEconError, StoreMismatchError
 
 __all__ = [
     "ScoreStore",
@@ -64,11 +65,7 @@ _KIND_FOLDERS = {"trie": "shards", "observed": "observed"}
 _PRUNING = ["_found_mass", "_unexpanded_mass"]
 
 
-class StoreMismatchError(ValueError):
-    """A score store was written for another model, template, taxonomy or scorer."""
-
-
-class StoreCorruptError(ValueError):
+class StoreCorruptError(LaborEconError, ValueError):
     """A score store's files are unreadable or contradict each other; the message names
     the files to delete."""
 
@@ -161,7 +158,7 @@ def store_metadata(
     lm: CausalLM, template: ResumeTemplate, taxonomy: Taxonomy, scorer: CandidateScorer
 ) -> dict[str, Any]:
     """What a store's scores are scores of: checked on every run that writes to the store."""
-    from .. import __version__
+    from .._version import __version__
 
     return {
         "format": FORMAT_VERSION,
@@ -176,6 +173,11 @@ def store_metadata(
         "scorer": {"method": "token trie (CandidateScorer)", "dtype": str(lm.model.dtype)},
         "labor_econ": __version__,
     }
+
+
+def _titles(taxonomy: Taxonomy) -> list[list[str]]:
+    """Every (repr(code), title) pair, as the store's metadata lists the titles written."""
+    return [[repr(c), t] for c, t in zip(taxonomy.codes, taxonomy.titles, strict=True)]
 
 
 def _prompt_hashes(prompts: Sequence[str]) -> list[str]:
@@ -406,7 +408,8 @@ def score_panel(
     lm: CausalLM,
     panel: CareerPanel,
     *,
-    template: str | ResumeTemplate = "labor_llm",
+    template: str | os.PathLike | Mapping[str, Any] | ResumeTemplate | None = None,
+    taxonomy: Taxonomy | None = None,
     store: str | os.PathLike | None = None,
     scorer: CandidateScorer | None = None,
     include_first: bool = False,
@@ -423,8 +426,16 @@ def score_panel(
         The model (see :func:`labor_econ.load_lm`).
     panel : CareerPanel
         The transitions to score.
-    template : str or ResumeTemplate, default "labor_llm"
-        How careers are written (as the checkpoint was trained).
+    template : str, path, dict or ResumeTemplate, optional
+        How careers are written (as the checkpoint was trained), as
+        :meth:`ResumeTemplate.coerce` reads it. Default: the template saved with the
+        checkpoint (``lm.template``), else the ``labor_llm`` preset with a
+        :class:`~labor_econ.DefaultTemplateWarning` (see
+        :func:`labor_econ.lm.resolve.resolve_template`).
+    taxonomy : Taxonomy, optional
+        The titles to write for the panel's codes, passed on purpose. Default: the titles
+        saved with the checkpoint (``lm.taxonomy``) for the codes it knows, the panel's for
+        the rest. The columns are always the panel's codes.
     store : str or os.PathLike, optional
         Directory of a score store. Scores already there are read, only the missing
         transitions are scored, and each shard is written as soon as it is done, so an
@@ -472,10 +483,11 @@ def score_panel(
 
     Examples
     --------
-    >>> logq = score_panel(lm, panel, template="labor_llm", store="scores/")  # doctest: +SKIP
+    >>> logq = score_panel(lm, panel, store="scores/")  # doctest: +SKIP
     """
     from tqdm.auto import tqdm
 
+    from .resolve import resolve_template, resolve_titles
     from .scoring import CandidateScorer
 
     if not isinstance(panel, CareerPanel):
@@ -488,10 +500,11 @@ def score_panel(
             f"running as {world} processes (WORLD_SIZE): pass store=DIR on a shared file "
             "system, where every rank writes its scores"
         )
-    template = ResumeTemplate.coerce(template)
-    taxonomy = panel.taxonomy
+    template = resolve_template(lm, template)
+    taxonomy = resolve_titles(lm, panel.taxonomy, taxonomy, template)
+    written = panel if taxonomy == panel.taxonomy else panel.with_taxonomy(taxonomy)
     scorer = scorer if scorer is not None else CandidateScorer(lm)
-    prompts = template.prompts(panel, include_first=include_first)
+    prompts = template.prompts(written, include_first=include_first)
     index = prompts.index
     codes = list(taxonomy.codes)
     tolerance = _check_tolerance(tolerance)
@@ -544,6 +557,8 @@ def score_panel(
     metadata = store_metadata(lm, template, taxonomy, scorer)
     if tolerance:
         metadata["scorer"]["tolerance"] = tolerance
+    if taxonomy != panel.taxonomy:  # the titles written, so a reader can rebuild them
+        metadata["taxonomy"]["titles"] = _titles(taxonomy)
     with store_lock(store, rank=rank, world=world):  # one run writes to a store at a time
         db = ScoreStore(store, metadata, kind="observed" if observed_only else "trie")
         missing = np.flatnonzero(~index.isin(db.read().index))
@@ -644,13 +659,19 @@ def read_store(
     db = ScoreStore(path)
     meta = db.metadata
     stored = meta.get("taxonomy", {})
-    if stored.get("sha256") != taxonomy_hash(panel.taxonomy):
+    written = panel
+    if "titles" in stored:  # scored with other titles (the checkpoint's) for the same codes
+        by_repr = {repr(c): c for c in panel.taxonomy.codes}
+        known = {by_repr[c]: t for c, t in stored["titles"] if c in by_repr}
+        if len(known) == len(panel.taxonomy):
+            written = panel.with_taxonomy(panel.taxonomy.with_titles(known))
+    if stored.get("sha256") != taxonomy_hash(written.taxonomy):
         raise StoreMismatchError(
             f"the score store {db.path} was scored on taxonomy {stored.get('name')!r} "
             f"({stored.get('size')} codes), not the panel's {panel.taxonomy.name!r} "
             f"({len(panel.taxonomy)} codes) or a changed copy of it"
         )
-    template = ResumeTemplate.from_dict(meta["template"])
-    prompts = template.prompts(panel, include_first=include_first)
+    template = ResumeTemplate.coerce(meta["template"])
+    prompts = template.prompts(written, include_first=include_first)
     frame = _select(db, db.read(), prompts.index, prompts, list(panel.taxonomy.codes))
     return frame, meta

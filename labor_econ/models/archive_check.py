@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import LaborEconError
+
 __all__ = [
     "MAX_MANIFEST_BYTES",
     "MAX_MEMBER_BYTES",
@@ -66,7 +68,7 @@ _COMPONENT = re.compile(r"components/(0|[1-9][0-9]{0,8})\.zip")
 _FIXED = ("manifest.json", "panel.parquet", "arrays.npz")
 
 
-class ResultsFileError(ValueError):
+class ResultsFileError(LaborEconError, ValueError):
     """A results file that does not follow the saved format (see :mod:`.archive_check`).
 
     Attributes

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from ..errors import LaborEconWarning
 from .base import TransitionResults, check_alpha, cov_type_label
 from .render import Summary, SummaryStr
 
@@ -29,7 +30,7 @@ __all__ = [
 ROBUST_COV_TYPES = ("cluster", "HC0")
 
 
-class RobustCovarianceWarning(UserWarning):
+class RobustCovarianceWarning(LaborEconWarning):
     """A likelihood-ratio test was asked of results fitted with a robust covariance."""
 
 

@@ -20,6 +20,7 @@ from statsmodels.tools.sm_exceptions import (
     PerfectSeparationError,
 )
 
+from ..errors import LaborEconError
 from ..panel import CareerPanel, PanelError
 from .base import (
     TransitionResults,
@@ -55,7 +56,7 @@ _VANISHING = 1e-8
 _CHECK_EVERY = 25
 
 
-class NoMaximumError(PerfectSeparationError, ValueError):
+class NoMaximumError(LaborEconError, PerfectSeparationError, ValueError):
     """The maximum likelihood does not exist: coefficients run off to infinity.
 
     Raised by :meth:`MNLogitModel.fit`; :meth:`MNLogitModel.fit_regularized`
