@@ -25,7 +25,7 @@ from .base import (
     cov_type_label,
     sandwich_covariance,
 )
-from .design import FEATURE_GROUPS, CareerDesign, DesignMatrix, resolve_features
+from .design import FEATURE_GROUPS, CareerDesign, DesignMatrix, _design_matrix, resolve_features
 
 __all__ = [
     "FEATURE_GROUPS",
@@ -971,8 +971,23 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
         return self.model.observed_codes[0]
 
     def _predict_proba(self, panel: CareerPanel) -> np.ndarray:
+        return self._design_proba(self.model._design.transform(panel))
+
+    @property
+    def _simulation_keys(self) -> tuple[str, ...]:
+        """The simulated state the prediction reads (``models.simulate``)."""
+        sources = self.model._design.sources
+        parts = {"prev_occupation": "occupation", "prev2_occupation": "prev", "tenure": "tenure"}
+        keys = tuple(parts[s] for s in parts if s in sources)
+        personal = [s for s in sources if s not in parts and s != "year"]
+        return (("person",) if personal else ()) + keys
+
+    def _step_proba(self, states) -> np.ndarray:
+        design = self.model._design
+        return self._design_proba(_design_matrix(states.raw(design.sources), design.columns))
+
+    def _design_proba(self, x) -> np.ndarray:
         model = self.model
-        x = model._design.transform(panel)
         n_outcomes = len(model._observed)
         allowed = None
         if self.penalty == 0:
