@@ -63,7 +63,8 @@ def test_move_statistics_by_hand(fitted):
     tr = test.transitions()
     probs = models[0].predict(test)
     moved = (tr["occupation"] != tr["prev_occupation"]).to_numpy()
-    p_move = 1 - np.array([probs.loc[i, p] for i, p in zip(tr.index, tr["prev_occupation"])])
+    pairs = zip(tr.index, tr["prev_occupation"], strict=True)
+    p_move = 1 - np.array([probs.loc[i, p] for i, p in pairs])
     row = ev.frame.loc[("all", "Markov")]
     assert row["Move rate"] == pytest.approx(moved.mean())
     assert row["Move Brier"] == pytest.approx(np.mean((p_move - moved) ** 2))
@@ -72,7 +73,8 @@ def test_move_statistics_by_hand(fitted):
     assert row["Log-likelihood"] == pytest.approx(models[0].evaluate(test).llf)
     # accuracy among movers: the most probable code other than the previous one
     hits = []
-    for (idx, prev), occ, mv in zip(zip(tr.index, tr["prev_occupation"]), tr["occupation"], moved):
+    cases = zip(tr.index, tr["prev_occupation"], tr["occupation"], moved, strict=True)
+    for idx, prev, occ, mv in cases:
         if mv:
             hits.append(probs.loc[idx].drop(prev).idxmax() == occ)
     assert row["Accuracy among movers"] == pytest.approx(np.mean(hits))

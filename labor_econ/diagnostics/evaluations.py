@@ -306,14 +306,8 @@ def _statistics(
         entry_auc, entry_se = auc(
             1.0 - p_special[from_special], ~special[observed][from_special], persons[from_special]
         )
-    out.update(
-        {
-            "Exit AUC": exit_auc,
-            "Exit AUC_se": exit_se,
-            "Entry AUC": entry_auc,
-            "Entry AUC_se": entry_se,
-        }
-    )
+    out["Exit AUC"], out["Exit AUC_se"] = exit_auc, exit_se
+    out["Entry AUC"], out["Entry AUC_se"] = entry_auc, entry_se
     return out
 
 
