@@ -90,6 +90,7 @@ class CareerStates:
     covariates: pd.DataFrame
     taxonomy_codes: np.ndarray
     panel: CareerPanel
+    overrides: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.person)
@@ -119,6 +120,47 @@ class CareerStates:
             else:
                 out[name] = self.covariates[name].to_numpy()[self.person]
         return out
+
+    def careers(self) -> tuple[CareerPanel, pd.MultiIndex]:
+        """Each state's whole career as one person of a panel, for a model that reads it.
+
+        Person ``s`` of the returned panel (ids ``0 .. n - 1``) has the observed waves of
+        state ``s``'s person up to the start, its simulated waves, and a wave at
+        :attr:`time` (the one to predict: its occupation, a placeholder, is the outcome and
+        is read by nothing that predicts it). Simulated waves copy the covariates of the last
+        observed wave; :attr:`overrides` (``set``) apply to every wave.
+
+        Returns
+        -------
+        (CareerPanel, pandas.MultiIndex)
+            The panel and the (id, time) of the waves to predict.
+        """
+        panel = self.panel
+        data = panel.data
+        rows_of = data.groupby(panel.id, sort=False).indices
+        steps = self.history.shape[1]
+        pieces, ids, sim_rows = [], [], []
+        for s in range(len(self)):
+            rows = rows_of[self.ids[self.person[s]]]
+            pieces.append(rows)
+            pieces.append(np.full(steps + 1, rows[-1]))
+            ids.append(np.full(len(rows) + steps + 1, s))
+            sim_rows.append(np.r_[np.zeros(len(rows), bool), np.ones(steps + 1, bool)])
+        frame = data.iloc[np.concatenate(pieces)].reset_index(drop=True)
+        simulated = np.concatenate(sim_rows)
+        times = np.r_[self.history_times, self.time]
+        occupations = np.column_stack([self.history, self.occupation])
+        frame.loc[simulated, panel.time] = np.tile(times, len(self))
+        codes = self.taxonomy_codes[occupations.ravel()]
+        dtype = data[panel.occupation].dtype
+        frame.loc[simulated, panel.occupation] = pd.Series(codes, dtype=dtype).to_numpy()
+        frame[panel.id] = np.concatenate(ids)
+        for name, value in self.overrides.items():
+            frame[name] = value
+        index = pd.MultiIndex.from_arrays(
+            [np.arange(len(self)), np.full(len(self), self.time)], names=[panel.id, panel.time]
+        )
+        return panel._derive(frame), index
 
 
 @dataclass
@@ -461,6 +503,7 @@ def simulate(
                     covariates=covariates,
                     taxonomy_codes=codes,
                     panel=observed,
+                    overrides=values,
                 )
                 probs = np.asarray(results._step_proba(states), dtype=float)
                 if probs.shape != (s1 - s0, k):
