@@ -110,6 +110,19 @@ def test_mnlogit_simulation_equals_a_hand_loop_over_its_features(irregular, mnlo
     assert set(mnlogit._simulation_keys) == {"person", "occupation", "prev", "tenure"}
 
 
+def test_pool_simulation_equals_a_hand_loop(irregular, mnlogit):
+    from labor_econ.models.pool import LogLinearPool
+
+    markov = MarkovTransitionModel(irregular).fit()
+    marginal = MarginalModel(irregular).fit()
+    pool = LogLinearPool(irregular, [markov, mnlogit, marginal]).fit()
+    assert set(pool._simulation_keys) == {"person", "occupation", "prev", "tenure"}
+    small = irregular.subset(irregular.persons[5:8])
+    sim = pool.simulate(small, start=1985, horizon=2, n_draws=4, seed=0, keep_draws=4)
+    expected = _hand_loop(pool, small, start=1985, horizon=2, n_draws=4, seed=0)
+    assert np.array_equal(sim.kept, expected)
+
+
 def test_draws_do_not_depend_on_the_block_size(irregular, mnlogit, monkeypatch):
     from labor_econ.models import simulate as engine
 

@@ -310,7 +310,7 @@ class MarginalResults(_NoCoefficientTable, TransitionResults):
     _simulation_keys = ()
 
     def _step_proba(self, states) -> np.ndarray:
-        return self._probs[None, :]
+        return np.broadcast_to(self._probs, (len(states), len(self._probs)))
 
     def summary(self) -> Summary:
         """Fit statistics and, for small taxonomies, the probability of each code.
