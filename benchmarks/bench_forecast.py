@@ -2,13 +2,14 @@
 
 The panel is simulated by :func:`labor_econ.datasets.simulate_panel` with the ``occ1990``
 taxonomy (389 codes), 2,000 persons, interviews 1979-1990 (10% missed). The Markov model
-(add-one) and the ridge MNLogit (``penalty=1``, ``"career"`` features, 40 L-BFGS iterations by default: the simulation's
-cost does not depend on convergence, and a full fit takes minutes) are fit on it, then
-each simulates 1,000 draws of every person 10 years ahead from 1990. Only the simulation is
-timed (target: at most 60 s each on 2 CPU cores); the fit's time is printed for reference.
-The report gives the model evaluations per simulated year (distinct states: rows sharing
-previous occupation, the one before, tenure and the person share one) against the 2,000,000
-rows a row-by-row simulation would evaluate, and the peak memory of the process.
+(add-one) and the ridge MNLogit (``penalty=1``, ``"career"`` features, 40 L-BFGS iterations
+by default: the simulation's cost does not depend on convergence, and a full fit takes
+minutes) are fit on it; each then simulates 1,000 draws of every person 10 years ahead
+from 1990. Only the simulation is timed (target: at most 60 s each on 2 CPU cores); the
+fit's time is printed for reference. The report gives the model evaluations per simulated
+year (distinct states: rows sharing the previous occupation, the one before, tenure and the
+person share one) against the 2,000,000 rows a row-by-row simulation would evaluate, and
+the peak memory of the process.
 
 Run: ``python benchmarks/bench_forecast.py [--draws 1000] [--persons 2000] [--skip-mnlogit]``.
 

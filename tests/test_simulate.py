@@ -11,7 +11,7 @@ from labor_econ import CareerPanel, PanelError
 from labor_econ.datasets import simulate_panel
 from labor_econ.models.markov import MarginalModel, MarkovTransitionModel
 from labor_econ.models.mnlogit import TransitionMNLogit
-from labor_econ.models.simulate import draw_uniforms
+from labor_econ.models.simulate import counterfactual, draw_uniforms
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::statsmodels.tools.sm_exceptions.CollinearityWarning",
@@ -145,6 +145,26 @@ def test_counterfactual_that_changes_nothing_gives_identical_draws(irregular, mn
     changed = mnlogit.simulate(same, horizon=4, n_draws=20, seed=4, set={"female": 0})
     assert not np.array_equal(fact.counts, changed.counts)
     assert changed.set == {"female": 0}
+
+
+def test_counterfactual_women_with_mens_covariate(irregular, mnlogit):
+    female = irregular.data.groupby(irregular.id)["female"].first()
+    women = irregular.subset(female[female == 1].index)
+    cf = counterfactual(mnlogit, women, set={"female": 0}, horizon=3, n_draws=50, seed=1)
+    diff = cf.difference()
+    assert list(diff.columns) == ["difference", "lower", "upper"]
+    assert (diff["lower"] <= diff["difference"]).all() and (
+        diff["difference"] <= diff["upper"]
+    ).all()
+    # shares sum to one in both runs: the differences sum to zero each year
+    np.testing.assert_allclose(diff.groupby(level=0)["difference"].sum(), 0, atol=1e-12)
+    # a modified panel that is the same panel: the same draws
+    same = counterfactual(mnlogit, women, modified=women, horizon=3, n_draws=10, seed=1)
+    assert np.array_equal(same.factual.kept, same.counterfactual.kept)
+    with pytest.raises(ValueError, match="exactly one of set="):
+        counterfactual(mnlogit, women, horizon=1)
+    with pytest.raises(PanelError, match="same persons"):
+        counterfactual(mnlogit, women, modified=irregular, horizon=1, n_draws=2)
 
 
 def test_markov_ignores_covariates_set(irregular):

@@ -35,7 +35,7 @@ import pandas as pd
 
 from ..panel import CareerPanel, PanelError
 
-__all__ = ["CareerStates", "Simulation", "simulate"]
+__all__ = ["CareerStates", "Counterfactual", "Simulation", "counterfactual", "simulate"]
 
 #: Rows (draws x persons) simulated at once: bounds memory whatever n_draws is.
 _BLOCK_ROWS = 200_000
@@ -553,6 +553,76 @@ def simulate(
         target_prob=target_prob,
         set=values,
     )
+
+
+@dataclass
+class Counterfactual:
+    """A factual and a counterfactual simulation with the same random numbers.
+
+    Attributes
+    ----------
+    factual, counterfactual : Simulation
+    """
+
+    factual: Simulation
+    counterfactual: Simulation
+
+    def difference(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Factual minus counterfactual shares by year and occupation, with the ``alpha``
+        interval across draws (see :meth:`Simulation.difference`)."""
+        return self.factual.difference(self.counterfactual, alpha)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Counterfactual {self.factual.model!r}: set {self.counterfactual.set or '-'}, "
+            f"{self.factual.n_persons} persons x {self.factual.n_draws} draws>"
+        )
+
+
+def counterfactual(
+    results: Any,
+    panel: CareerPanel | None = None,
+    *,
+    set: Mapping[str, Any] | None = None,
+    modified: CareerPanel | None = None,
+    **kwargs: Any,
+) -> Counterfactual:
+    """Simulate ``panel`` as it is and with covariates set (or as ``modified``).
+
+    Parameters
+    ----------
+    results : fitted results
+    panel : CareerPanel, optional
+        Default the estimation sample.
+    set : dict, optional
+        Covariates set for every person in the counterfactual, e.g. ``{"female": 0}``.
+    modified : CareerPanel, optional
+        A counterfactual panel instead (same persons: e.g. another birth year or
+        covariates written into it).
+    **kwargs
+        ``start``, ``horizon``, ``n_draws``, ``seed``, ``step``, ``keep_draws``: as for
+        :meth:`~labor_econ.models.base.TransitionResults.simulate`, the same for both runs
+        (the same seed gives both the same random numbers draw by draw).
+
+    Returns
+    -------
+    Counterfactual
+        ``.difference()``: factual minus counterfactual shares with intervals.
+    """
+    if (set is None) == (modified is None):
+        raise ValueError("give exactly one of set= (covariate values) or modified= (a panel)")
+    panel = results.panel if panel is None else panel
+    factual = simulate(results, panel, **kwargs)
+    if modified is not None:
+        if not pd.Index(modified.persons).equals(pd.Index(panel.persons)):
+            raise PanelError(
+                "the modified panel must hold the same persons as the factual one (it rewrites "
+                "their covariates or histories, it does not add or drop persons)"
+            )
+        other = simulate(results, modified, **kwargs)
+    else:
+        other = simulate(results, panel, set=set, **kwargs)
+    return Counterfactual(factual, other)
 
 
 def _progress(enabled: bool, total: int, name: str):
