@@ -367,18 +367,42 @@ def _keys(names: tuple[str, ...], rows: dict[str, np.ndarray], k: int) -> np.nda
     return key
 
 
+def _group(key: np.ndarray) -> tuple[int, np.ndarray]:
+    """Number of distinct keys and each row's state number (0 .. n - 1, in key order).
+
+    Keys from a small range are counted (linear time); others are sorted.
+    """
+    bound = int(key.max()) + 1 if len(key) else 0
+    if bound <= 8 * len(key) + 1_000_000:
+        present = np.zeros(bound, dtype=bool)
+        present[key] = True
+        number = np.cumsum(present) - 1
+        return int(present.sum()), number[key]
+    uniq, inverse = np.unique(key, return_inverse=True)
+    return len(uniq), inverse.ravel().astype(np.int64)
+
+
 def _sample(probs: np.ndarray, local: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Inverse-CDF draws: row ``i`` draws from ``probs[local[i]]`` with uniform ``u[i]``.
 
-    One ``searchsorted`` over the CDFs laid end to end, each offset by its row number (so
-    the concatenation is increasing): ``O(n log(S K))`` without an ``(n, K)`` array.
+    A binary search vectorized across rows (``log2 K`` gathers), without an ``(n, K)``
+    array: each row's result is ``np.searchsorted(cdf[local[i]], u[i], side="right")`` on
+    its state's CDF (normalized to end at one), so a draw can be reproduced row by row.
     """
     k = probs.shape[1]
     cdf = np.cumsum(probs, axis=1)
     cdf /= cdf[:, -1:]
-    flat = (cdf + np.arange(len(cdf))[:, None]).ravel()
-    pos = np.searchsorted(flat, local + u, side="right") - local * k
-    return np.minimum(pos, k - 1)
+    flat = cdf.ravel()
+    base = local * k
+    lo = np.zeros(len(local), dtype=np.int64)
+    hi = np.full(len(local), k, dtype=np.int64)
+    for _ in range(int(np.ceil(np.log2(k + 1)))):
+        mid = (lo + hi) // 2
+        active = lo < hi
+        right = flat[base + np.minimum(mid, k - 1)] <= u
+        lo = np.where(active & right, mid + 1, lo)
+        hi = np.where(active & ~right, mid, hi)
+    return np.minimum(lo, k - 1)
 
 
 def draw_uniforms(seed: int, draws: np.ndarray, horizon: int, n_persons: int) -> np.ndarray:
@@ -471,24 +495,28 @@ def simulate(
                 "tenure": last_time - spell,
                 "path": path,
             }
-            uniq, inverse = np.unique(_keys(keys, rows, k), return_inverse=True)
-            inverse = inverse.ravel()
-            scorings[h] += len(uniq)
-            order = np.argsort(inverse, kind="stable")
-            sorted_inv = inverse[order]
-            # the first row of each state represents it (the stable sort keeps row order)
-            first_row = order[np.searchsorted(sorted_inv, np.arange(len(uniq)))]
-            edges = np.searchsorted(sorted_inv, np.arange(0, len(uniq) + 1, _CHUNK_STATES))
-            edges = np.r_[edges, len(order)] if edges[-1] != len(order) else edges
+            n_states, inverse = _group(_keys(keys, rows, k))
+            scorings[h] += n_states
+            # any row of a state represents it: they agree on everything the model reads
+            representative = np.empty(n_states, dtype=np.int64)
+            representative[inverse] = np.arange(len(inverse))
+            if n_states <= _CHUNK_STATES:
+                chunks = [(np.arange(len(inverse)), 0, n_states)]
+            else:
+                order = np.argsort(inverse, kind="stable")
+                bounds = np.arange(0, n_states + _CHUNK_STATES, _CHUNK_STATES).clip(max=n_states)
+                edges = np.searchsorted(inverse[order], bounds)
+                chunks = [
+                    (order[lo:hi], s0, s1)
+                    for lo, hi, s0, s1 in zip(
+                        edges[:-1], edges[1:], bounds[:-1], bounds[1:], strict=True
+                    )
+                    if hi > lo
+                ]
             new = np.empty_like(occ)
             uu = u[:, h, :].ravel()
-            for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-                if lo == hi:
-                    continue
-                rows_c = order[lo:hi]
-                s0 = inverse[rows_c[0]]
-                s1 = inverse[rows_c[-1]] + 1
-                rep = first_row[s0:s1]
+            for rows_c, s0, s1 in chunks:
+                rep = representative[s0:s1]
                 states = CareerStates(
                     time=year,
                     person=person[rep],
@@ -528,7 +556,8 @@ def simulate(
             occ = new
             last_time = np.full_like(last_time, year)
             history[:, h] = occ
-            path = np.unique(path * k + occ, return_inverse=True)[1].ravel().astype(np.int64)
+            if "path" in keys:
+                path = _group(path * k + occ)[1]
             draw_local = np.repeat(np.arange(b), n_persons)
             counts[draws, h] = np.bincount(draw_local * k + occ, minlength=b * k).reshape(b, k)
             if bar is not None:
