@@ -110,6 +110,19 @@ def test_mnlogit_simulation_equals_a_hand_loop_over_its_features(irregular, mnlo
     assert set(mnlogit._simulation_keys) == {"person", "occupation", "prev", "tenure"}
 
 
+def test_unpenalized_mnlogit_simulation_equals_a_hand_loop(irregular):
+    # maximum likelihood excludes empty cells row by row: the design path, not the tables
+    small = irregular.subset(irregular.persons[:20])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = TransitionMNLogit(small, features=["prev_occupation", "tenure", "female"]).fit(
+            hessian=False
+        )
+    sim = res.simulate(small, start=1986, horizon=2, n_draws=3, seed=5, keep_draws=3)
+    expected = _hand_loop(res, small, start=1986, horizon=2, n_draws=3, seed=5)
+    assert np.array_equal(sim.kept, expected)
+
+
 def test_pool_simulation_equals_a_hand_loop(irregular, mnlogit):
     from labor_econ.models.pool import LogLinearPool
 

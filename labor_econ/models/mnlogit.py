@@ -26,6 +26,7 @@ from .base import (
     sandwich_covariance,
 )
 from .design import FEATURE_GROUPS, CareerDesign, DesignMatrix, _design_matrix, resolve_features
+from .mnlogit_steps import StepTables, step_proba
 
 __all__ = [
     "FEATURE_GROUPS",
@@ -983,6 +984,10 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
         return (("person",) if personal else ()) + keys
 
     def _step_proba(self, states) -> np.ndarray:
+        if self.penalty > 0:  # no excluded cells: the additive tables (models.mnlogit_steps)
+            if "_step_tables" not in self.__dict__:
+                self._step_tables = StepTables.from_results(self)
+            return step_proba(self, self._step_tables, states)
         design = self.model._design
         return self._design_proba(_design_matrix(states.raw(design.sources), design.columns))
 
