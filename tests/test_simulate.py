@@ -92,8 +92,7 @@ def _hand_loop(res, panel, *, start, horizon, n_draws, seed):
                 )
                 p = res.predict(one).to_numpy()[-1]
                 cdf = np.cumsum(p)
-                cdf /= cdf[-1]
-                j = min(int(np.searchsorted(cdf, u[d, h, i], side="right")), len(p) - 1)
+                j = min(int(np.searchsorted(cdf, u[d, h, i] * cdf[-1], side="right")), len(p) - 1)
                 out[d, h, i] = j
                 career.iloc[-1, career.columns.get_loc(panel.occupation)] = codes[j]
     return out

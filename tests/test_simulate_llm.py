@@ -67,8 +67,8 @@ def test_llm_draws_equal_a_hand_loop_over_rewritten_resumes(small, res):
             path = []
             for h in range(horizon):
                 p = res.predict(_extended(small, pid, start, path, start + h + 1)).to_numpy()[-1]
-                cdf = np.cumsum(p) / p.sum()
-                j = min(int(np.searchsorted(cdf, u[d, h, i], side="right")), len(p) - 1)
+                cdf = np.cumsum(p)
+                j = min(int(np.searchsorted(cdf, u[d, h, i] * cdf[-1], side="right")), len(p) - 1)
                 assert sim.kept[d, h, i] == j, (d, pid, h)
                 path.append(codes[j])
 

@@ -386,12 +386,14 @@ def _sample(probs: np.ndarray, local: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Inverse-CDF draws: row ``i`` draws from ``probs[local[i]]`` with uniform ``u[i]``.
 
     A binary search vectorized across rows (``log2 K`` gathers), without an ``(n, K)``
-    array: each row's result is ``np.searchsorted(cdf[local[i]], u[i], side="right")`` on
-    its state's CDF (normalized to end at one), so a draw can be reproduced row by row.
+    array: each row's result is ``np.searchsorted(c, u[i] * c[-1], side="right")`` with ``c``
+    its state's cumulative sums (the uniform scaled to their total rather than the sums
+    normalized: one pass over the probabilities fewer), so a draw can be reproduced row by
+    row.
     """
     k = probs.shape[1]
     cdf = np.cumsum(probs, axis=1)
-    cdf /= cdf[:, -1:]
+    target = u * cdf[local, -1]
     flat = cdf.ravel()
     base = local * k
     lo = np.zeros(len(local), dtype=np.int64)
@@ -399,7 +401,7 @@ def _sample(probs: np.ndarray, local: np.ndarray, u: np.ndarray) -> np.ndarray:
     for _ in range(int(np.ceil(np.log2(k + 1)))):
         mid = (lo + hi) // 2
         active = lo < hi
-        right = flat[base + np.minimum(mid, k - 1)] <= u
+        right = flat[base + np.minimum(mid, k - 1)] <= target
         lo = np.where(active & right, mid + 1, lo)
         hi = np.where(active & ~right, mid, hi)
     return np.minimum(lo, k - 1)
