@@ -511,6 +511,24 @@ class TransitionResults:
         labor_econ.models.simulate.Simulation
             ``.draws`` (long: draw, id, year, occupation), ``.shares()`` (by year, with
             intervals across draws), ``.scorings`` (model evaluations per year).
+
+        See Also
+        --------
+        labor_econ.models.simulate.counterfactual : the same with covariates set.
+        labor_econ.diagnostics.evaluations.evaluate_forecasts : scored against later waves.
+
+        Examples
+        --------
+        >>> from labor_econ.datasets import wage_panel
+        >>> from labor_econ.models.markov import MarkovTransitionModel
+        >>> res = MarkovTransitionModel(wage_panel()).fit()
+        >>> sim = res.simulate(horizon=3, n_draws=100, seed=0)
+        >>> sim.years
+        [1988, 1989, 1990]
+        >>> round(float(sim.shares().loc[1990, "share"].sum()), 12)
+        1.0
+        >>> sim.draws.columns.tolist()
+        ['draw', 'nr', 'year', 'occupation']
         """
         from .simulate import simulate
 
