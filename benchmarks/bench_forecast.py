@@ -13,7 +13,7 @@ the peak memory of the process.
 
 Run: ``python benchmarks/bench_forecast.py [--draws 1000] [--persons 2000] [--skip-mnlogit]``.
 
-Measured on 2 CPU cores shared with other jobs (torch 2.11, numpy 2, 2026-12-03):
+Measured on 2 CPU cores shared with other jobs (torch 2.13, numpy 2.4, 2026-12-03):
 
 - Markov: 17.8 s at load average 2.6; 34.6-40.5 s at load 9-14 (target met). 389-3,890
   distinct states per year (one per occupation and block of draws), peak RSS 470 MB.
