@@ -47,7 +47,7 @@ def _info() -> int:
 
 def _parser() -> argparse.ArgumentParser:
     from .._version import __version__
-    from . import compare, fit, score
+    from . import compare, fit, score, simulate
 
     parser = argparse.ArgumentParser(
         prog="labor-econ",
@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_parser(sub)
     compare.add_parser(sub)
     score.add_parser(sub)
+    simulate.add_parser(sub)
     demo = sub.add_parser(
         "demo",
         help="fine-tune a tiny LM on the NLSY wage panel and compare it with Markov and MNLogit",
@@ -89,6 +90,8 @@ examples:
       --test-size 0.2 --out comparison
   labor-econ score nlsy79.dta --id caseid --time year --occupation occ1990 \\
       --lm ./checkpoint --store scores
+  labor-econ simulate nlsy79.dta --id caseid --time year --occupation occ1990 \\
+      --results results/results_markov.zip --horizon 10 --out forecast
   labor-econ demo --quick --out demo
   labor-econ info
 
@@ -126,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .score import run_score
 
             return run_score(args, log=sys.stderr)
+        if args.command == "simulate":
+            from .simulate import run_simulate
+
+            return run_simulate(args, log=sys.stderr)
         if args.command == "demo":
             from .demo import run_demo
 

@@ -93,6 +93,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         f"(seed --seed; default {CALIBRATION_PERSONS}, enough for two parameters: see "
         "docs/tutorials/scaling.md); 'all' scores every training person",
     )
+    p.add_argument(
+        "--by",
+        default=None,
+        metavar="VAR",
+        help="also write changes.txt/.csv: stay/move, labor-force entry/exit and movers' "
+        "accuracy on the test persons by VAR (a covariate, gap, or cohort)",
+    )
     p.add_argument("--test-size", type=float, default=0.2, help="share of test persons")
     p.add_argument("--seed", type=seed_argument, default=0, help="seed of the person split")
     p.add_argument("--out", type=Path, required=True, help="output folder, new or empty")
@@ -220,6 +227,10 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
     say(f"reading {args.data} ...")
     panel = panel_from_args(args, log)
     say(f"{panel!r}")
+    if args.by is not None:
+        from .changes import check_by
+
+        check_by(panel, args.by)
     train, test = panel.split(test_size=args.test_size, seed=args.seed)
     say(f"split by person (seed {args.seed}): {train.n_persons} train, {test.n_persons} test")
     files: dict[str, str] = {}
@@ -237,6 +248,11 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
     say(f"comparing on the {test.n_transitions} test transitions ...")
     write_comparison(out, compare(fitted, test), files)
     write_diagnostics(out, fitted, test, say, files)
+    if args.by is not None:
+        from .changes import write_changes
+
+        say(f"occupation-change evaluations by {args.by} ...")
+        write_changes(out, fitted, test, args.by, files)
     for key, (name, results) in zip(keys, fitted.items(), strict=True):
         say(f"writing predictions and results of {name} ...")
         path = out / f"predictions_{key}.dta"

@@ -203,7 +203,7 @@ def _card(
         "",
         'lm = le.load_lm("path/to/this/directory")',
         "lm.template, lm.taxonomy  # the training format, read from the files above",
-        "results = le.LLMTransitionModel(panel, lm).fit()  # scores with lm.template",
+        "results = le.LLMModel(panel, lm).fit()  # scores with lm.template",
         "```",
         "",
         "## Resume template",

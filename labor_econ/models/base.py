@@ -514,6 +514,88 @@ class TransitionResults(SummaryStr):
         observed = panel.transitions()["occupation"]
         return TransitionEvaluation(self.name, probs, observed, int(self.k_params))
 
+    def simulate(
+        self,
+        panel: CareerPanel | None = None,
+        *,
+        start: int | None = None,
+        horizon: int = 10,
+        n_draws: int = 1000,
+        seed: int = 0,
+        set: dict | None = None,
+        step: int = 1,
+        keep_draws: int = 100,
+        progress: bool = False,
+    ):
+        """Simulate ``n_draws`` careers of each person of ``panel`` ``horizon`` waves ahead.
+
+        Each draw continues the person's observed career from ``start``: the model's
+        distribution of the next wave is computed from the career so far, an occupation is
+        drawn, and the career features move on (see :mod:`labor_econ.models.simulate`).
+
+        Parameters
+        ----------
+        panel : CareerPanel, optional
+            Default the estimation sample.
+        start : int, optional
+            The last observed year used (later waves are ignored); default the panel's last
+            year. Every person needs a wave at or before it.
+        horizon : int
+            Number of simulated waves, at ``start + step``, ``start + 2 step``, ...
+        n_draws : int
+            Careers simulated per person.
+        seed : int
+            Draw ``d`` uses random numbers that depend only on ``(seed, d)``: a
+            counterfactual with the same seed differs only through the model.
+        set : dict, optional
+            Covariates set to other values for every person (a counterfactual), e.g.
+            ``{"female": 0}``; varying covariates stay at their last observed value.
+        step : int
+            Years between simulated waves (2 for a biennial survey).
+        keep_draws : int
+            Draws kept in ``.draws`` (the first ones); shares use all of them.
+        progress : bool
+            Show a progress bar.
+
+        Returns
+        -------
+        labor_econ.models.simulate.Simulation
+            ``.draws`` (long: draw, id, year, occupation), ``.shares()`` (by year, with
+            intervals across draws), ``.scorings`` (model evaluations per year).
+
+        See Also
+        --------
+        labor_econ.models.simulate.counterfactual : the same with covariates set.
+        labor_econ.diagnostics.evaluations.evaluate_forecasts : scored against later waves.
+
+        Examples
+        --------
+        >>> from labor_econ.datasets import wage_panel
+        >>> from labor_econ.models.markov import MarkovModel
+        >>> res = MarkovModel(wage_panel()).fit()
+        >>> sim = res.simulate(horizon=3, n_draws=100, seed=0)
+        >>> sim.years
+        [1988, 1989, 1990]
+        >>> round(float(sim.shares().loc[1990, "share"].sum()), 12)
+        1.0
+        >>> sim.draws.columns.tolist()
+        ['draw', 'nr', 'year', 'occupation']
+        """
+        from .simulate import simulate
+
+        return simulate(
+            self,
+            panel,
+            start=start,
+            horizon=horizon,
+            n_draws=n_draws,
+            seed=seed,
+            set=set,
+            step=step,
+            keep_draws=keep_draws,
+            progress=progress,
+        )
+
     def save(self, path) -> None:
         """Save the results to ``path`` (a zip of JSON, Parquet and NumPy arrays).
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
+from scipy.special import log_softmax, logsumexp
 from statsmodels.base.model import LikelihoodModel, LikelihoodModelResults
 from statsmodels.iolib import summary2
 
@@ -735,6 +735,19 @@ class LLMResults(TransitionResults, WaldInference, LikelihoodModelResults):
     def _predict_proba(self, panel: CareerPanel) -> np.ndarray:
         return self.predict(panel).to_numpy()
 
+    #: Simulation (``models.simulate``): the prompt is the whole career, so only draws with
+    #: the same simulated history so far share a scoring.
+    _simulation_keys = ("person", "path")
+
+    def _step_proba(self, states) -> np.ndarray:
+        model = self.model
+        model._require_lm()
+        careers, rows = states.careers()
+        prompts = model.template.prompts(careers).loc[rows].tolist()
+        starts = model.template.wave_starts(prompts)
+        logq = np.asarray(model.scorer.score(prompts, model.candidates, starts=starts))
+        return np.exp(log_softmax(_utilities(logq, states.occupation, self.params), axis=1))
+
     @property
     def llnull(self) -> float:
         """Log-likelihood of the marginal-frequency model on the modelled transitions."""
@@ -931,6 +944,17 @@ class LLMResults(TransitionResults, WaldInference, LikelihoodModelResults):
             f"<LLMResults {self.name!r}: N={self.nobs}, llf={self.llf:.3f}, "
             f"perplexity={self.perplexity:.4f}, calibrated={self.calibrated}>"
         )
+
+
+def _utilities(logq: np.ndarray, prev: np.ndarray, params: Sequence[float]) -> np.ndarray:
+    """``scale * log q + stay * 1[k = prev]`` (``prev`` -1: no previous occupation)."""
+    scale, stay = np.asarray(params, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        u = scale * logq
+    u[np.isneginf(logq)] = -np.inf  # q = 0 stays impossible for any scale >= 0
+    has_prev = prev >= 0
+    u[np.flatnonzero(has_prev), prev[has_prev]] += stay
+    return u
 
 
 def _checked(results: LLMResults) -> LLMResults:

@@ -187,6 +187,11 @@ class MarkovResults(_NoCoefficientTable, TransitionResults):
         prev = self.taxonomy.positions(panel.transitions()["prev_occupation"])
         return self._probs[prev]
 
+    _simulation_keys = ("occupation",)
+
+    def _step_proba(self, states) -> np.ndarray:
+        return self._probs[states.occupation]
+
     def summary(self) -> Summary:
         """Fit statistics and, for small taxonomies, the transition matrix in percent.
 
@@ -300,6 +305,11 @@ class MarginalResults(_NoCoefficientTable, TransitionResults):
 
     def _predict_proba(self, panel: CareerPanel) -> np.ndarray:
         return np.broadcast_to(self._probs, (panel.n_transitions, len(self._probs))).copy()
+
+    _simulation_keys = ()
+
+    def _step_proba(self, states) -> np.ndarray:
+        return np.broadcast_to(self._probs, (len(states), len(self._probs)))
 
     def summary(self) -> Summary:
         """Fit statistics and, for small taxonomies, the probability of each code.

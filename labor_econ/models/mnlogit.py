@@ -30,7 +30,8 @@ from .base import (
     cov_type_label,
     sandwich_covariance,
 )
-from .design import FEATURE_GROUPS, CareerDesign, DesignMatrix, resolve_features
+from .design import FEATURE_GROUPS, CareerDesign, DesignMatrix, _design_matrix, resolve_features
+from .mnlogit_steps import StepTables, step_proba
 from .renamed import renamed_getattr
 from .render import Summary
 
@@ -1273,8 +1274,27 @@ class MNLogitResults(WaldInference, TransitionResults):
         return self.model.observed_codes[0]
 
     def _predict_proba(self, panel: CareerPanel) -> np.ndarray:
+        return self._design_proba(self.model._design.transform(panel))
+
+    @property
+    def _simulation_keys(self) -> tuple[str, ...]:
+        """The simulated state the prediction reads (``models.simulate``)."""
+        sources = self.model._design.sources
+        parts = {"prev_occupation": "occupation", "prev2_occupation": "prev", "tenure": "tenure"}
+        keys = tuple(parts[s] for s in parts if s in sources)
+        personal = [s for s in sources if s not in parts and s != "year"]
+        return (("person",) if personal else ()) + keys
+
+    def _step_proba(self, states) -> np.ndarray:
+        if self.penalty > 0:  # no excluded cells: the additive tables (models.mnlogit_steps)
+            if "_step_tables" not in self.__dict__:
+                self._step_tables = StepTables.from_results(self)
+            return step_proba(self, self._step_tables, states)
+        design = self.model._design
+        return self._design_proba(_design_matrix(states.raw(design.sources), design.columns))
+
+    def _design_proba(self, x) -> np.ndarray:
         model = self.model
-        x = model._design.transform(panel)
         n_outcomes = len(model._observed)
         allowed = None
         if self.penalty == 0:

@@ -322,6 +322,17 @@ class LogLinearPoolResults(WaldInference, TransitionResults):
         logs = self.model._logs if panel is self.panel else _component_logs(self.components, panel)
         return np.exp(log_softmax(np.tensordot(self.params.to_numpy(), logs, 1), axis=1))
 
+    @property
+    def _simulation_keys(self) -> tuple[str, ...]:
+        """Every state any component reads (``models.simulate``)."""
+        keys = {k for res in self.components.values() for k in res._simulation_keys}
+        return tuple(k for k in ("person", "occupation", "prev", "tenure", "path") if k in keys)
+
+    def _step_proba(self, states) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            logs = np.stack([np.log(r._step_proba(states)) for r in self.components.values()])
+        return np.exp(log_softmax(np.tensordot(self.params.to_numpy(), logs, 1), axis=1))
+
     def encompassing_test(
         self, name: str, *, method: EncompassingMethod | None = None, alpha: float = 0.05
     ) -> TestResult:

@@ -1,0 +1,664 @@
+"""Multi-step career simulation from any fitted transition model.
+
+Every draw of every person continues the person's observed career wave by wave: the model's
+distribution of the next occupation is computed from the career so far (observed waves, then
+the simulated ones), one occupation is drawn from it, and the career features move on
+(previous occupation, the one before, tenure, experience, year, gap). A results class takes
+part through two small hooks:
+
+``_simulation_keys``
+    which parts of the simulated state its distribution depends on, among ``"person"``
+    (anything person-specific: covariates, experience, the gap of the first step),
+    ``"occupation"`` (the last occupation), ``"prev"`` (the one before), ``"tenure"`` and
+    ``"path"`` (the whole simulated history, for a model reading the resume);
+``_step_proba(states)``
+    the ``(n, K)`` distributions of the next wave for the distinct states ``states``
+    (a :class:`CareerStates`).
+
+Rows (draw, person) with the same key share one evaluation of the model: careers are
+sticky, so most draws of a person sit in a handful of states (:attr:`Simulation.scorings`
+counts the evaluations per step). Memory is bounded by a block of draws at a time, the
+per-draw share counts ``(n_draws, horizon, K)`` and the draws the caller keeps.
+
+This module imports no model: the models import nothing from it either (they only
+implement the hooks), so there is no cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..panel import CareerPanel, PanelError
+
+__all__ = ["CareerStates", "Counterfactual", "Simulation", "counterfactual", "simulate"]
+
+#: Rows (draws x persons) simulated at once: bounds memory whatever n_draws is.
+_BLOCK_ROWS = 200_000
+#: Distinct states whose distributions are held at once (x K floats each).
+_CHUNK_STATES = 8_192
+_KEYS = ("person", "occupation", "prev", "tenure", "path")
+
+
+@dataclass
+class CareerStates:
+    """Distinct simulated career states at one step: what a model needs to predict the next
+    wave (one row per state).
+
+    Attributes
+    ----------
+    time : int
+        The year of the wave to predict (the same for every row).
+    person : ndarray of int
+        Position of each row's person in :attr:`ids` / :attr:`covariates`.
+    occupation : ndarray of int
+        Taxonomy position of the last wave's occupation.
+    prev : ndarray of int
+        Taxonomy position of the occupation at the wave before the last, -1 for none.
+    tenure : ndarray of int
+        Years in the last occupation (last wave's year minus the start of its spell).
+    last_time, first_time : ndarray of int
+        Year of the last wave and of the person's first wave.
+    history : ndarray of int, (n, steps so far)
+        Taxonomy positions of the simulated waves so far (the observed ones are in the panel).
+    history_times : ndarray of int
+        Their years.
+    ids : pandas.Index
+        Person ids (the panel's).
+    covariates : pandas.DataFrame
+        The declared covariates of each person at their last observed wave, after ``set``.
+    taxonomy_codes : ndarray
+        Taxonomy codes, by position.
+    panel : CareerPanel
+        The observed careers up to the start (for a model that reads the whole history).
+    """
+
+    time: int
+    person: np.ndarray
+    occupation: np.ndarray
+    prev: np.ndarray
+    tenure: np.ndarray
+    last_time: np.ndarray
+    first_time: np.ndarray
+    history: np.ndarray
+    history_times: np.ndarray
+    ids: pd.Index
+    covariates: pd.DataFrame
+    taxonomy_codes: np.ndarray
+    panel: CareerPanel
+    overrides: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.person)
+
+    def raw(self, sources: tuple[str, ...]) -> pd.DataFrame:
+        """The raw career features named in ``sources``, as ``models.design`` computes them
+        for an observed transition (``prev_occupation`` is the last wave's code, ``gap`` the
+        years since it, covariates at the last observed wave)."""
+        codes = self.taxonomy_codes
+        out = pd.DataFrame(index=pd.RangeIndex(len(self)))
+        for name in sources:
+            if name == "prev_occupation":
+                out[name] = codes[self.occupation]
+            elif name == "prev2_occupation":
+                prev2 = np.full(len(self), "none", dtype=object)
+                has = self.prev >= 0
+                prev2[has] = codes[self.prev[has]]
+                out[name] = prev2
+            elif name == "tenure":
+                out[name] = self.tenure.astype(float)
+            elif name == "experience":
+                out[name] = (self.last_time - self.first_time).astype(float)
+            elif name == "gap":
+                out[name] = (self.time - self.last_time).astype(float)
+            elif name == "year":
+                out[name] = np.full(len(self), float(self.time))
+            else:
+                out[name] = self.covariates[name].to_numpy()[self.person]
+        return out
+
+    def careers(self) -> tuple[CareerPanel, pd.MultiIndex]:
+        """Each state's whole career as one person of a panel, for a model that reads it.
+
+        Person ``s`` of the returned panel (ids ``0 .. n - 1``) has the observed waves of
+        state ``s``'s person up to the start, its simulated waves, and a wave at
+        :attr:`time` (the one to predict: its occupation, a placeholder, is the outcome and
+        is read by nothing that predicts it). Simulated waves copy the covariates of the last
+        observed wave; :attr:`overrides` (``set``) apply to every wave.
+
+        Returns
+        -------
+        (CareerPanel, pandas.MultiIndex)
+            The panel and the (id, time) of the waves to predict.
+        """
+        panel = self.panel
+        data = panel.data
+        rows_of = data.groupby(panel.id, sort=False).indices
+        steps = self.history.shape[1]
+        pieces, ids, sim_rows = [], [], []
+        for s in range(len(self)):
+            rows = rows_of[self.ids[self.person[s]]]
+            pieces.append(rows)
+            pieces.append(np.full(steps + 1, rows[-1]))
+            ids.append(np.full(len(rows) + steps + 1, s))
+            sim_rows.append(np.r_[np.zeros(len(rows), bool), np.ones(steps + 1, bool)])
+        frame = data.iloc[np.concatenate(pieces)].reset_index(drop=True)
+        simulated = np.concatenate(sim_rows)
+        times = np.r_[self.history_times, self.time]
+        occupations = np.column_stack([self.history, self.occupation])
+        frame.loc[simulated, panel.time] = np.tile(times, len(self))
+        codes = self.taxonomy_codes[occupations.ravel()]
+        dtype = data[panel.occupation].dtype
+        frame.loc[simulated, panel.occupation] = pd.Series(codes, dtype=dtype).to_numpy()
+        frame[panel.id] = np.concatenate(ids)
+        for name, value in self.overrides.items():
+            frame[name] = value
+        index = pd.MultiIndex.from_arrays(
+            [np.arange(len(self)), np.full(len(self), self.time)], names=[panel.id, panel.time]
+        )
+        return panel._derive(frame), index
+
+
+@dataclass
+class Simulation:
+    """Simulated careers of a panel's persons from one fitted model.
+
+    Attributes
+    ----------
+    model : str
+        The model's name.
+    years : list of int
+        The simulated years.
+    ids : pandas.Index
+        The persons simulated.
+    n_draws : int
+    counts : ndarray (n_draws, horizon, K)
+        Persons in each occupation, per draw and simulated year.
+    scorings : pandas.Series
+        Distinct states the model was evaluated on, per simulated year (a model evaluated
+        row by row would need ``n_draws * n_persons`` each).
+    set : dict
+        The covariates set for the counterfactual (empty for the factual simulation).
+    """
+
+    model: str
+    years: list[int]
+    ids: pd.Index
+    id_name: str
+    time_name: str
+    codes: pd.Index
+    n_draws: int
+    counts: np.ndarray
+    scorings: pd.Series
+    kept: np.ndarray  # (keep_draws, horizon, n_persons) taxonomy positions
+    target_prob: np.ndarray | None = None  # (n_persons, horizon) sum over draws
+    set: dict = field(default_factory=dict)
+
+    @property
+    def n_persons(self) -> int:
+        return len(self.ids)
+
+    @property
+    def draws(self) -> pd.DataFrame:
+        """The kept draws, long: columns ``draw``, id, year, ``occupation`` (codes)."""
+        keep, horizon, n = self.kept.shape
+        draw = np.repeat(np.arange(keep), horizon * n)
+        year = np.tile(np.repeat(np.asarray(self.years), n), keep)
+        person = np.tile(np.arange(n), keep * horizon)
+        return pd.DataFrame(
+            {
+                "draw": draw,
+                self.id_name: self.ids.to_numpy()[person],
+                self.time_name: year,
+                "occupation": self.codes.to_numpy()[self.kept.ravel()],
+            }
+        )
+
+    def share_draws(self) -> np.ndarray:
+        """``(n_draws, horizon, K)`` occupational shares of each draw."""
+        return self.counts / self.n_persons
+
+    def shares(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Occupational shares by year: mean over draws and the ``alpha`` interval across
+        draws (the simulation's spread, not parameter uncertainty).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index (year, occupation); columns ``share``, ``lower``, ``upper``.
+        """
+        return _share_table(self.share_draws(), self.years, self.codes, alpha, self.time_name)
+
+    def difference(self, other: Simulation, alpha: float = 0.05) -> pd.DataFrame:
+        """This simulation's shares minus ``other``'s (a counterfactual), by year.
+
+        Both must have the same persons, years and draws; with the same seed they share
+        their random numbers draw by draw, so the difference's interval across draws is
+        narrow (common random numbers).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index (year, occupation); columns ``difference`` (the mean over draws),
+            ``lower``, ``upper``.
+        """
+        if (
+            self.n_draws != other.n_draws
+            or self.years != other.years
+            or not self.ids.equals(other.ids)
+        ):
+            raise ValueError(
+                "the simulations differ in persons, years or draws: simulate both from the same "
+                "panel with the same start, horizon, step and n_draws"
+            )
+        diff = self.share_draws() - other.share_draws()
+        out = _share_table(diff, self.years, self.codes, alpha, self.time_name)
+        return out.rename(columns={"share": "difference"})
+
+    def __repr__(self) -> str:
+        return (
+            f"<Simulation {self.model!r}: {self.n_persons} persons x {self.n_draws} draws, "
+            f"years {self.years[0]}-{self.years[-1]}, {int(self.scorings.sum())} model "
+            "evaluations>"
+        )
+
+
+def _share_table(
+    values: np.ndarray, years: list[int], codes: pd.Index, alpha: float, time_name: str
+) -> pd.DataFrame:
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    lower, upper = np.quantile(values, [alpha / 2, 1 - alpha / 2], axis=0)
+    index = pd.MultiIndex.from_product([years, codes], names=[time_name, "occupation"])
+    return pd.DataFrame(
+        {
+            "share": values.mean(axis=0).ravel(),
+            "lower": lower.ravel(),
+            "upper": upper.ravel(),
+        },
+        index=index,
+    )
+
+
+def _check_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _apply_set(panel: CareerPanel, values: Mapping[str, Any] | None) -> dict:
+    """Validate ``set``: declared covariates only (the occupation and years are simulated)."""
+    if not values:
+        return {}
+    if not isinstance(values, Mapping):
+        raise TypeError(f"set must be a mapping of covariate to value, got {type(values).__name__}")
+    unknown = [k for k in values if k not in panel.covariates]
+    if unknown:
+        raise ValueError(
+            f"set names {unknown}, which the panel does not declare as covariates (its "
+            f"covariates: {list(panel.covariates)}); only declared covariates can be set"
+        )
+    return dict(values)
+
+
+def _observed_start(panel: CareerPanel, start: int) -> CareerPanel:
+    """The panel's waves up to ``start``; every person must have one."""
+    data = panel.data
+    keep = data[panel.time] <= start
+    absent = pd.Index(panel.persons).difference(pd.Index(data.loc[keep, panel.id].unique()))
+    if len(absent):
+        shown = ", ".join(map(str, absent[:5].tolist()))
+        more = f" and {len(absent) - 5} more" if len(absent) > 5 else ""
+        raise PanelError(
+            f"person(s) {shown}{more} have no wave at or before the start {start}: there is "
+            "no career to continue. Simulate panel.subset(...) of persons observed by then, or "
+            "an earlier start"
+        )
+    return panel if keep.all() else panel._derive(data.loc[keep])
+
+
+def _initial_states(observed: CareerPanel) -> dict[str, np.ndarray]:
+    """Per person: last occupation, the one before (-1: none), spell start, first and
+    last year, from the observed waves (the same definitions as ``models.design``)."""
+    data = observed.data
+    tax = observed.taxonomy
+    ids = data[observed.id].to_numpy()
+    t = data[observed.time].to_numpy().astype(np.int64)
+    occ = tax.positions(data[observed.occupation])
+    n = len(data)
+    new_person = np.ones(n, dtype=bool)
+    new_person[1:] = ids[1:] != ids[:-1]
+    new_spell = new_person.copy()
+    new_spell[1:] |= occ[1:] != occ[:-1]
+    spell_start = t[np.maximum.accumulate(np.where(new_spell, np.arange(n), 0))]
+    first = t[np.maximum.accumulate(np.where(new_person, np.arange(n), 0))]
+    last = np.flatnonzero(np.r_[new_person[1:], True])
+    prev = np.where(new_person[last], -1, occ[np.maximum(last - 1, 0)])
+    return {
+        "occupation": occ[last],
+        "prev": prev,
+        "spell_start": spell_start[last],
+        "first_time": first[last],
+        "last_time": t[last],
+        "last_row": last,
+    }
+
+
+def _keys(names: tuple[str, ...], rows: dict[str, np.ndarray], k: int) -> np.ndarray:
+    """One int64 key per row combining the named state fields."""
+    unknown = [n for n in names if n not in _KEYS]
+    if unknown:
+        raise ValueError(f"unknown simulation key(s) {unknown}; choose among {_KEYS}")
+    key = np.zeros(len(rows["person"]), dtype=np.int64)
+    bounds = {
+        "person": int(rows["person"].max()) + 1,
+        "occupation": k,
+        "prev": k + 1,
+        "tenure": int(rows["tenure"].max()) + 1,
+        "path": int(rows["path"].max()) + 1,
+    }
+    for name in names:
+        value = rows[name] + (1 if name == "prev" else 0)
+        key = key * bounds[name] + value
+    return key
+
+
+def _group(key: np.ndarray) -> tuple[int, np.ndarray]:
+    """Number of distinct keys and each row's state number (0 .. n - 1, in key order).
+
+    Keys from a small range are counted (linear time); others are sorted.
+    """
+    bound = int(key.max()) + 1 if len(key) else 0
+    if bound <= 8 * len(key) + 1_000_000:
+        present = np.zeros(bound, dtype=bool)
+        present[key] = True
+        number = np.cumsum(present) - 1
+        return int(present.sum()), number[key]
+    uniq, inverse = np.unique(key, return_inverse=True)
+    return len(uniq), inverse.ravel().astype(np.int64)
+
+
+def _sample(probs: np.ndarray, local: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draws: row ``i`` draws from ``probs[local[i]]`` with uniform ``u[i]``.
+
+    A binary search vectorized across rows (``log2 K`` gathers), without an ``(n, K)``
+    array: each row's result is ``np.searchsorted(c, u[i] * c[-1], side="right")`` with ``c``
+    its state's cumulative sums (the uniform scaled to their total rather than the sums
+    normalized: one pass over the probabilities fewer), so a draw can be reproduced row by
+    row.
+    """
+    k = probs.shape[1]
+    cdf = np.cumsum(probs, axis=1)
+    target = u * cdf[local, -1]
+    flat = cdf.ravel()
+    base = local * k
+    lo = np.zeros(len(local), dtype=np.int64)
+    hi = np.full(len(local), k, dtype=np.int64)
+    for _ in range(int(np.ceil(np.log2(k + 1)))):
+        mid = (lo + hi) // 2
+        active = lo < hi
+        right = flat[base + np.minimum(mid, k - 1)] <= target
+        lo = np.where(active & right, mid + 1, lo)
+        hi = np.where(active & ~right, mid, hi)
+    return np.minimum(lo, k - 1)
+
+
+def draw_uniforms(seed: int, draws: np.ndarray, horizon: int, n_persons: int) -> np.ndarray:
+    """``(len(draws), horizon, n_persons)`` uniforms; draw ``d``'s depend only on
+    ``(seed, d)``, so any block size, and a counterfactual with the same seed, uses the
+    same random numbers for the same draw (common random numbers)."""
+    out = np.empty((len(draws), horizon, n_persons))
+    for i, d in enumerate(draws):
+        out[i] = np.random.default_rng([int(seed), int(d)]).random((horizon, n_persons))
+    return out
+
+
+def simulate(
+    results: Any,
+    panel: CareerPanel | None = None,
+    *,
+    start: int | None = None,
+    horizon: int = 10,
+    n_draws: int = 1000,
+    seed: int = 0,
+    set: Mapping[str, Any] | None = None,
+    step: int = 1,
+    keep_draws: int = 100,
+    targets: np.ndarray | None = None,
+    progress: bool = False,
+) -> Simulation:
+    """Simulate ``n_draws`` careers of every person of ``panel`` ``horizon`` waves ahead.
+
+    See :meth:`labor_econ.models.base.TransitionResults.simulate` for the parameters.
+    ``targets`` (``(n_persons, horizon)`` taxonomy positions, -1 where unobserved) makes
+    the simulation accumulate, per person and year, the sum over draws of the probability
+    the model gives the target at that step (the forecast evaluation's numerator).
+    """
+    panel = results.panel if panel is None else panel
+    if not isinstance(panel, CareerPanel):
+        raise TypeError(f"panel must be a CareerPanel, got {type(panel).__name__}")
+    if panel.taxonomy != results.taxonomy:
+        raise PanelError(
+            f"the panel is coded in taxonomy {panel.taxonomy.name!r} but model "
+            f"{results.name!r} was estimated on {results.taxonomy.name!r}"
+        )
+    keys = getattr(results, "_simulation_keys", None)
+    if keys is None:
+        raise NotImplementedError(f"{type(results).__name__} cannot simulate careers")
+    horizon = _check_int(horizon, "horizon", 1)
+    n_draws = _check_int(n_draws, "n_draws", 1)
+    step = _check_int(step, "step", 1)
+    keep_draws = min(_check_int(keep_draws, "keep_draws", 0), n_draws)
+    seed = _check_int(seed, "seed", 0)
+    start = int(panel.times.max()) if start is None else _check_int(start, "start", 0)
+    values = _apply_set(panel, set)
+
+    observed = _observed_start(panel, start)
+    init = _initial_states(observed)
+    ids = pd.Index(observed.persons, name=panel.id)
+    n_persons = len(ids)
+    covariates = observed.data.iloc[init["last_row"]][list(panel.covariates)].reset_index(drop=True)
+    for name, value in values.items():
+        covariates[name] = value
+    tax = panel.taxonomy
+    k = len(tax)
+    codes = np.asarray(tax.codes, dtype=object)
+    years = [start + step * (h + 1) for h in range(horizon)]
+    if targets is not None and targets.shape != (n_persons, horizon):
+        raise ValueError(f"targets must have shape {(n_persons, horizon)}, got {targets.shape}")
+
+    counts = np.zeros((n_draws, horizon, k), dtype=np.int32)
+    kept = np.empty((keep_draws, horizon, n_persons), dtype=np.int32)
+    target_prob = None if targets is None else np.zeros((n_persons, horizon))
+    scorings = np.zeros(horizon, dtype=np.int64)
+    block = max(1, _BLOCK_ROWS // n_persons)
+    blocks = [np.arange(a, min(a + block, n_draws)) for a in range(0, n_draws, block)]
+    bar = _progress(progress, len(blocks) * horizon, results.name)
+    for draws in blocks:
+        b = len(draws)
+        u = draw_uniforms(seed, draws, horizon, n_persons)
+        person = np.tile(np.arange(n_persons), b)
+        occ = np.tile(init["occupation"], b)
+        prev = np.tile(init["prev"], b)
+        spell = np.tile(init["spell_start"], b)
+        last_time = np.tile(init["last_time"], b)
+        first_time = np.tile(init["first_time"], b)
+        path = np.zeros(len(person), dtype=np.int64)
+        history = np.empty((len(person), horizon), dtype=np.int32)
+        for h, year in enumerate(years):
+            rows = {
+                "person": person,
+                "occupation": occ,
+                "prev": prev,
+                "tenure": last_time - spell,
+                "path": path,
+            }
+            n_states, inverse = _group(_keys(keys, rows, k))
+            scorings[h] += n_states
+            # any row of a state represents it: they agree on everything the model reads
+            representative = np.empty(n_states, dtype=np.int64)
+            representative[inverse] = np.arange(len(inverse))
+            if n_states <= _CHUNK_STATES:
+                chunks = [(np.arange(len(inverse)), 0, n_states)]
+            else:
+                order = np.argsort(inverse, kind="stable")
+                bounds = np.arange(0, n_states + _CHUNK_STATES, _CHUNK_STATES).clip(max=n_states)
+                edges = np.searchsorted(inverse[order], bounds)
+                chunks = [
+                    (order[lo:hi], s0, s1)
+                    for lo, hi, s0, s1 in zip(
+                        edges[:-1], edges[1:], bounds[:-1], bounds[1:], strict=True
+                    )
+                    if hi > lo
+                ]
+            new = np.empty_like(occ)
+            uu = u[:, h, :].ravel()
+            for rows_c, s0, s1 in chunks:
+                rep = representative[s0:s1]
+                states = CareerStates(
+                    time=year,
+                    person=person[rep],
+                    occupation=occ[rep],
+                    prev=prev[rep],
+                    tenure=(last_time - spell)[rep],
+                    last_time=last_time[rep],
+                    first_time=first_time[rep],
+                    history=history[rep, :h],
+                    history_times=np.asarray(years[:h], dtype=np.int64),
+                    ids=ids,
+                    covariates=covariates,
+                    taxonomy_codes=codes,
+                    panel=observed,
+                    overrides=values,
+                )
+                probs = np.asarray(results._step_proba(states), dtype=float)
+                if probs.shape != (s1 - s0, k):
+                    raise ValueError(
+                        f"{type(results).__name__}._step_proba returned shape {probs.shape}, "
+                        f"expected {(s1 - s0, k)}"
+                    )
+                local = inverse[rows_c] - s0
+                if target_prob is not None:
+                    tgt = targets[person[rows_c], h]
+                    hit = tgt >= 0
+                    np.add.at(
+                        target_prob[:, h],
+                        person[rows_c][hit],
+                        probs[local[hit], tgt[hit]],
+                    )
+                new[rows_c] = _sample(probs, local, uu[rows_c])
+            # move the careers on by one simulated wave
+            moved = new != occ
+            spell = np.where(moved, year, spell)
+            prev = occ
+            occ = new
+            last_time = np.full_like(last_time, year)
+            history[:, h] = occ
+            if "path" in keys:
+                path = _group(path * k + occ)[1]
+            draw_local = np.repeat(np.arange(b), n_persons)
+            counts[draws, h] = np.bincount(draw_local * k + occ, minlength=b * k).reshape(b, k)
+            if bar is not None:
+                bar.update(1)
+        keep_here = draws < keep_draws
+        if keep_here.any():
+            hist = history.reshape(b, n_persons, horizon)[keep_here]
+            kept[draws[keep_here]] = hist.transpose(0, 2, 1)
+    if bar is not None:
+        bar.close()
+    return Simulation(
+        model=results.name,
+        years=years,
+        ids=ids,
+        id_name=panel.id,
+        time_name=panel.time,
+        codes=pd.Index(tax.codes, name="occupation"),
+        n_draws=n_draws,
+        counts=counts,
+        scorings=pd.Series(scorings, index=pd.Index(years, name=panel.time), name="scorings"),
+        kept=kept,
+        target_prob=target_prob,
+        set=values,
+    )
+
+
+@dataclass
+class Counterfactual:
+    """A factual and a counterfactual simulation with the same random numbers.
+
+    Attributes
+    ----------
+    factual, counterfactual : Simulation
+    """
+
+    factual: Simulation
+    counterfactual: Simulation
+
+    def difference(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Factual minus counterfactual shares by year and occupation, with the ``alpha``
+        interval across draws (see :meth:`Simulation.difference`)."""
+        return self.factual.difference(self.counterfactual, alpha)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Counterfactual {self.factual.model!r}: set {self.counterfactual.set or '-'}, "
+            f"{self.factual.n_persons} persons x {self.factual.n_draws} draws>"
+        )
+
+
+def counterfactual(
+    results: Any,
+    panel: CareerPanel | None = None,
+    *,
+    set: Mapping[str, Any] | None = None,
+    modified: CareerPanel | None = None,
+    **kwargs: Any,
+) -> Counterfactual:
+    """Simulate ``panel`` as it is and with covariates set (or as ``modified``).
+
+    Parameters
+    ----------
+    results : fitted results
+    panel : CareerPanel, optional
+        Default the estimation sample.
+    set : dict, optional
+        Covariates set for every person in the counterfactual, e.g. ``{"female": 0}``.
+    modified : CareerPanel, optional
+        A counterfactual panel instead (same persons: e.g. another birth year or
+        covariates written into it).
+    **kwargs
+        ``start``, ``horizon``, ``n_draws``, ``seed``, ``step``, ``keep_draws``: as for
+        :meth:`~labor_econ.models.base.TransitionResults.simulate`, the same for both runs
+        (the same seed gives both the same random numbers draw by draw).
+
+    Returns
+    -------
+    Counterfactual
+        ``.difference()``: factual minus counterfactual shares with intervals.
+    """
+    if (set is None) == (modified is None):
+        raise ValueError("give exactly one of set= (covariate values) or modified= (a panel)")
+    panel = results.panel if panel is None else panel
+    factual = simulate(results, panel, **kwargs)
+    if modified is not None:
+        if not pd.Index(modified.persons).equals(pd.Index(panel.persons)):
+            raise PanelError(
+                "the modified panel must hold the same persons as the factual one (it rewrites "
+                "their covariates or histories, it does not add or drop persons)"
+            )
+        other = simulate(results, modified, **kwargs)
+    else:
+        other = simulate(results, panel, set=set, **kwargs)
+    return Counterfactual(factual, other)
+
+
+def _progress(enabled: bool, total: int, name: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"simulating {name}", unit="step")
