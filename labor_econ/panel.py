@@ -19,7 +19,19 @@ TRANSITION_COLUMNS = ("occupation", "prev_occupation", "prev_time", "gap")
 
 
 class PanelError(ValueError):
-    """Raised when a career panel is malformed; the message names the rows or persons at fault."""
+    """Raised when a career panel is malformed; the message names the rows or persons at fault.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from labor_econ import CareerPanel, PanelError
+    >>> df = pd.DataFrame({"pid": [1, 1], "year": [1990, 1990], "occ": [3, 4]})
+    >>> try:
+    ...     CareerPanel(df, id="pid", time="year", occupation="occ")
+    ... except PanelError as err:
+    ...     print(err)
+    duplicate (pid, year) pairs: row 0 (pid=1, year=1990); row 1 (pid=1, year=1990)
+    """
 
 
 def _scalar(v: Any) -> Any:

@@ -203,6 +203,15 @@ def predictions_frame(
         Transitions to predict; default the estimation sample.
     prefix : str
         Prefix of the probability columns.
+
+    Examples
+    --------
+    >>> from labor_econ import MarkovTransitionModel, predictions_frame
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> frame = predictions_frame(MarkovTransitionModel(train).fit(), test)
+    >>> frame.columns.tolist()[:6], frame.shape
+    (['nr', 'year', 'occupation', 'pred_occ', 'pred_p', 'p_1'], (763, 14))
     """
     panel = panel if panel is not None else results.panel
     probs = results.predict(panel)

@@ -24,7 +24,17 @@ __all__ = ["PRESETS", "ParsedResume", "ResumeTemplate", "TemplateError"]
 
 
 class TemplateError(ValueError):
-    """Raised when a template is malformed or cannot render a panel."""
+    """Raised when a template is malformed or cannot render a panel.
+
+    Examples
+    --------
+    >>> from labor_econ import ResumeTemplate, TemplateError
+    >>> try:
+    ...     ResumeTemplate.preset("nope")
+    ... except TemplateError as err:
+    ...     print(err)
+    unknown preset 'nope'; choose from ['labor_llm', 'labor_llm_numeric', 'model_card', 'plain']
+    """
 
 
 _OUTCOME_FIELDS = ("title", "code")
@@ -107,6 +117,18 @@ class ParsedResume:
     waves : list of dict of str to str
         Per wave, its fields as written: ``year``, ``age``, covariates, and the outcome
         (``title`` or ``code``).
+
+    Examples
+    --------
+    >>> from labor_econ import ResumeTemplate
+    >>> from labor_econ.datasets import wage_panel
+    >>> panel = wage_panel()
+    >>> template = ResumeTemplate.preset("labor_llm")
+    >>> parsed = template.parse(template.render(panel, panel.persons[0]))
+    >>> parsed.header
+    {'characteristics': 'black 0, hisp 0, educ 14'}
+    >>> parsed.pairs()[:2]
+    [(1980, 'Service workers'), (1981, 'Service workers')]
     """
 
     header: dict[str, str]

@@ -47,12 +47,52 @@ _ADVICE = (
 
 
 class CheckpointMismatchWarning(UserWarning):
-    """A template or taxonomy differs from the one saved with the checkpoint."""
+    """A template or taxonomy differs from the one saved with the checkpoint.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> import warnings
+    >>> from labor_econ import CheckpointMismatchWarning, LLMTransitionModel
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     model = LLMTransitionModel(val.subset(val.persons[:5]), lm, template="plain")
+    >>> any(issubclass(w.category, CheckpointMismatchWarning) for w in caught)
+    True
+    """
 
 
 class LowValidMassWarning(UserWarning):
     """The LM puts little probability on the taxonomy's titles: the template or titles differ
-    from the checkpoint's training resumes, and its numbers should not be trusted."""
+    from the checkpoint's training resumes, and its numbers should not be trusted.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> import warnings
+    >>> from labor_econ import CheckpointMismatchWarning, LLMTransitionModel, LowValidMassWarning
+
+    Occupation codes where the checkpoint writes titles; in a batch job, stop instead of reporting
+    meaningless numbers:
+
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", CheckpointMismatchWarning)
+    ...     warnings.simplefilter("error", LowValidMassWarning)
+    ...     try:
+    ...         LLMTransitionModel(val, lm, template="labor_llm_numeric").fit()
+    ...     except LowValidMassWarning as err:
+    ...         print(str(err)[:60])
+    tiny Llama (demo-...): the mean valid mass is ...
+
+    """
 
 
 @dataclass(frozen=True)
@@ -84,6 +124,20 @@ class FormatCheck:
         when no terminator came).
     terminated : pandas.Series
         Whether the greedy continuation reached the terminator.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> from labor_econ import check_format
+    >>> check = check_format(lm, val, "labor_llm")
+    >>> check.verdict, check.n
+    ('ok', 200)
+    >>> check.mean_valid_mass > 0.8, check.title_share
+    (True, 1.0)
     """
 
     lm_name: str
@@ -254,6 +308,17 @@ def check_format(
     --------
     >>> check = check_format(lm, panel, "labor_llm")  # doctest: +SKIP
     >>> print(check)                                   # doctest: +SKIP
+
+    Run with the demo's tiny Llama:
+
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> check = check_format(lm, val, "labor_llm")
+    >>> check.verdict
+    'ok'
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")

@@ -50,6 +50,14 @@ class ContextLengthError(ValueError):
         ``(prompt index, tokens needed)`` for every prompt that does not fit.
     limit : int
         The model's ``max_position_embeddings``.
+
+    Examples
+    --------
+    >>> from labor_econ.lm import ContextLengthError
+    >>> print(ContextLengthError([(0, 5000)], 2048))
+    1 prompt(s) are longer than the model's context of 2,048 tokens (max_position_embeddings),
+    counting the prompt and its longest candidate: prompt 0 (5,000 tokens); shorten the prompts
+    (fewer past years or a shorter header) or use a model with a longer context
     """
 
     def __init__(
@@ -464,6 +472,20 @@ class CandidateScorer:
     --------
     >>> scorer = CandidateScorer(lm)  # doctest: +SKIP
     >>> log_q = scorer.score(prompts, [" Cashiers\\n", " Sales workers\\n"])  # doctest: +SKIP
+
+    Run with the demo's tiny Llama:
+
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> from labor_econ import ResumeTemplate
+    >>> template = ResumeTemplate.preset("labor_llm")
+    >>> prompts = template.prompts(val).iloc[:3].tolist()
+    >>> log_q = CandidateScorer(lm).score(prompts, template.continuations(val.taxonomy))
+    >>> log_q.shape, bool((log_q < 0).all())
+    ((3, 9), True)
     """
 
     def __init__(
@@ -1207,6 +1229,25 @@ def naive_score(
     -------
     numpy.ndarray
         Float64 array of shape (n, K).
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> import numpy as np
+    >>> from labor_econ import CandidateScorer, ResumeTemplate
+    >>> from labor_econ.lm import naive_score
+    >>> template = ResumeTemplate.preset("labor_llm")
+    >>> prompts = template.prompts(val).iloc[:2].tolist()
+    >>> candidates = template.continuations(val.taxonomy)
+    >>> slow = naive_score(lm, prompts, candidates)
+    >>> slow.shape
+    (2, 9)
+    >>> bool(np.allclose(slow, CandidateScorer(lm).score(prompts, candidates), atol=1e-4))
+    True
     """
     candidates = _check_candidates(candidates)
     prompts = _check_texts(prompts, "prompts")

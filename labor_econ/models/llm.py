@@ -94,6 +94,19 @@ class LLMTransitionModel(LikelihoodModel):
     >>> model = LLMTransitionModel(panel, lm, template="labor_llm")  # doctest: +SKIP
     >>> res = model.fit(calibrate=True)                                # doctest: +SKIP
     >>> print(res.summary())                                           # doctest: +SKIP
+
+    Run with the demo's tiny Llama:
+
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> res = LLMTransitionModel(val, lm).fit(calibrate=True)  # template saved with the checkpoint
+    >>> list(res.params.index), res.nobs
+    (['scale', 'stay'], 308)
+    >>> res.predict(test).shape
+    (763, 9)
     """
 
     def __init__(
@@ -547,6 +560,24 @@ class LLMTransitionResults(TransitionResults, WaldInference, LikelihoodModelResu
     valid_mass : pandas.Series
         Per transition, the probability the LM puts on the taxonomy's continuations
         (``sum_k q_k``); 1 means it writes only real occupations.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> from labor_econ import LLMTransitionModel
+    >>> res = LLMTransitionModel(val, lm).fit(calibrate=True)
+    >>> list(res.params.index), res.nobs
+    (['scale', 'stay'], 308)
+    >>> res.conf_int().shape
+    (2, 2)
+    >>> bool(res.valid_mass.mean() > 0.8)
+    True
+    >>> res.evaluate(test).nobs  # the test persons, scored once
+    763
     """
 
     def __init__(

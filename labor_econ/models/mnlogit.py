@@ -891,6 +891,26 @@ class TransitionMNLogitResults(WaldInference, TransitionResults):
         Why there are no standard errors, if there are none.
     penalty : float
         The ridge penalty of the fit (0: maximum likelihood).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from statsmodels.iolib.summary2 import summary_col
+    >>> from labor_econ import TransitionMNLogit
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # gap and year carry no information here
+    ...     res = TransitionMNLogit(train).fit()
+    >>> res.params.shape, res.bse.shape == res.params.shape, res.k_params
+    ((29, 8), True, 232)
+    >>> res.evaluate(test).nobs
+    763
+
+    An esttab-style table (one column ``outcome:feature``) through ``results.flat``:
+
+    >>> table = summary_col([res.flat], stars=True)
+
     """
 
     name = "MNLogit"

@@ -312,6 +312,19 @@ class LogLinearPoolResults(WaldInference, TransitionResults):
     k_params : int
         Number of weights (the components' own parameters are not counted).
     components : dict of str to TransitionResults
+
+    Examples
+    --------
+    >>> from labor_econ import LogLinearPool, MarginalModel, MarkovTransitionModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, val = wage_panel().split(test_size=0.3, seed=0)
+    >>> components = {"Marginal": MarginalModel(train).fit(),
+    ...               "Markov": MarkovTransitionModel(train).fit()}
+    >>> res = LogLinearPool(val, components).fit()
+    >>> list(res.params.index), res.nobs == val.n_transitions
+    (['Marginal', 'Markov'], True)
+    >>> res.conf_int().columns.tolist()
+    [0, 1]
     """
 
     name = "LogLinearPool"
