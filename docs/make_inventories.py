@@ -19,8 +19,8 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent / "_inventories"
 
 #: project -> (version, [(name, "domain:role", path relative to the project's base URL)]).
-#: The base URLs are ``intersphinx_mapping`` in conf.py; a path ending in "$" means the
-#: name is the anchor (Sphinx's shorthand).
+#: The base URLs are ``intersphinx_mapping`` in conf.py; every "$" in a path stands for the
+#: name (written out here: Sphinx itself expands only a final "$").
 INVENTORIES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
     "python": (
         "3",
@@ -86,7 +86,9 @@ def inventory_bytes(project: str, version: str, entries: list[tuple[str, str, st
         "# The remainder of this file is compressed using zlib.\n"
     ).encode()
     # name, domain:role, priority (1: a normal object), location, display name ("-": the name)
-    body = "".join(f"{name} {role} 1 {uri} -\n" for name, role, uri in sorted(entries))
+    body = "".join(
+        f"{name} {role} 1 {uri.replace('$', name)} -\n" for name, role, uri in sorted(entries)
+    )
     return header + zlib.compress(body.encode())
 
 
