@@ -273,6 +273,19 @@ def to_stata(
     >>> res.to_stata("predictions.dta", panel=test)  # doctest: +SKIP
 
     In Stata: ``use predictions.dta`` then e.g. ``tab occupation pred_occ``.
+
+    Runnable, into a temporary folder:
+
+    >>> import os, tempfile
+    >>> import pandas as pd
+    >>> from labor_econ import MarkovTransitionModel, to_stata
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "predictions.dta")
+    >>> frame = to_stata(MarkovTransitionModel(train).fit(), path, test)
+    >>> back = pd.read_stata(path, convert_categoricals=False)
+    >>> back.shape == frame.shape, bool(back["pred_occ"].isin(test.taxonomy.codes).all())
+    (True, True)
     """
     panel = panel if panel is not None else results.panel
     frame = predictions_frame(results, panel, prefix=prefix)
