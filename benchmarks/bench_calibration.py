@@ -25,7 +25,7 @@ import numpy as np
 from scipy.special import log_softmax
 
 from labor_econ.datasets import simulate_panel
-from labor_econ.models.llm import LLMTransitionModel
+from labor_econ.models.llm import LLMModel
 from labor_econ.taxonomy import occ1990
 
 __all__ = ["main", "scores_from_truth"]
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     panel, process = simulate_panel(args.persons, taxonomy=occ1990(), seed=0, return_process=True)
     logq = scores_from_truth(panel, process, *TRUTH)
-    model = LLMTransitionModel.from_scores(panel, logq, name="truth")
+    model = LLMModel.from_scores(panel, logq, name="truth")
     per_person = panel.n_transitions / panel.n_persons
     print(
         f"panel: {panel.n_persons} persons, {panel.n_transitions} transitions "

@@ -30,9 +30,9 @@ import resource
 import time
 import warnings
 
-from labor_econ import MarkovTransitionModel
+from labor_econ import MarkovModel
 from labor_econ.datasets import simulate_panel
-from labor_econ.models.mnlogit import TransitionMNLogit
+from labor_econ.models.mnlogit import MNLogitModel
 from labor_econ.taxonomies import occ1990
 
 
@@ -58,15 +58,13 @@ def main() -> None:
         args.persons, taxonomy=occ1990(), years=range(1979, 1991), seed=0, miss_rate=0.1
     )
     print(panel)
-    models = {"Markov": lambda: MarkovTransitionModel(panel).fit()}
+    models = {"Markov": lambda: MarkovModel(panel).fit()}
     if not args.skip_mnlogit:
 
         def mnlogit():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return TransitionMNLogit(panel).fit(
-                    maxiter=args.maxiter, penalty=1.0, hessian=False
-                )
+                return MNLogitModel(panel).fit(maxiter=args.maxiter, penalty=1.0, hessian=False)
 
         models["MNLogit"] = mnlogit
     for name, fit in models.items():

@@ -1,4 +1,4 @@
-"""Time TransitionMNLogit at NLSY scale, and compare its test perplexity with Markov.
+"""Time MNLogitModel at NLSY scale, and compare its test perplexity with Markov.
 
 Two cases, both with the default fit (L-BFGS on the sparse design, analytic gradient, no
 penalty) on panels simulated by :func:`labor_econ.datasets.simulate_panel`:
@@ -22,7 +22,7 @@ iterations, 66.6 s in all, test perplexity 6.10 against Markov's 11.23; case 2 c
 in 154 iterations, 177 s, perplexity 5.28 against 6.71. Without a penalty (the default)
 case 1 used to be not converged after 800 iterations (120 s; log-likelihood -17,929.4 and
 still rising), perplexity 37.43: at this size the unpenalized maximum does not exist (see
-the ``TransitionMNLogit`` Notes); ``fit()`` now raises ``NoMaximumError`` after 75
+the ``MNLogitModel`` Notes); ``fit()`` now raises ``NoMaximumError`` after 75
 iterations (28 s at load average 5, 2026-12-03).
 """
 
@@ -31,9 +31,9 @@ import os
 import time
 import warnings
 
-from labor_econ import MarkovTransitionModel, Taxonomy
+from labor_econ import MarkovModel, Taxonomy
 from labor_econ.datasets import simulate_panel
-from labor_econ.models.mnlogit import NoMaximumError, TransitionMNLogit
+from labor_econ.models.mnlogit import MNLogitModel, NoMaximumError
 from labor_econ.taxonomies import occ1990
 
 CASES = {
@@ -59,7 +59,7 @@ def run(case: int, maxiter: int | None = None, penalty: float = 0.0) -> None:
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = TransitionMNLogit(train)
+        model = MNLogitModel(train)
         built = time.perf_counter()
         if penalty:
             results = model.fit_regularized(alpha=penalty, progress=True, maxiter=maxiter)
@@ -72,7 +72,7 @@ def run(case: int, maxiter: int | None = None, penalty: float = 0.0) -> None:
     fitted = time.perf_counter()
     for w in caught:
         print(f"  {w.category.__name__}: {str(w.message)[:600]}")
-    markov = MarkovTransitionModel(train).fit()
+    markov = MarkovModel(train).fit()
     ppl_mnl = results.evaluate(test).perplexity
     ppl_markov = markov.evaluate(test).perplexity
     steps = int(results.fit_history[-1].split()[-2])

@@ -4,7 +4,7 @@ Run ``python benchmarks/bench_scoring.py`` for the tiny Llama on CPU; add ``--gp
 ``--13b``) for a random-init Llama-2-7B (13B) shape in bfloat16 on CUDA, with plain prefill
 throughput and the floor (prompt tokens + trie nodes) / prefill rate.
 
-``--e2e`` times ``LLMTransitionModel`` end to end at K = 389 (occ1990, the ``labor_llm``
+``--e2e`` times ``LLMModel`` end to end at K = 389 (occ1990, the ``labor_llm``
 template, a simulated NLSY79-like panel, tokenization included) next to the floor and the
 naive scorer, and projects the hours for a 370,000-transition panel on 1 and 8 GPUs: on a
 random-init 7B (``--13b``: 13B) shape on CUDA, or the tiny Llama on CPU (``--tiny``, and
@@ -304,10 +304,10 @@ def bench_e2e(
     *, tiny: bool, shape: str = "7b", persons: int = 6, naive_transitions: int = 2,
     panel_size: int = 370_000, gpus: int = 8,
 ) -> dict[str, float]:  # fmt: skip
-    """`LLMTransitionModel(...).fit()` at K = 389 against the floor and the naive scorer."""
+    """`LLMModel(...).fit()` at K = 389 against the floor and the naive scorer."""
     import transformers
 
-    from labor_econ import LLMTransitionModel, LowValidMassWarning
+    from labor_econ import LLMModel, LowValidMassWarning
     from labor_econ.datasets import simulate_panel
     from labor_econ.taxonomies import occ1990
     from labor_econ.templates import ResumeTemplate
@@ -330,11 +330,9 @@ def bench_e2e(
     # The random or tiny LMs put little mass on the valid titles: silence that warning here.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LowValidMassWarning)
-        warm = LLMTransitionModel(
-            simulate_panel(1, taxonomy=taxonomy, seed=2), lm, template=template
-        )
+        warm = LLMModel(simulate_panel(1, taxonomy=taxonomy, seed=2), lm, template=template)
         assert warm.fit().llf < 0
-    model = LLMTransitionModel(panel, lm, template=template)
+    model = LLMModel(panel, lm, template=template)
     # FlexAttention compiles a graph per packed length (L, and L/4 or L/16 for a call's last
     # batch): scoring 1, 2, 4, ... of the warm-up prompts compiles them all before timing.
     scorer = CandidateScorer(lm, progress=False)
@@ -386,7 +384,7 @@ def bench_e2e(
     )
     _report("naive_score", t_naive, t_naive, f"on {len(few)} transitions")
     _report("floor (prompt+nodes)/rate", floor, t_naive)
-    _report("LLMTransitionModel e2e", t_e2e, t_naive, f"{t_e2e / floor:.2f}x the floor")
+    _report("LLMModel e2e", t_e2e, t_naive, f"{t_e2e / floor:.2f}x the floor")
     hours = panel_size * t_e2e / 3600
     print(
         f"  projected for {panel_size:,} transitions: {hours:,.1f} h on 1 "
@@ -643,7 +641,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--prompts", type=int, default=16, help="transitions to time")
     parser.add_argument("--gpu", action="store_true", help="also time a 7B shape on CUDA")
     parser.add_argument("--13b", dest="b13", action="store_true", help="and a 13B shape")
-    parser.add_argument("--e2e", action="store_true", help="LLMTransitionModel end to end")
+    parser.add_argument("--e2e", action="store_true", help="LLMModel end to end")
     parser.add_argument("--tiny", action="store_true", help="--e2e with the tiny Llama on CPU")
     parser.add_argument("--persons", type=int, default=6, help="--e2e: simulated persons")
     parser.add_argument("--fewer", action="store_true", help="fed tokens: exact/pruned/observed")

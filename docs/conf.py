@@ -32,10 +32,31 @@ version = ".".join(release.split(".")[:2])
 extensions = [
     "myst_nb",
     "sphinx.ext.autodoc",
+    "sphinx.ext.intersphinx",
     "numpydoc",
     # MathJax served from the build (_static/mathjax) instead of a CDN: the pages work offline.
     "sphinx-mathjax-offline",
 ]
+
+# -- cross-references ------------------------------------------------------------------------
+# Every reference must resolve (-W turns a dead one into an error). The build has no internet,
+# so intersphinx reads inventories shipped in docs/_inventories: minimal ones listing the
+# external names these pages reference, written by docs/make_inventories.py (run it after
+# referencing a new external name; the build names any that is missing).
+nitpicky = True
+_INVENTORIES = DOCS / "_inventories"
+intersphinx_mapping = {
+    name: (url, str(_INVENTORIES / f"{name}.inv"))
+    for name, url in {
+        "python": "https://docs.python.org/3/",
+        "numpy": "https://numpy.org/doc/stable/",
+        "pandas": "https://pandas.pydata.org/docs/",
+        "scipy": "https://docs.scipy.org/doc/scipy/",
+        "statsmodels": "https://www.statsmodels.org/stable/",
+        "transformers": "https://huggingface.co/docs/transformers/",
+    }.items()
+}
+intersphinx_timeout = 1
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb"}
 root_doc = "index"
@@ -47,7 +68,7 @@ default_role = "py:obj"
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
 autodoc_default_options = {"members": True, "show-inheritance": True}
-toc_object_entries_show_parents = "hide"  # "fit", not "LLMTransitionModel.fit", in page tocs
+toc_object_entries_show_parents = "hide"  # "fit", not "LLMModel.fit", in page tocs
 # Class members are documented by autodoc (:members:), not by numpydoc's extra tables.
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -101,5 +122,139 @@ def _check_api_coverage(app) -> None:
         )
 
 
+def _parameter_names() -> frozenset[str]:
+    """Parameter names of every function and method of the package.
+
+    numpydoc writes a parameter in single backticks (`texts`), which the default role makes a
+    cross-reference; a parameter has no page to link to, so such a reference is shown as code.
+    """
+    import importlib
+    import inspect
+    import pkgutil
+
+    names: set[str] = set()
+    modules = [labor_econ.__name__]
+    modules += [m.name for m in pkgutil.walk_packages(labor_econ.__path__, "labor_econ.")]
+    for modname in modules:
+        if modname.endswith("__main__"):
+            continue
+        module = importlib.import_module(modname)
+        for obj in vars(module).values():
+            members = [obj]
+            if inspect.isclass(obj):
+                members += [m for m in vars(obj).values() if callable(m)]
+                members += [m.fget for m in vars(obj).values() if isinstance(m, property)]
+            for member in members:
+                try:
+                    names.update(inspect.signature(member).parameters)
+                except (TypeError, ValueError):
+                    pass
+    return frozenset(names - {"self", "cls", "args", "kwargs"})
+
+
+_PARAMETERS: frozenset[str] | None = None
+
+
+def _resolve_package_reference(app, env, node, contnode):
+    """Resolve references that the Python domain misses, or show parameters as code.
+
+    Docstrings name package objects the short way (`load_lm` inside ``labor_econ.lm``,
+    ``labor_econ.diagnostics.hypotheses.encompassing_test``), while the API pages document
+    each object once, under its public name (``labor_econ.load_lm``). A reference is resolved
+    to the documented name that ends with its last components and imports as the same Python
+    object (an inherited method resolves to where it is documented). An attribute listed in a
+    class's numpydoc "Attributes" section (`ModelComparison.table`) links to the class. A
+    parameter name is shown as code. Anything else stays unresolved: an error under -W.
+    """
+    global _PARAMETERS
+    if node.get("refdomain") != "py":
+        return None
+    from sphinx.util.nodes import make_refnode
+
+    if _PARAMETERS is None:
+        _PARAMETERS = _parameter_names()
+    domain = env.get_domain("py")
+
+    def link(name: str):
+        entry = domain.objects[name]
+        return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode)
+
+    target = node["reftarget"].lstrip(".~")
+    context = [node.get("py:module"), node.get("py:class")]
+    # The object the reference means: the dotted name as written, or the name in the
+    # module or class the reference is written in.
+    prefixes = [""] + [f"{'.'.join(context[:n])}." for n in (1, 2) if all(context[:n])]
+    meant = next((o for o in (_load(p + target) for p in prefixes) if o is not _MISSING), _MISSING)
+    parts = target.split(".")
+    for start in range(len(parts)):
+        tail = ".".join(parts[start:])
+        found = [
+            name
+            for name in domain.objects
+            if name.startswith("labor_econ.") and (name == tail or name.endswith("." + tail))
+        ]
+        if meant is not _MISSING:
+            found = [name for name in found if _load(name) is meant]
+        elif target in _PARAMETERS or len({id(_load(name)) for name in found}) > 1:
+            found = []  # a parameter's name, or several objects: no way to tell which
+        if found:
+            return link(min(found, key=len))
+    # "Class.attribute", the attribute documented in the class's entry
+    owner = target.rpartition(".")[0]
+    if owner and node["reftype"] in ("attr", "obj"):
+        for prefix in prefixes:
+            if (prefix + owner) in domain.objects:
+                return link(prefix + owner)
+        owners = [n for n in domain.objects if n.endswith("." + owner)]
+        if len(owners) == 1:
+            return link(owners[0])
+    if node["reftype"] == "obj" and target in _PARAMETERS:
+        return contnode
+    return None
+
+
+_MISSING = object()
+
+
+def _load(name: str):
+    """The Python object a dotted name imports as, or ``_MISSING``."""
+    import importlib
+
+    parts = name.split(".")
+    if not all(parts):
+        return _MISSING
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except Exception:  # any module that does not import is not the target
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return _MISSING
+        return obj
+    return _MISSING
+
+
+# Private methods that docstrings name for implementers of a results class; they have no
+# API entry on purpose.
+nitpick_ignore = [
+    ("py:meth", "_predict_proba"),
+    ("py:meth", "_wald_params"),
+    ("py:meth", "_wald_cov"),
+    # WaldInference's properties describe "params" of the results class that uses it; each
+    # results class documents its own params.
+    ("py:attr", "params"),
+]
+
+
+def _public_bases(app, name, obj, options, bases: list) -> None:
+    """Leave private helper classes out of the "Bases:" lines (they have no API entry)."""
+    bases[:] = [b for b in bases if not b.__name__.startswith("_")]
+
+
 def setup(app) -> None:
     app.connect("builder-inited", _check_api_coverage)
+    app.connect("missing-reference", _resolve_package_reference)
+    app.connect("autodoc-process-bases", _public_bases)

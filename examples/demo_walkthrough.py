@@ -20,11 +20,11 @@ lm = demo_lm(train, val, config=DemoConfig())
 
 # 3. The econometric baselines, on the same persons the LM learned from.
 marginal = le.MarginalModel(fit_panel).fit()
-markov = le.MarkovTransitionModel(fit_panel).fit()
-mnlogit = le.TransitionMNLogit(fit_panel).fit()
+markov = le.MarkovModel(fit_panel).fit()
+mnlogit = le.MNLogitModel(fit_panel).fit()
 
 # 4. The LLM as a statsmodels model: its own probabilities, and calibrated on validation persons.
-llm_model = le.LLMTransitionModel(val, lm, template="labor_llm")
+llm_model = le.LLMModel(val, lm, template="labor_llm")
 llm = llm_model.fit()
 llm_calibrated = llm_model.fit(calibrate=True)
 print(llm_calibrated.summary())
@@ -34,6 +34,6 @@ models = {"Markov": markov, "MNLogit": mnlogit, "LLM": llm, "LLM calibrated": ll
 comparison = le.compare({"Marginal": marginal, **models}, test)
 print(comparison.summary())
 print(le.vuong_test(llm_calibrated, mnlogit, test))
-pool = le.LogLinearPool(test, {"LLM": llm_calibrated, "MNLogit": mnlogit}).fit()
+pool = le.LogLinearPoolModel(test, {"LLM": llm_calibrated, "MNLogit": mnlogit}).fit()
 print(pool.summary())
 print(pool.encompassing_test("LLM"))

@@ -26,7 +26,7 @@ except le.LMLoadError as err:
 
 # Stand-in careers in occ1990 codes; replace with your own CareerPanel (e.g. from_stata).
 panel = simulate_panel(50, taxonomy=occ1990(), seed=0)
-model = le.LLMTransitionModel(panel, lm, template="labor_llm")
+model = le.LLMModel(panel, lm, template="labor_llm")
 res = model.fit(calibrate=True)
 print(res.summary())
 print(f"mean valid mass: {res.valid_mass.mean():.3f}")

@@ -272,6 +272,15 @@ def predictions_frame(
         Transitions to predict; default the estimation sample.
     prefix : str
         Prefix of the probability columns.
+
+    Examples
+    --------
+    >>> from labor_econ import MarkovModel, predictions_frame
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> frame = predictions_frame(MarkovModel(train).fit(), test)
+    >>> frame.columns.tolist()[:6], frame.shape
+    (['nr', 'year', 'occupation', 'pred_occ', 'pred_p', 'p_1'], (763, 14))
     """
     panel = panel if panel is not None else results.panel
     probs = results.predict(panel)
@@ -354,6 +363,19 @@ def to_stata(
     >>> res.to_stata("predictions.dta", panel=test)  # doctest: +SKIP
 
     In Stata: ``use predictions.dta`` then e.g. ``tab occupation pred_occ``.
+
+    Runnable, into a temporary folder:
+
+    >>> import os, tempfile
+    >>> import pandas as pd
+    >>> from labor_econ import MarkovModel, to_stata
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "predictions.dta")
+    >>> frame = to_stata(MarkovModel(train).fit(), path, test)
+    >>> back = pd.read_stata(path, convert_categoricals=False)
+    >>> back.shape == frame.shape, bool(back["pred_occ"].isin(test.taxonomy.codes).all())
+    (True, True)
     """
     panel = panel if panel is not None else results.panel
     frame = predictions_frame(results, panel, prefix=prefix)

@@ -556,6 +556,13 @@ def wage_panel_1970() -> Taxonomy:
     """The nine 1970 Census major occupation groups coded in the NLSY wage panel.
 
     Codes 1..9 as in Vella and Verbeek (1998); see :func:`labor_econ.datasets.wage_panel`.
+
+    Examples
+    --------
+    >>> from labor_econ.taxonomies import wage_panel_1970
+    >>> tax = wage_panel_1970()
+    >>> len(tax), tax.title(3)
+    (9, 'Sales workers')
     """
     return Taxonomy(list(_WAGE_PANEL_1970), list(_WAGE_PANEL_1970.values()), name="wage_panel_1970")
 
@@ -567,6 +574,13 @@ def occ1990() -> Taxonomy:
     389 entries, including 991 "Unemployed" and 999 "Unknown", which are marked as
     special states. OCC1990 is the coding of many US panels and the base of the
     ``occ1990dd`` scheme used by the CAREER and LABOR-LLM papers.
+
+    Examples
+    --------
+    >>> from labor_econ.taxonomies import occ1990
+    >>> tax = occ1990()
+    >>> len(tax), tax.title(991)
+    (389, 'Unemployed')
     """
     path = resources.files("labor_econ") / "data" / "occ1990_ipums.csv"
     with resources.as_file(path) as csv:

@@ -49,6 +49,20 @@ class TemplateGuess:
         How many distinct observed outcomes the taxonomy spells exactly the same (titles, or
         codes for numeric outcomes); None without a taxonomy. Few means the checkpoint spells
         titles its own way: see ``Taxonomy.match_titles``.
+
+    Examples
+    --------
+    >>> from labor_econ import ResumeTemplate
+    >>> from labor_econ.datasets import wage_panel
+    >>> panel = wage_panel()
+    >>> texts = ResumeTemplate.preset("labor_llm").resumes(panel).tolist()
+    >>> guess = ResumeTemplate.infer(texts, taxonomy=panel.taxonomy)
+    >>> guess.n_parsed == guess.n_texts == 545
+    True
+    >>> guess.fields
+    ('characteristics', 'year', 'title')
+    >>> guess.template.resumes(panel).equals(ResumeTemplate.preset("labor_llm").resumes(panel))
+    True
     """
 
     template: ResumeTemplate

@@ -104,6 +104,18 @@ class ParsedResume:
     waves : list of dict of str to str
         Per wave, its fields as written: ``year``, ``age``, covariates, and the outcome
         (``title`` or ``code``).
+
+    Examples
+    --------
+    >>> from labor_econ import ResumeTemplate
+    >>> from labor_econ.datasets import wage_panel
+    >>> panel = wage_panel()
+    >>> template = ResumeTemplate.preset("labor_llm")
+    >>> parsed = template.parse(template.render(panel, panel.persons[0]))
+    >>> parsed.header
+    {'characteristics': 'black 0, hisp 0, educ 14'}
+    >>> parsed.pairs()[:2]
+    [(1980, 'Service workers'), (1981, 'Service workers')]
     """
 
     header: dict[str, str]

@@ -14,10 +14,10 @@ from statsmodels.tools.sm_exceptions import CollinearityWarning
 
 from labor_econ.models.archive_check import MAX_MEMBER_BYTES, ResultsFileError
 from labor_econ.models.base import TransitionResults
-from labor_econ.models.llm import LLMTransitionModel
-from labor_econ.models.markov import MarginalModel, MarkovTransitionModel
-from labor_econ.models.mnlogit import TransitionMNLogit
-from labor_econ.models.pool import LogLinearPool
+from labor_econ.models.llm import LLMModel
+from labor_econ.models.markov import MarginalModel, MarkovModel
+from labor_econ.models.mnlogit import MNLogitModel
+from labor_econ.models.pool import LogLinearPoolModel
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=CollinearityWarning)
 
@@ -32,15 +32,15 @@ def saved(split, tmp_path_factory):
     """Paths of saved Markov, marginal, MNLogit and pool results."""
     train, test = split
     folder = tmp_path_factory.mktemp("saved")
-    markov = MarkovTransitionModel(train).fit()
-    mnl = TransitionMNLogit(train, features=["prev_occupation"]).fit()
+    markov = MarkovModel(train).fit()
+    mnl = MNLogitModel(train, features=["prev_occupation"]).fit()
     fitted = {
         "markov": markov,
         "marginal": MarginalModel(train).fit(),
         "mnl": mnl,
-        "pool": LogLinearPool(test, {"markov": markov, "mnl": mnl}).fit(),
-        "other": MarkovTransitionModel(test).fit(),
-        "llm": LLMTransitionModel.from_scores(
+        "pool": LogLinearPoolModel(test, {"markov": markov, "mnl": mnl}).fit(),
+        "other": MarkovModel(test).fit(),
+        "llm": LLMModel.from_scores(
             test, log_softmax(np.log(markov.predict(test).to_numpy()), axis=1), name="scores"
         ).fit(),
     }
@@ -191,7 +191,7 @@ def test_compare_reports_a_tampered_file_without_a_traceback(tmp_path, capsys):
     data = tmp_path / "careers.csv"
     panel.data.to_csv(data, index=False)
     good = tmp_path / "markov.zip"
-    MarkovTransitionModel(panel).fit().save(good)
+    MarkovModel(panel).fit().save(good)
     stored = arrays_of(good)
     bad = tmp_path / "bad.zip"
     tampered(good, bad, arrays=npz(probs=-stored["probs"], counts=stored["counts"]))

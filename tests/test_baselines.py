@@ -11,8 +11,8 @@ from statsmodels.tools.sm_exceptions import CollinearityWarning, ConvergenceWarn
 
 from labor_econ import CareerPanel, PanelError, Taxonomy
 from labor_econ.datasets import simulate_panel
-from labor_econ.models.markov import MarginalModel, MarkovTransitionModel
-from labor_econ.models.mnlogit import FEATURE_GROUPS, TransitionMNLogit
+from labor_econ.models.markov import MarginalModel, MarkovModel
+from labor_econ.models.mnlogit import FEATURE_GROUPS, MNLogitModel
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::statsmodels.tools.sm_exceptions.CollinearityWarning",
@@ -30,7 +30,7 @@ def split(wage):
 
 @pytest.fixture(scope="module")
 def markov(split):
-    return MarkovTransitionModel(split[0]).fit()
+    return MarkovModel(split[0]).fit()
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +40,12 @@ def marginal(split):
 
 @pytest.fixture(scope="module")
 def mnl_small(split):
-    return TransitionMNLogit(split[0], features=SMALL).fit(cov_type="nonrobust")
+    return MNLogitModel(split[0], features=SMALL).fit(cov_type="nonrobust")
 
 
 @pytest.fixture(scope="module")
 def mnl_career(split):
-    return TransitionMNLogit(split[0]).fit()
+    return MNLogitModel(split[0]).fit()
 
 
 def small_panel(taxonomy=None, **columns):
@@ -85,16 +85,16 @@ def test_markov_matches_smoothed_counts(split, markov):
 def test_markov_unseen_previous_is_uniform_and_mle_without_smoothing():
     tax = Taxonomy([1, 2, 3, 4], ["Cooks", "Clerks", "Drivers", "Miners"], name="toy4")
     panel = small_panel(tax)  # code 4 is never a previous occupation
-    res = MarkovTransitionModel(panel).fit()
+    res = MarkovModel(panel).fit()
     np.testing.assert_allclose(res.params.loc[4].to_numpy(), 1 / 4)
     assert (res.params.to_numpy() > 0).all()
     # from 1: 1->1 twice, 1->2 once
     np.testing.assert_allclose(res.params.loc[1].to_numpy(), np.array([3, 2, 1, 1]) / 7)
-    mle = MarkovTransitionModel(panel, smoothing=0).fit()
+    mle = MarkovModel(panel, smoothing=0).fit()
     np.testing.assert_allclose(mle.params.loc[1].to_numpy(), [2 / 3, 1 / 3, 0, 0])
     assert np.isnan(mle.bse.loc[4]).all()
     with pytest.raises(ValueError, match="smoothing"):
-        MarkovTransitionModel(panel, smoothing=-1)
+        MarkovModel(panel, smoothing=-1)
 
 
 def test_marginal_gives_unseen_codes_positive_probability():
@@ -170,7 +170,7 @@ def independent_design(panel, train):
 def test_career_design_matches_independent_construction(split):
     train, test = split
     with pytest.warns(CollinearityWarning, match="gap .constant") as record:
-        model = TransitionMNLogit(train)
+        model = MNLogitModel(train)
     assert "year (collinear" in str(record[0].message)
     assert model.dropped == {
         "gap": "constant in the estimation sample",
@@ -291,7 +291,7 @@ def test_mnlogit_empty_cells_are_excluded_outcomes_with_exact_standard_errors(sp
 
 
 def test_mnlogit_summary_is_statsmodels_with_labels(split):
-    res = TransitionMNLogit(split[0], features=["prev_occupation"]).fit()
+    res = MNLogitModel(split[0], features=["prev_occupation"]).fit()
     assert res.cov_params_available
     # the empty previous-by-next cells (reference and base aside) are NaN, bse too
     tr = split[0].transitions()
@@ -314,7 +314,7 @@ def test_default_fit_emits_no_warning_on_the_wage_panel(split):
     for features in (SMALL, "career"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CollinearityWarning)  # the design, not the fit
-            model = TransitionMNLogit(split[0], features=features)
+            model = MNLogitModel(split[0], features=features)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             res = model.fit()
@@ -326,7 +326,7 @@ def test_default_fit_emits_no_warning_on_the_wage_panel(split):
 def test_statsmodels_silent_newton_nan_is_avoided(split):
     """statsmodels' own MNLogit Newton on this design returns NaN flagged as converged; the
     default fit here is finite, and Newton on the same likelihood (trust region) too."""
-    model = TransitionMNLogit(split[0], features=SMALL)
+    model = MNLogitModel(split[0], features=SMALL)
     plain = MNLogit(np.asarray(model.endog.cat.codes), model.exog.to_numpy())
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
@@ -341,7 +341,7 @@ def test_statsmodels_silent_newton_nan_is_avoided(split):
 
 
 def test_failed_method_falls_back_to_lbfgs(split, monkeypatch):
-    model = TransitionMNLogit(split[0], features=SMALL)
+    model = MNLogitModel(split[0], features=SMALL)
     real = model._optimize
 
     def broken(method, *args):
@@ -358,14 +358,14 @@ def test_failed_method_falls_back_to_lbfgs(split, monkeypatch):
 
 
 def test_nonconvergence_warns(split):
-    model = TransitionMNLogit(split[0], features=SMALL)
+    model = MNLogitModel(split[0], features=SMALL)
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         res = model.fit(method="lbfgs", maxiter=3)
     assert not res.converged
 
 
 def test_nonconvergence_counts_vanishing_pairs_and_advises_a_penalty(split):
-    model = TransitionMNLogit(split[0], features=SMALL)
+    model = MNLogitModel(split[0], features=SMALL)
     start = model._start_params().reshape(len(model.names), -1, order="F")
     start[0, 0] -= 40.0  # outcome 2 at the reference level: probability about e**-40
     with pytest.warns(UserWarning, match="usually has no finite maximum.*fit_regularized"):
@@ -377,7 +377,7 @@ def test_start_is_the_smoothed_markov_chain(split):
     """At the start, a prev-occupation-only MNLogit gives each previous code's row of the
     transition table, smoothed by one transition spread over the outcome shares."""
     train = split[0]
-    model = TransitionMNLogit(train, features=["prev_occupation"])
+    model = MNLogitModel(train, features=["prev_occupation"])
     prob = model._likelihood.probabilities(model._start_params())
     tr = train.transitions()
     table = pd.crosstab(tr["prev_occupation"], tr["occupation"]).astype(float)
@@ -391,7 +391,7 @@ def test_ridge_solves_the_penalized_score_equations(split):
     """At the ridge estimate, statsmodels' MNLogit score on the same design equals
     penalty * b for every slope and 0 for the intercepts."""
     train = split[0]
-    model = TransitionMNLogit(train)
+    model = MNLogitModel(train)
     res = model.fit_regularized(alpha=2.0)
     assert res.converged and res.penalty == 2.0 and res.params.notna().all().all()
     b = res.params.to_numpy()
@@ -406,7 +406,7 @@ def test_ridge_solves_the_penalized_score_equations(split):
 
 
 def test_large_model_skips_hessian(split):
-    model = TransitionMNLogit(split[0], features=SMALL)
+    model = MNLogitModel(split[0], features=SMALL)
     with pytest.warns(UserWarning, match="Hessian.*not formed"):
         res = model.fit(hessian=False)
     assert res.method == "lbfgs" and not res.cov_params_available
@@ -420,7 +420,7 @@ def test_large_model_skips_hessian(split):
 def test_unseen_outcome_codes_get_floor_probability():
     tax = Taxonomy([1, 2, 3, 4], ["Cooks", "Clerks", "Drivers", "Miners"], name="toy4")
     train = small_panel(tax)
-    model = TransitionMNLogit(train, features=["prev_occupation"])
+    model = MNLogitModel(train, features=["prev_occupation"])
     assert model.unseen_codes == [4] and model.observed_codes == [1, 2, 3]
     res = model.fit(method="bfgs")
     probs = res.predict()
@@ -433,13 +433,13 @@ def test_unseen_outcome_codes_get_floor_probability():
     held_out = CareerPanel(frame, id="pid", time="year", occupation="occ", taxonomy=tax)
     assert np.isfinite(res.evaluate(held_out).llf)
     with pytest.raises(ValueError, match="floor"):
-        TransitionMNLogit(train, floor=0)
+        MNLogitModel(train, floor=0)
 
 
 def test_unseen_previous_occupation_and_level_get_zero_dummies():
     tax = Taxonomy([1, 2, 3, 4], ["Cooks", "Clerks", "Drivers", "Miners"], name="toy4")
     train = small_panel(tax, region=["n", "s", "s", "n", "w", "w", "n", "s", "s", "n"])
-    model = TransitionMNLogit(train, features=["prev_occupation", "region"])
+    model = MNLogitModel(train, features=["prev_occupation", "region"])
     assert model.names == ["const", "prev=2", "prev=3", "region=s", "region=w"]
     frame = pd.DataFrame(
         {"pid": [9, 9, 9], "year": [2000, 2001, 2002], "occ": [4, 2, 1], "region": ["e", "e", "s"]}
@@ -455,7 +455,7 @@ def test_unseen_previous_occupation_and_level_get_zero_dummies():
 
 def test_career_features_on_irregular_waves():
     panel = small_panel()
-    model = TransitionMNLogit(panel, features=["tenure", "experience", "gap"])
+    model = MNLogitModel(panel, features=["tenure", "experience", "gap"])
     assert not model.dropped
     raw = model.design()
     for col, (mean, sd) in model.scaling.iterrows():
@@ -465,7 +465,7 @@ def test_career_features_on_irregular_waves():
     assert raw["tenure"].tolist() == pytest.approx([0, 1, 0, 0, 0, 0, 0])
     assert raw["experience"].tolist() == pytest.approx([0, 1, 2, 0, 1, 0, 2])
     assert raw["gap"].tolist() == pytest.approx([1, 1, 2, 1, 1, 2, 1])
-    prev2 = TransitionMNLogit(panel, features=["prev2_occupation"]).design()
+    prev2 = MNLogitModel(panel, features=["prev2_occupation"]).design()
     assert list(prev2.columns) == ["const", "prev2=none", "prev2=2", "prev2=3"]  # 1: reference
     assert prev2["prev2=none"].tolist() == [1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0]
     assert prev2["prev2=3"].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]
@@ -473,18 +473,18 @@ def test_career_features_on_irregular_waves():
 
 def test_feature_validation(toy_panel, wage):
     with pytest.raises(ValueError, match="unknown feature.*'nonsense'.*groups"):
-        TransitionMNLogit(toy_panel, features=["nonsense"])
+        MNLogitModel(toy_panel, features=["nonsense"])
     with pytest.raises(ValueError, match="no birth_year"):
-        TransitionMNLogit(wage, features=["birth_year"])
+        MNLogitModel(wage, features=["birth_year"])
     with pytest.raises(ValueError, match="'career' or a list"):
-        TransitionMNLogit(toy_panel, features="all")
-    assert "birth_year" in TransitionMNLogit(toy_panel, features="career").features
+        MNLogitModel(toy_panel, features="all")
+    assert "birth_year" in MNLogitModel(toy_panel, features="career").features
 
 
 def test_new_panel_checks(split, mnl_small):
     tax = Taxonomy(list(range(1, 8)), [f"Job {i}" for i in range(1, 8)], name="seven")
     panel = simulate_panel(150, taxonomy=tax, years=range(1990, 1998), seed=3)
-    res = TransitionMNLogit(panel, features=["prev_occupation", "birth_year", "educ"]).fit()
+    res = MNLogitModel(panel, features=["prev_occupation", "birth_year", "educ"]).fit()
     assert np.isfinite(res.llf)
     with pytest.raises(PanelError, match="model 'MNLogit'.*'seven'"):
         res.predict(split[1])

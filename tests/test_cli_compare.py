@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from scipy.special import log_softmax
 
-from labor_econ import CareerPanel, LLMTransitionModel
+from labor_econ import CareerPanel, LLMModel
 from labor_econ.cli import main
 from labor_econ.datasets import simulate_panel, write_nlsy79_dta
-from labor_econ.models import MarkovTransitionModel
+from labor_econ.models import MarkovModel
 from labor_econ.models.base import TransitionResults
 from labor_econ.taxonomy import wage_panel_1970
 
@@ -138,9 +138,9 @@ def test_llm_results_on_another_panel_exit_1_asking_for_scores(tmp_path, capsys)
     panel.data.to_csv(path, index=False)
     panel = CareerPanel(pd.read_csv(path), id="pid", time="year", occupation="occ")
     train, _ = panel.split(test_size=0.25, seed=0)
-    markov = MarkovTransitionModel(train).fit()
+    markov = MarkovModel(train).fit()
     logq = log_softmax(np.log(markov.predict(train).to_numpy()) / 0.8, axis=1)
-    LLMTransitionModel.from_scores(train, logq, name="LLM").fit().save(tmp_path / "llm.zip")
+    LLMModel.from_scores(train, logq, name="LLM").fit().save(tmp_path / "llm.zip")
     markov.save(tmp_path / "markov.zip")
     code = main(
         ["compare", str(path), "--id", "pid", "--time", "year", "--occupation", "occ"]
@@ -151,7 +151,7 @@ def test_llm_results_on_another_panel_exit_1_asking_for_scores(tmp_path, capsys)
     assert "a new panel needs its scores" in capsys.readouterr().err
     # on its own estimation sample (every person of DATA) the saved scores suffice
     logq = log_softmax(np.log(markov.predict(panel).to_numpy()) / 0.8, axis=1)
-    LLMTransitionModel.from_scores(panel, logq, name="LLM").fit().save(tmp_path / "all.zip")
+    LLMModel.from_scores(panel, logq, name="LLM").fit().save(tmp_path / "all.zip")
     code = main(
         ["compare", str(path), "--id", "pid", "--time", "year", "--occupation", "occ"]
         + ["--results", f"Markov={tmp_path / 'markov.zip'}", f"LLM={tmp_path / 'all.zip'}"]

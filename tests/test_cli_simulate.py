@@ -11,7 +11,7 @@ import pytest
 from labor_econ.cli import main
 from labor_econ.cli.simulate import parse_set
 from labor_econ.datasets import simulate_panel
-from labor_econ.models.markov import MarkovTransitionModel
+from labor_econ.models.markov import MarkovModel
 
 DECL = ["--id", "pid", "--time", "year", "--occupation", "occ", "--static", "educ", "female"]
 
@@ -22,7 +22,7 @@ def saved(tmp_path_factory):
     panel = simulate_panel(30, years=range(1990, 1996), seed=4, miss_rate=0.0)
     data = root / "careers.csv"
     panel.data.to_csv(data, index=False)
-    res = MarkovTransitionModel(panel).fit()
+    res = MarkovModel(panel).fit()
     res.save(root / "markov.zip")
     return root, data, res, panel
 

@@ -9,8 +9,8 @@ from labor_econ.datasets import simulate_panel
 from labor_econ.diagnostics.compare import ModelComparison, compare
 from labor_econ.diagnostics.hypotheses import TestResult, clarke_test, lr_test, vuong_test
 from labor_econ.models.base import TransitionResults
-from labor_econ.models.markov import MarginalModel, MarkovTransitionModel
-from labor_econ.models.mnlogit import TransitionMNLogit
+from labor_econ.models.markov import MarginalModel, MarkovModel
+from labor_econ.models.mnlogit import MNLogitModel
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::statsmodels.tools.sm_exceptions.ConvergenceWarning",
@@ -40,15 +40,15 @@ def fitted(split):
     train = split[0]
     return {
         "Marginal": MarginalModel(train).fit(),
-        "Markov": MarkovTransitionModel(train).fit(),
-        "MNLogit": TransitionMNLogit(train, features=["prev_occupation", "static"]).fit(),
+        "Markov": MarkovModel(train).fit(),
+        "MNLogit": MNLogitModel(train, features=["prev_occupation", "static"]).fit(),
     }
 
 
 @pytest.fixture(scope="module")
 def other_taxonomy_model():
     tax = Taxonomy(list(range(1, 8)), [f"Job {i}" for i in range(1, 8)], name="seven")
-    return MarkovTransitionModel(simulate_panel(50, taxonomy=tax, years=range(1990, 1995))).fit()
+    return MarkovModel(simulate_panel(50, taxonomy=tax, years=range(1990, 1995))).fit()
 
 
 # -- compare ------------------------------------------------------------------------------------
@@ -105,15 +105,15 @@ def test_compare_errors(split, fitted, other_taxonomy_model):
     with pytest.raises(PanelError, match="model 'Simulated'.*'seven'"):
         compare({"Markov": fitted["Markov"], "Simulated": other_taxonomy_model}, split[1])
     with pytest.raises(TypeError, match="not fitted results"):
-        compare({"Markov": MarkovTransitionModel(split[0])}, split[1])
+        compare({"Markov": MarkovModel(split[0])}, split[1])
     with pytest.raises(ValueError, match="empty"):
         compare({}, split[1])
     with pytest.raises(TypeError, match="dict"):
         compare("Markov", split[1])
     with pytest.raises(TypeError, match=r"models\[1\] is a MarkovModel"):
-        compare([fitted["Markov"], MarkovTransitionModel(split[0])], split[1])
+        compare([fitted["Markov"], MarkovModel(split[0])], split[1])
     with pytest.raises(ValueError, match="both named 'Markov': pass a dict"):
-        compare([fitted["Markov"], MarkovTransitionModel(split[0], smoothing=0.5).fit()], split[1])
+        compare([fitted["Markov"], MarkovModel(split[0], smoothing=0.5).fit()], split[1])
 
 
 def test_compare_takes_a_list_named_by_each_result(split, fitted):
@@ -208,7 +208,7 @@ def test_clarke_matches_formula(split, fitted, correction):
 
 def test_identical_predictions_are_degenerate_not_an_error(split, fitted):
     a = fitted["Markov"]
-    b = MarkovTransitionModel(split[0]).fit()
+    b = MarkovModel(split[0]).fit()
     for cluster in (True, False):
         res = vuong_test(a, b, split[1], cluster=cluster)
         assert res.statistic == 0.0 and res.pvalue == 1.0
@@ -229,7 +229,7 @@ def test_tests_reject_models_in_another_taxonomy(split, fitted, other_taxonomy_m
 
 def test_zero_probability_is_reported(split, fitted):
     few = split[0].subset(split[0].persons[:20])
-    raw = MarkovTransitionModel(few, smoothing=0).fit()
+    raw = MarkovModel(few, smoothing=0).fit()
     with pytest.raises(ValueError, match="probability 0 .* transition"):
         vuong_test(raw, fitted["Markov"], split[1])
 
@@ -249,7 +249,7 @@ def test_lr_test(split, fitted):
 
 
 def test_lr_test_needs_the_same_sample(split, fitted):
-    on_test = MarkovTransitionModel(split[1]).fit()
+    on_test = MarkovModel(split[1]).fit()
     with pytest.raises(ValueError, match="same sample.*N=3052.*N=763"):
         lr_test(fitted["Marginal"], on_test)
     # an equal sample declared separately is accepted

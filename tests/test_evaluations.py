@@ -10,8 +10,8 @@ from scipy.stats import mannwhitneyu
 
 from labor_econ.datasets import simulate_panel
 from labor_econ.diagnostics.evaluations import auc, evaluate_changes, evaluate_forecasts
-from labor_econ.models.markov import MarginalModel, MarkovTransitionModel
-from labor_econ.models.mnlogit import TransitionMNLogit
+from labor_econ.models.markov import MarginalModel, MarkovModel
+from labor_econ.models.mnlogit import MNLogitModel
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +24,10 @@ def fitted(special_panel):
     train, test = special_panel.split(seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mnl = TransitionMNLogit(train, features=["prev_occupation", "static"]).fit(
+        mnl = MNLogitModel(train, features=["prev_occupation", "static"]).fit(
             penalty=1.0, hessian=False
         )
-    return [MarkovTransitionModel(train).fit(), MarginalModel(train).fit(), mnl], test
+    return [MarkovModel(train).fit(), MarginalModel(train).fit(), mnl], test
 
 
 def test_auc_equals_mann_whitney_with_ties():
@@ -146,7 +146,7 @@ def test_bad_input(fitted):
 
 
 def test_forecasts_one_step_ahead_are_the_exact_markov_probabilities(wage):
-    res = MarkovTransitionModel(wage).fit()
+    res = MarkovModel(wage).fit()
     fe = evaluate_forecasts([res], wage, start=1984, horizon=3, n_draws=2000, seed=0)
     data = wage.data.set_index(["nr", "year"])["occupation"]
     at84 = data.xs(1984, level="year")

@@ -158,13 +158,13 @@ def test_lora_adapters_are_merged(wage, tmp_path):
 
 
 def test_from_finetuned_one_liner(wage, tmp_path):
-    from labor_econ import LLMTransitionModel
+    from labor_econ import LLMModel
 
     train, val, _ = wage.split(test_size=0.2, val_size=0.05, seed=0)
     train, val = train.subset(train.persons[:16]), val.subset(val.persons[:6])
     template = ResumeTemplate.preset("plain")
     lm = tiny_lm(tmp_path / "base", template.resumes(train), vocab_size=300, hidden_size=16)
-    model = LLMTransitionModel.from_finetuned(
+    model = LLMModel.from_finetuned(
         lm,
         train,
         val=val,

@@ -5,7 +5,7 @@ import pytest
 
 from labor_econ.diagnostics.evaluations import evaluate_changes
 from labor_econ.diagnostics.forecast_plots import fan_chart, move_calibration_plot, subgroup_plot
-from labor_econ.models.markov import MarginalModel, MarkovTransitionModel
+from labor_econ.models.markov import MarginalModel, MarkovModel
 
 matplotlib.use("Agg")
 
@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 @pytest.fixture(scope="module")
 def models(wage):
     train, test = wage.split(seed=0)
-    return [MarkovTransitionModel(train).fit(), MarginalModel(train).fit()], test
+    return [MarkovModel(train).fit(), MarginalModel(train).fit()], test
 
 
 def test_fan_chart_with_a_counterfactual(tmp_path, wage, models):

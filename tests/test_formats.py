@@ -10,7 +10,7 @@ from scipy.special import logsumexp
 
 from labor_econ import (
     FormatCheck,
-    LLMTransitionModel,
+    LLMModel,
     LowValidMassWarning,
     ResumeTemplate,
     check_format,
@@ -118,11 +118,11 @@ def test_non_titles_and_summary():
 
 def test_results_warn_on_low_valid_mass(lm, panel):
     """An untrained model puts almost no mass on the titles: fit warns, saying what to do."""
-    model = LLMTransitionModel(panel, lm, template=SENTENCES)
+    model = LLMModel(panel, lm, template=SENTENCES)
     with pytest.warns(LowValidMassWarning, match="check_format"):
         res = model.fit()
     assert res.valid_mass.mean() < 0.5
-    ok = LLMTransitionModel.from_scores(panel, np.log(np.full((panel.n_transitions, 9), 0.1)))
+    ok = LLMModel.from_scores(panel, np.log(np.full((panel.n_transitions, 9), 0.1)))
     with warnings.catch_warnings():
         warnings.simplefilter("error", LowValidMassWarning)
         ok.fit()  # mean valid mass 0.9: no warning

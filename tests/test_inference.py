@@ -14,10 +14,10 @@ from labor_econ import CareerPanel, PanelError, Taxonomy, clarke_test, compare, 
 from labor_econ.datasets import simulate_panel
 from labor_econ.diagnostics.hypotheses import lr_test
 from labor_econ.models.base import COV_TYPES
-from labor_econ.models.llm import LLMTransitionModel
-from labor_econ.models.markov import MarginalModel, MarkovTransitionModel
-from labor_econ.models.mnlogit import TransitionMNLogit
-from labor_econ.models.pool import LogLinearPool
+from labor_econ.models.llm import LLMModel
+from labor_econ.models.markov import MarginalModel, MarkovModel
+from labor_econ.models.mnlogit import MNLogitModel
+from labor_econ.models.pool import LogLinearPoolModel
 from labor_econ.taxonomies import occ1990
 
 NUMERIC = ["experience", "tenure", "educ"]  # numeric only: no quasi-separation
@@ -32,21 +32,21 @@ def split(wage):
 def llm(split):
     """An LLM calibrated on scores built from the Markov model (no LM needed)."""
     train, test = split
-    markov = MarkovTransitionModel(train).fit()
+    markov = MarkovModel(train).fit()
     logq = log_softmax(np.log(markov.predict(test).to_numpy()) / 0.8, axis=1) - 0.2
-    return LLMTransitionModel.from_scores(test, logq, name="scores").fit(calibrate=True)
+    return LLMModel.from_scores(test, logq, name="scores").fit(calibrate=True)
 
 
 @pytest.fixture(scope="module")
 def pool(split):
     train, test = split
-    parts = {"markov": MarkovTransitionModel(train).fit(), "marginal": MarginalModel(train).fit()}
-    return LogLinearPool(test, parts).fit()
+    parts = {"markov": MarkovModel(train).fit(), "marginal": MarginalModel(train).fit()}
+    return LogLinearPoolModel(test, parts).fit()
 
 
 @pytest.fixture(scope="module")
 def mnl(split):
-    return TransitionMNLogit(split[0], features=NUMERIC).fit(cov_type="nonrobust")
+    return MNLogitModel(split[0], features=NUMERIC).fit(cov_type="nonrobust")
 
 
 def check_wald(res, names):
@@ -128,7 +128,7 @@ def test_mnlogit_llf_equals_statsmodels_on_30_codes():
     full = occ1990()
     tax = Taxonomy(full.codes[:30], full.titles[:30], name="occ1990[:30]")
     panel = simulate_panel(400, taxonomy=tax, seed=1)
-    model = TransitionMNLogit(panel, features=["experience", "gap", "birth_year", "static"])
+    model = MNLogitModel(panel, features=["experience", "gap", "birth_year", "static"])
     res = model.fit()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -140,7 +140,7 @@ def test_mnlogit_llf_equals_statsmodels_on_30_codes():
 
 
 def test_markov_and_marginal_have_no_coefficient_table(split):
-    for res in (MarkovTransitionModel(split[0]).fit(), MarginalModel(split[0]).fit()):
+    for res in (MarkovModel(split[0]).fit(), MarginalModel(split[0]).fit()):
         for attr in ("tvalues", "pvalues"):
             with pytest.raises(AttributeError, match="compare"):
                 getattr(res, attr)
@@ -158,15 +158,15 @@ def test_one_cov_type_registry(split, llm):
     with pytest.raises(ValueError, match=message):
         llm.model.fit(calibrate=True, cov_type="robust")
     with pytest.raises(ValueError, match=message):
-        LogLinearPool(test, [MarginalModel(train).fit()]).fit(cov_type="robust")
+        LogLinearPoolModel(test, [MarginalModel(train).fit()]).fit(cov_type="robust")
     with pytest.raises(ValueError, match=message):
-        TransitionMNLogit(train, features=NUMERIC).fit(cov_type="robust")
+        MNLogitModel(train, features=NUMERIC).fit(cov_type="robust")
 
 
 def test_models_on_different_transition_sets_are_refused(split):
     train, test = split
-    markov = MarkovTransitionModel(train).fit()
-    first = LLMTransitionModel.from_scores(
+    markov = MarkovModel(train).fit()
+    first = LLMModel.from_scores(
         test,
         np.full((len(test.transitions(include_first=True)), 9), np.log(1 / 9)),
         include_first=True,
@@ -182,24 +182,24 @@ def test_models_on_different_transition_sets_are_refused(split):
     with pytest.raises(
         ValueError, match=f"predicts {test.n_transitions + test.n_persons} transitions"
     ):
-        LogLinearPool(test, {"llm": first, "markov": markov})
+        LogLinearPoolModel(test, {"llm": first, "markov": markov})
 
 
 def test_from_scores_rows_summing_above_one_are_refused(split):
     test = split[1]
     n = test.n_transitions
     ok = np.full((n, 9), np.log(1 / 9))
-    LLMTransitionModel.from_scores(test, ok + np.log1p(1e-6))  # rounding passes
+    LLMModel.from_scores(test, ok + np.log1p(1e-6))  # rounding passes
     bad = ok.copy()
     bad[3] += np.log(9)  # this row sums to 9
     person, year = (int(v) for v in test.transitions().index[3])
     with pytest.raises(ValueError, match=f"person {person!r}, year {year!r}: sum of q = 9"):
-        LLMTransitionModel.from_scores(test, bad)
+        LLMModel.from_scores(test, bad)
 
 
 def test_alpha_must_lie_in_the_unit_interval(split, llm, pool, mnl):
     train, test = split
-    a, b = MarkovTransitionModel(train).fit(), MarginalModel(train).fit()
+    a, b = MarkovModel(train).fit(), MarginalModel(train).fit()
     for bad in (0, 1, -0.1, 5, float("nan")):
         with pytest.raises(ValueError, match="alpha must lie in"):
             vuong_test(a, b, test, alpha=bad)
@@ -218,11 +218,11 @@ def test_fitting_on_a_panel_without_transitions_raises(wage):
     frame = pd.DataFrame({"pid": [1, 2], "year": [1990, 1990], "occ": [1, 2]})
     single = CareerPanel(frame, id="pid", time="year", occupation="occ", taxonomy=wage.taxonomy)
     for build in (
-        lambda: MarkovTransitionModel(single).fit(),
+        lambda: MarkovModel(single).fit(),
         lambda: MarginalModel(single).fit(),
-        lambda: TransitionMNLogit(single).fit(),
-        lambda: LLMTransitionModel(single, None).fit(),
-        lambda: LogLinearPool(single, [MarginalModel(wage).fit()]).fit(),
+        lambda: MNLogitModel(single).fit(),
+        lambda: LLMModel(single, None).fit(),
+        lambda: LogLinearPoolModel(single, [MarginalModel(wage).fit()]).fit(),
     ):
         with pytest.raises(PanelError, match="no transitions"):
             build()

@@ -1,4 +1,4 @@
-"""LLMTransitionModel on a real (tiny) checkpoint against the naive scorer, for every preset.
+"""LLMModel on a real (tiny) checkpoint against the naive scorer, for every preset.
 
 Every other model test starts from precomputed scores (`from_scores`); these tests build the
 model from an LM and check that the scores it computes are the naive reference's on the
@@ -15,7 +15,7 @@ from scipy.special import log_softmax
 from labor_econ.datasets import simulate_panel
 from labor_econ.lm import CandidateScorer, naive_score
 from labor_econ.lm.testing import tiny_lm
-from labor_econ.models.llm import LLMTransitionModel
+from labor_econ.models.llm import LLMModel
 from labor_econ.templates import PRESETS
 
 TOL = 1e-4  # float32 model, float64 sums: the trie and the naive forward agree far closer
@@ -61,7 +61,7 @@ def test_checkpoint_is_float32(lm):
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_logq_equals_naive_score_on_the_templates_texts(lm, panel, preset):
     template = PRESETS[preset]
-    model = LLMTransitionModel(panel, lm, template=template)
+    model = LLMModel(panel, lm, template=template)
     prompts = template.prompts(panel)
     assert prompts.index.equals(model.transitions.index)
     candidates = template.continuations(panel.taxonomy)
@@ -76,7 +76,7 @@ def test_logq_equals_naive_score_on_the_templates_texts(lm, panel, preset):
 
 def test_presets_give_different_scores(lm, panel):
     """Guards the test above: the presets differ in what the LM reads and scores."""
-    scores = [LLMTransitionModel(panel, lm, template=t).logq for t in PRESETS.values()]
+    scores = [LLMModel(panel, lm, template=t).logq for t in PRESETS.values()]
     for i in range(len(scores)):
         for j in range(i):
             assert np.abs(scores[i] - scores[j]).max() > 0.1
@@ -84,7 +84,7 @@ def test_presets_give_different_scores(lm, panel):
 
 def test_for_panel_scores_a_new_panel_once(lm, panel, new_panel):
     scorer = CountingScorer(lm, progress=False)
-    model = LLMTransitionModel(panel, lm, template="plain", scorer=scorer)
+    model = LLMModel(panel, lm, template="plain", scorer=scorer)
     res = model.fit()
     res.predict()
     model.loglike(res.params)

@@ -1,4 +1,4 @@
-"""LLMTransitionModel: likelihood, analytic derivatives, calibration, results protocol."""
+"""LLMModel: likelihood, analytic derivatives, calibration, results protocol."""
 
 import re
 
@@ -11,7 +11,7 @@ from statsmodels.tools.numdiff import approx_fprime, approx_hess
 
 from labor_econ import PanelError
 from labor_econ.datasets import simulate_panel
-from labor_econ.models.llm import LLMTransitionModel
+from labor_econ.models.llm import LLMModel
 from labor_econ.taxonomies import occ1990
 
 
@@ -33,7 +33,7 @@ def simulated():
 @pytest.fixture(scope="module")
 def model(simulated):
     panel, process = simulated
-    return LLMTransitionModel.from_scores(panel, scores_from_truth(panel, process, 0.5, 0.7))
+    return LLMModel.from_scores(panel, scores_from_truth(panel, process, 0.5, 0.7))
 
 
 def test_uncalibrated_fit_is_renormalized_lm(model):
@@ -124,7 +124,7 @@ def test_summary_text(model):
 def test_include_first_models_first_waves(simulated):
     panel, process = simulated
     logp = process.log_probabilities(panel, include_first=True)
-    model = LLMTransitionModel.from_scores(panel, logp, include_first=True)
+    model = LLMModel.from_scores(panel, logp, include_first=True)
     assert model.fit().nobs == panel.n_obs
     np.testing.assert_allclose(model.fit().predict().to_numpy(), np.exp(logp.to_numpy()))
 
@@ -133,26 +133,26 @@ def test_bad_scores_are_rejected(simulated):
     panel, process = simulated
     good = process.log_probabilities(panel).to_numpy(copy=True)
     with pytest.raises(ValueError, match="shape"):
-        LLMTransitionModel.from_scores(panel, good[:, :3])
+        LLMModel.from_scores(panel, good[:, :3])
     bad = good.copy()
     bad[5, 2] = np.nan
     pid, year = panel.transitions().index[5]
     with pytest.raises(ValueError, match=f"person {pid}, year {year}, code 3"):
-        LLMTransitionModel.from_scores(panel, bad)
+        LLMModel.from_scores(panel, bad)
     bad = good.copy()
     bad[7] = -np.inf
     with pytest.raises(ValueError, match="probability 0 to every occupation"):
-        LLMTransitionModel.from_scores(panel, bad)
+        LLMModel.from_scores(panel, bad)
     frame = process.log_probabilities(panel)
     with pytest.raises(ValueError, match="columns"):
-        LLMTransitionModel.from_scores(panel, frame[frame.columns[::-1]])
+        LLMModel.from_scores(panel, frame[frame.columns[::-1]])
 
 
 def test_zero_probability_outcome_stays_impossible(simulated):
     panel, process = simulated
     logq = process.log_probabilities(panel).to_numpy(copy=True)
     logq[:, 7] = -np.inf  # an occupation the LM never writes
-    model = LLMTransitionModel.from_scores(panel, logq)
+    model = LLMModel.from_scores(panel, logq)
     for params in ([1.0, 0.0], [0.5, 2.0]):
         probs = model.predict(params)
         assert (probs[:, 7] == 0).all()
@@ -174,9 +174,7 @@ def test_name_and_lr_test_between_uncalibrated_and_calibrated(simulated):
     from labor_econ import lr_test
 
     panel, process = simulated
-    model = LLMTransitionModel.from_scores(
-        panel, scores_from_truth(panel, process, 0.5, 0.7), name="my LM"
-    )
+    model = LLMModel.from_scores(panel, scores_from_truth(panel, process, 0.5, 0.7), name="my LM")
     restricted, full = model.fit(), model.fit(calibrate=True, calibration_persons="all")
     assert restricted.name == full.name == "my LM"
     assert re.search(r"Checkpoint: +my LM ", full.summary().as_text())

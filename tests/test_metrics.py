@@ -7,7 +7,7 @@ import pytest
 from labor_econ import calibration_table
 from labor_econ.diagnostics.compare import compare
 from labor_econ.models.base import TransitionEvaluation, TransitionResults, topk_accuracy
-from labor_econ.models.markov import MarkovTransitionModel
+from labor_econ.models.markov import MarkovModel
 
 
 def _count_topk(probs, observed, k):
@@ -79,7 +79,7 @@ class Fixed(TransitionResults):
 
 
 def test_inf_covariate_gives_an_error_not_a_finite_llf(wage):
-    fitted = MarkovTransitionModel(wage).fit()
+    fitted = MarkovModel(wage).fit()
     n, k = wage.n_transitions, len(wage.taxonomy)
     probs = np.full((n, k), 1 / k)
     probs[3] = np.nan  # what an infinite covariate made of a row
@@ -91,9 +91,7 @@ def test_minus_infinity_is_printed_with_a_note(wage):
     n, k = wage.n_transitions, len(wage.taxonomy)
     probs = np.zeros((n, k))
     probs[:, 0] = 1.0  # certain of the first code: zero for every other outcome
-    table = compare(
-        {"Markov": MarkovTransitionModel(wage).fit(), "sure": Fixed(wage, probs, "sure")}, wage
-    )
+    table = compare({"Markov": MarkovModel(wage).fit(), "sure": Fixed(wage, probs, "sure")}, wage)
     text = " ".join(str(table.summary()).split())
     assert "-inf" in text
     assert "probability 0 to the observed occupation" in text
@@ -101,6 +99,6 @@ def test_minus_infinity_is_printed_with_a_note(wage):
 
 @pytest.mark.parametrize("bins", [0, -3, 2.5, "4"])
 def test_calibration_table_refuses_bad_bins(wage, bins):
-    ev = MarkovTransitionModel(wage).fit().evaluate()
+    ev = MarkovModel(wage).fit().evaluate()
     with pytest.raises(ValueError, match="bins must be an integer"):
         calibration_table(ev, bins=bins)

@@ -13,7 +13,7 @@ from statsmodels.base.model import GenericLikelihoodModel
 from statsmodels.tools.numdiff import approx_fprime
 from statsmodels.tools.sm_exceptions import CollinearityWarning, PerfectSeparationError
 
-from labor_econ.models.mnlogit import NoMaximumError, TransitionMNLogit
+from labor_econ.models.mnlogit import MNLogitModel, NoMaximumError
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=CollinearityWarning)
 
@@ -26,7 +26,7 @@ def train(wage):
 @pytest.fixture(scope="module")
 def readme_fit(train):
     """The README's example: the career design on the wage panel's train persons."""
-    return TransitionMNLogit(train).fit()
+    return MNLogitModel(train).fit()
 
 
 def test_readme_example_has_standard_errors(readme_fit):
@@ -70,7 +70,7 @@ def test_tests_on_unidentified_coefficients_raise(readme_fit):
 
 
 def test_no_covariance_makes_tests_raise(train):
-    res = TransitionMNLogit(train, features=["prev_occupation"]).fit(hessian=False)
+    res = MNLogitModel(train, features=["prev_occupation"]).fit(hessian=False)
     with pytest.raises(ValueError, match="no standard errors: the .* Hessian .* not formed"):
         res.t_test("3:prev=2 = 0")
 
@@ -88,7 +88,7 @@ def test_identified_coefficients_match_statsmodels_on_the_identified_sub_design(
     """statsmodels' GenericLikelihoodModel on the identified coefficients only (the
     omitted one fixed at 0, the empty cells' outcomes excluded), fit from zero: the same
     maximum, and its standard errors (numerical Hessian) equal ours."""
-    model = TransitionMNLogit(train, features=["prev2_occupation"])
+    model = MNLogitModel(train, features=["prev2_occupation"])
     res = model.fit(method="newton", cov_type="nonrobust")  # polished to the optimizer's precision
     x = model.exog.to_numpy()
     y = model.endog.cat.codes.to_numpy()
@@ -140,7 +140,7 @@ def test_identified_coefficients_match_statsmodels_on_the_identified_sub_design(
 
 
 def test_cluster_covariance_of_the_identified_coefficients(readme_fit, train):
-    res = TransitionMNLogit(train).fit(cov_type="cluster")
+    res = MNLogitModel(train).fit(cov_type="cluster")
     bse = res.bse
     np.testing.assert_array_equal(bse.isna().to_numpy(), readme_fit.bse.isna().to_numpy())
     np.testing.assert_allclose(res.params.fillna(0), readme_fit.params.fillna(0), atol=1e-8)
@@ -156,7 +156,7 @@ def test_save_load_keeps_the_omitted_marks(readme_fit, tmp_path):
 
 # -- fit and fit_regularized --------------------------------------------------------------------
 def test_fit_penalty_is_deprecated_for_fit_regularized(train):
-    model = TransitionMNLogit(train, features=["prev_occupation"])
+    model = MNLogitModel(train, features=["prev_occupation"])
     with pytest.warns(DeprecationWarning, match="fit_regularized"):
         old = model.fit(penalty=1.0)
     new = model.fit_regularized(alpha=1.0)
@@ -183,7 +183,7 @@ def test_no_maximum_is_said_early(monkeypatch):
     from labor_econ.models import mnlogit
 
     panel = simulate_panel(300, seed=5, years=range(1990, 1998))
-    model = TransitionMNLogit(panel, features=["prev_occupation", "static"])
+    model = MNLogitModel(panel, features=["prev_occupation", "static"])
     counts = iter([3, 7, 20, 50])
     monkeypatch.setattr(mnlogit, "_CHECK_EVERY", 1)
     monkeypatch.setattr(model._mle_likelihood, "vanishing_pairs", lambda b: next(counts))

@@ -9,13 +9,13 @@ import pytest
 import statsmodels.api as sm
 
 from labor_econ.diagnostics.mobility import mobility
-from labor_econ.models.markov import MarkovTransitionModel
-from labor_econ.models.mnlogit import TransitionMNLogit
+from labor_econ.models.markov import MarkovModel
+from labor_econ.models.mnlogit import MNLogitModel
 
 
 @pytest.fixture(scope="module")
 def mle(wage):
-    return MarkovTransitionModel(wage, smoothing=0).fit()
+    return MarkovModel(wage, smoothing=0).fit()
 
 
 def test_unsmoothed_markov_matrix_is_xttrans(wage, mle):
@@ -31,7 +31,7 @@ def test_unsmoothed_markov_matrix_is_xttrans(wage, mle):
 
 
 def test_cell_standard_errors_are_statsmodels_clustered_means(wage):
-    res = MarkovTransitionModel(wage.subset(wage.persons[:300])).fit()
+    res = MarkovModel(wage.subset(wage.persons[:300])).fit()
     mob = mobility(res, wage)
     probs = res.predict(wage)
     tr = wage.transitions()
@@ -51,7 +51,7 @@ def test_shorrocks_se_matches_a_person_bootstrap(wage):
     # predictions that vary within a row (a Markov row is constant: its SE is zero)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = TransitionMNLogit(wage, features=["prev_occupation", "static"]).fit(hessian=False)
+        res = MNLogitModel(wage, features=["prev_occupation", "static"]).fit(hessian=False)
     mob = mobility(res)
     probs = res.predict().to_numpy()
     prev = res.taxonomy.positions(wage.transitions()["prev_occupation"])

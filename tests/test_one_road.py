@@ -1,7 +1,7 @@
 """One road from a checkpoint to results: the saved template and titles, wherever scoring starts.
 
 A checkpoint fine-tuned in a format that is no preset ("ages") is scored from Python
-(`score_panel`, `LLMTransitionModel`, with and without a store) and from the command line
+(`score_panel`, `LLMModel`, with and without a store) and from the command line
 (`labor-econ fit`, `labor-econ score`, with and without `--template`): every route writes the
 checkpoint's template and title spellings, warns about nothing, and gives the same log q as
 the reference scorer on the prompts written by hand.
@@ -19,7 +19,7 @@ from labor_econ import (
     CareerPanel,
     CheckpointMismatchWarning,
     DefaultTemplateWarning,
-    LLMTransitionModel,
+    LLMModel,
     ResumeTemplate,
     TransitionResults,
     finetune,
@@ -120,8 +120,8 @@ def test_score_panel_writes_the_checkpoints_template_and_titles(checkpoint, care
     with no_format_warnings():
         logq = score_panel(lm, panel, progress=False)
         stored = score_panel(lm, panel, store=tmp_path / "scores", progress=False)
-        model = LLMTransitionModel(panel, lm)
-        on_store = LLMTransitionModel(panel, lm, store=tmp_path / "scores")
+        model = LLMModel(panel, lm)
+        on_store = LLMModel(panel, lm, store=tmp_path / "scores")
     assert list(logq.columns) == list(panel.taxonomy.codes)
     # fp32 scoring, trie vs one row per candidate: agree to rounding
     np.testing.assert_allclose(logq.to_numpy(), expected, atol=1e-4)
@@ -134,7 +134,7 @@ def test_score_panel_writes_the_checkpoints_template_and_titles(checkpoint, care
     frame, meta = read_store(tmp_path / "scores", panel)
     assert meta["template"] == TEMPLATE.to_dict()
     np.testing.assert_allclose(frame.to_numpy(), logq.to_numpy(), atol=1e-5)
-    rebuilt = LLMTransitionModel.from_store(panel, tmp_path / "scores")
+    rebuilt = LLMModel.from_store(panel, tmp_path / "scores")
     np.testing.assert_allclose(rebuilt.logq, logq.to_numpy(), atol=1e-5)
     res = model.fit()
     note = f"Titles of {len(panel.taxonomy)} code(s) written as saved with the checkpoint"
@@ -148,7 +148,7 @@ def test_a_taxonomy_passed_on_purpose_is_written_with_a_warning(checkpoint, care
     with pytest.warns(CheckpointMismatchWarning, match="Omit taxonomy="):
         logq = score_panel(lm, panel, taxonomy=panel.taxonomy, progress=False)
     with pytest.warns(CheckpointMismatchWarning, match="Omit taxonomy="):
-        model = LLMTransitionModel(panel, lm, taxonomy=panel.taxonomy)
+        model = LLMModel(panel, lm, taxonomy=panel.taxonomy)
     assert model.candidates[0] == f" {panel.taxonomy.codes[0]};"
     np.testing.assert_allclose(model.logq, logq.to_numpy(), atol=1e-5)
     assert not np.allclose(logq.to_numpy(), reference_logq(lm, panel), atol=1e-2)
@@ -169,7 +169,7 @@ def test_cli_fit_uses_the_saved_format_and_scores_as_python(checkpoint, careers_
     )
     train, _ = read_panel(careers_csv).split(test_size=0.3, seed=0)
     with no_format_warnings():
-        python = LLMTransitionModel(train, load_lm(best, device="cpu"), template=None)
+        python = LLMModel(train, load_lm(best, device="cpu"), template=None)
     assert own.model.template == named.model.template == TEMPLATE
     np.testing.assert_allclose(own.model.logq, python.logq, atol=1e-5)
     np.testing.assert_allclose(named.model.logq, python.logq, atol=1e-5)
@@ -214,7 +214,7 @@ def test_calibration_on_a_subsample_scores_only_its_persons(checkpoint, careers_
     lm = load_lm(best, device="cpu")
     panel = read_panel(careers_csv)
     with no_format_warnings():
-        model = LLMTransitionModel(panel, lm)
+        model = LLMModel(panel, lm)
         res = model.fit(calibrate=True, calibration_persons=4, seed=1)
         expected = score_panel(lm, res.model.panel, progress=False)
     assert "logq" not in model.__dict__  # the other persons were never scored

@@ -10,9 +10,9 @@ from labor_econ import PanelError, Taxonomy
 from labor_econ.datasets import simulate_panel
 from labor_econ.diagnostics.hypotheses import TestResult
 from labor_econ.models.base import TransitionResults
-from labor_econ.models.markov import MarginalModel, MarkovTransitionModel
-from labor_econ.models.mnlogit import TransitionMNLogit
-from labor_econ.models.pool import LogLinearPool, LogLinearPoolResults
+from labor_econ.models.markov import MarginalModel, MarkovModel
+from labor_econ.models.mnlogit import MNLogitModel
+from labor_econ.models.pool import LogLinearPoolModel, LogLinearPoolResults
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::statsmodels.tools.sm_exceptions.ConvergenceWarning",
@@ -42,19 +42,19 @@ def parts(wage):
 def components(parts):
     train = parts[0]
     return {
-        "markov": MarkovTransitionModel(train).fit(),
-        "mnlogit": TransitionMNLogit(train, features=["prev_occupation", "static"]).fit(),
+        "markov": MarkovModel(train).fit(),
+        "mnlogit": MNLogitModel(train, features=["prev_occupation", "static"]).fit(),
         "marginal": MarginalModel(train).fit(),
     }
 
 
 @pytest.fixture(scope="module")
 def pool(parts, components):
-    return LogLinearPool(parts[1], components).fit()
+    return LogLinearPoolModel(parts[1], components).fit()
 
 
 def test_score_and_hessian_are_the_derivatives(parts, components):
-    model = LogLinearPool(parts[1], components)
+    model = LogLinearPoolModel(parts[1], components)
     w = np.array([0.4, 0.7, -0.2])
     eps = 1e-6
     eye = np.eye(3)
@@ -108,7 +108,9 @@ def test_encompassing_test(parts, components, pool):
     # explicitly (method="lr"); it was the default before.
     res = pool.encompassing_test("marginal", method="lr")
     assert isinstance(res, TestResult) and res.df == 1
-    restricted = LogLinearPool(parts[1], {k: components[k] for k in ("markov", "mnlogit")}).fit()
+    restricted = LogLinearPoolModel(
+        parts[1], {k: components[k] for k in ("markov", "mnlogit")}
+    ).fit()
     assert res.statistic == pytest.approx(2 * (pool.llf - restricted.llf))
     assert res.pvalue == pytest.approx(stats.chi2.sf(res.statistic, 1))
     assert "'marginal'" in res.null and res.name == "Encompassing (LR)"
@@ -128,9 +130,9 @@ def test_encompassing_test_is_clustered_wald_by_default(parts, components, pool)
     assert res.name.startswith("Encompassing (Wald, cluster (person")
     assert res.pvalue == pytest.approx(pool.t_test("marginal").pvalue, rel=1e-9)
     # a non-robust pool keeps the likelihood-ratio test
-    plain = LogLinearPool(parts[1], components).fit(cov_type="nonrobust")
+    plain = LogLinearPoolModel(parts[1], components).fit(cov_type="nonrobust")
     assert plain.encompassing_test("marginal").name == "Encompassing (LR)"
-    hc0 = LogLinearPool(parts[1], components).fit(cov_type="HC0")
+    hc0 = LogLinearPoolModel(parts[1], components).fit(cov_type="HC0")
     assert hc0.encompassing_test("marginal").statistic == pytest.approx(
         (hc0.params["marginal"] / hc0.bse["marginal"]) ** 2
     )
@@ -145,7 +147,7 @@ def test_pool_matches_the_newton_fit_it_replaced(parts, components):
         "nonrobust": [0.16370873730736, 0.15741776966615, 0.10425611664633],
     }
     for cov_type, bse in newton.items():
-        res = LogLinearPool(parts[1], components).fit(cov_type=cov_type)
+        res = LogLinearPoolModel(parts[1], components).fit(cov_type=cov_type)
         np.testing.assert_allclose(
             res.params, [0.15451477636073, 0.87071397820079, 0.0733495933087], atol=1e-6
         )
@@ -158,7 +160,7 @@ def test_pool_matches_the_newton_fit_it_replaced(parts, components):
 def test_pool_recovers_the_truth():
     panel, process = simulate_panel(400, years=range(1980, 1992), seed=5, return_process=True)
     truth = TrueProcess(panel, process)
-    res = LogLinearPool(panel, {"truth": truth, "marginal": MarginalModel(panel).fit()}).fit()
+    res = LogLinearPoolModel(panel, {"truth": truth, "marginal": MarginalModel(panel).fit()}).fit()
     assert abs(res.params["truth"] - 1) < 3 * res.bse["truth"]
     assert abs(res.params["marginal"]) < 3 * res.bse["marginal"]
     assert res.encompassing_test("truth").pvalue < 1e-6
@@ -166,10 +168,10 @@ def test_pool_recovers_the_truth():
 
 def test_zero_probability_component_is_refused(parts, components):
     few = parts[0].subset(parts[0].persons[:15])
-    raw = MarkovTransitionModel(few, smoothing=0).fit()
+    raw = MarkovModel(few, smoothing=0).fit()
     with pytest.raises(ValueError, match=r"component 'raw' gives probability 0\.0 to occupation"):
-        LogLinearPool(parts[1], {"raw": raw, "markov": components["markov"]})
-    fitted = LogLinearPool(parts[1], {"markov": components["markov"]}).fit()
+        LogLinearPoolModel(parts[1], {"raw": raw, "markov": components["markov"]})
+    fitted = LogLinearPoolModel(parts[1], {"markov": components["markov"]}).fit()
     fitted.components["markov"] = raw  # a new panel is checked as well
     with pytest.raises(ValueError, match="transition"):
         fitted.predict(parts[2])
@@ -177,16 +179,16 @@ def test_zero_probability_component_is_refused(parts, components):
 
 def test_pool_errors(parts, components):
     tax = Taxonomy(list(range(1, 8)), [f"Job {i}" for i in range(1, 8)], name="seven")
-    other = MarkovTransitionModel(simulate_panel(40, taxonomy=tax, years=range(1990, 1994))).fit()
+    other = MarkovModel(simulate_panel(40, taxonomy=tax, years=range(1990, 1994))).fit()
     with pytest.raises(PanelError, match="component 'other'"):
-        LogLinearPool(parts[1], {"markov": components["markov"], "other": other})
+        LogLinearPoolModel(parts[1], {"markov": components["markov"], "other": other})
     with pytest.raises(ValueError, match="named 'Markov'"):
-        LogLinearPool(parts[1], [components["markov"], MarkovTransitionModel(parts[2]).fit()])
+        LogLinearPoolModel(parts[1], [components["markov"], MarkovModel(parts[2]).fit()])
     with pytest.raises(ValueError, match="collinear"):
-        LogLinearPool(parts[1], {"a": components["markov"], "b": components["markov"]}).fit()
+        LogLinearPoolModel(parts[1], {"a": components["markov"], "b": components["markov"]}).fit()
     with pytest.raises(TypeError, match="call .fit"):
-        LogLinearPool(parts[1], {"m": MarkovTransitionModel(parts[0])})
-    single = LogLinearPool(parts[1], [components["markov"]]).fit()
+        LogLinearPoolModel(parts[1], {"m": MarkovModel(parts[0])})
+    single = LogLinearPoolModel(parts[1], [components["markov"]]).fit()
     assert list(single.params.index) == ["Markov"]
     with pytest.raises(ValueError, match="at least two"):
         single.encompassing_test("Markov")

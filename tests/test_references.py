@@ -13,7 +13,7 @@ from statsmodels.discrete.discrete_model import MNLogit
 from labor_econ import calibration_table
 from labor_econ.datasets import simulate_panel
 from labor_econ.models.base import TransitionEvaluation
-from labor_econ.models.mnlogit import TransitionMNLogit
+from labor_econ.models.mnlogit import MNLogitModel
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def mnlogit_fit():
     panel = simulate_panel(600, seed=7, years=range(1990, 1996))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = TransitionMNLogit(panel, features=["static"])
+        model = MNLogitModel(panel, features=["static"])
         # Newton polishes to the optimizer's precision; the default L-BFGS stops where the
         # log-likelihood has converged (checked against the same reference below).
         # statsmodels' standard errors are the inverse information: cov_type="nonrobust"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labor_econ import CareerPanel, MarkovTransitionModel, Taxonomy
+from labor_econ import CareerPanel, MarkovModel, Taxonomy
 from labor_econ.stata import stata_names
 from labor_econ.taxonomy import STATA_MAX_LONG
 from labor_econ.testing.rejections import CASES, rejection_table
@@ -130,7 +130,7 @@ def test_stata_float_codes_with_missing_values(tmp_path):
             path, id="pid", time="year", occupation="occ", missing="drop"
         )
     assert panel.taxonomy.titles == ("1", "2", "97")
-    res = MarkovTransitionModel(panel).fit()
+    res = MarkovModel(panel).fit()
     written = res.to_stata(tmp_path / "pred.dta")
     back = pd.read_stata(tmp_path / "pred.dta", convert_categoricals=False)
     assert pd.api.types.is_integer_dtype(back["occupation"])
@@ -149,7 +149,7 @@ def test_stata_names_are_chosen_up_front_and_returned(tmp_path):
         }
     )
     panel = CareerPanel(frame, id="person id", time="year", occupation="occ", taxonomy=tax)
-    res = MarkovTransitionModel(panel).fit()
+    res = MarkovModel(panel).fit()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # pandas warns when it renames on its own
         written = res.to_stata(tmp_path / "pred.dta")

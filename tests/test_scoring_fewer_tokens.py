@@ -235,12 +235,12 @@ def test_prefix_candidates_are_refused_naming_the_titles(lm):
 
 @pytest.mark.filterwarnings("ignore:.*mean valid mass")
 def test_llm_model_raw_metrics_and_tolerance(lm, panel, exact, rows):
-    from labor_econ import LLMTransitionModel
+    from labor_econ import LLMModel
     from labor_econ.lm.observed import raw_metrics
 
     _, observed, _ = rows
     i = np.arange(len(observed))
-    model = LLMTransitionModel(panel, lm, template="labor_llm")
+    model = LLMModel(panel, lm, template="labor_llm")
     raw = model.raw_metrics()
     assert raw.nobs == len(observed)
     assert raw.llf == pytest.approx(exact[i, observed].sum(), abs=TOL * len(i))
@@ -249,7 +249,7 @@ def test_llm_model_raw_metrics_and_tolerance(lm, panel, exact, rows):
     assert "perplexity" in str(raw)
     again = raw_metrics(lm, panel, progress=False)
     pd.testing.assert_series_equal(again.logq, raw.logq)
-    pruned = LLMTransitionModel(panel, lm, template="labor_llm", tolerance=0.05)
+    pruned = LLMModel(panel, lm, template="labor_llm", tolerance=0.05)
     np.testing.assert_allclose(pruned.logq[i, observed], exact[i, observed], atol=TOL)
 
 
@@ -257,7 +257,7 @@ def test_llm_model_raw_metrics_and_tolerance(lm, panel, exact, rows):
 def test_pruning_is_reported_through_score_panel_the_store_and_the_summary(
     lm, panel, exact, rows, tmp_path
 ):
-    from labor_econ import LLMTransitionModel
+    from labor_econ import LLMModel
 
     _, observed, _ = rows
     i = np.arange(len(observed))
@@ -274,7 +274,7 @@ def test_pruning_is_reported_through_score_panel_the_store_and_the_summary(
 
     with pytest.raises(StoreMismatchError, match="tolerance"):
         score_panel(lm, panel, store=tmp_path / "s", progress=False)
-    model = LLMTransitionModel(panel, lm, template="labor_llm", tolerance=0.05)
+    model = LLMModel(panel, lm, template="labor_llm", tolerance=0.05)
     text = str(model.fit().summary())
     assert "pruned at tolerance 0.05" in text and "largest bound" in text
 

@@ -9,8 +9,8 @@ import pytest
 
 from labor_econ import CareerPanel, PanelError
 from labor_econ.datasets import simulate_panel
-from labor_econ.models.markov import MarginalModel, MarkovTransitionModel
-from labor_econ.models.mnlogit import TransitionMNLogit
+from labor_econ.models.markov import MarginalModel, MarkovModel
+from labor_econ.models.mnlogit import MNLogitModel
 from labor_econ.models.simulate import counterfactual, draw_uniforms
 
 pytestmark = pytest.mark.filterwarnings(
@@ -29,11 +29,11 @@ def irregular():
 def mnlogit(irregular):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return TransitionMNLogit(irregular).fit(penalty=1.0, hessian=False)
+        return MNLogitModel(irregular).fit(penalty=1.0, hessian=False)
 
 
 def test_markov_shares_equal_the_matrix_power(wage):
-    res = MarkovTransitionModel(wage).fit()
+    res = MarkovModel(wage).fit()
     n_draws, horizon = 400, 4
     sim = res.simulate(horizon=horizon, n_draws=n_draws, seed=5, keep_draws=0)
     last = wage.data.groupby(wage.id)[wage.occupation].last()
@@ -114,7 +114,7 @@ def test_unpenalized_mnlogit_simulation_equals_a_hand_loop(irregular):
     small = irregular.subset(irregular.persons[:20])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = TransitionMNLogit(small, features=["prev_occupation", "tenure", "female"]).fit(
+        res = MNLogitModel(small, features=["prev_occupation", "tenure", "female"]).fit(
             hessian=False
         )
     sim = res.simulate(small, start=1986, horizon=2, n_draws=3, seed=5, keep_draws=3)
@@ -123,11 +123,11 @@ def test_unpenalized_mnlogit_simulation_equals_a_hand_loop(irregular):
 
 
 def test_pool_simulation_equals_a_hand_loop(irregular, mnlogit):
-    from labor_econ.models.pool import LogLinearPool
+    from labor_econ.models.pool import LogLinearPoolModel
 
-    markov = MarkovTransitionModel(irregular).fit()
+    markov = MarkovModel(irregular).fit()
     marginal = MarginalModel(irregular).fit()
-    pool = LogLinearPool(irregular, [markov, mnlogit, marginal]).fit()
+    pool = LogLinearPoolModel(irregular, [markov, mnlogit, marginal]).fit()
     assert set(pool._simulation_keys) == {"person", "occupation", "prev", "tenure"}
     small = irregular.subset(irregular.persons[5:8])
     sim = pool.simulate(small, start=1985, horizon=2, n_draws=4, seed=0, keep_draws=4)
@@ -180,14 +180,14 @@ def test_counterfactual_women_with_mens_covariate(irregular, mnlogit):
 
 
 def test_markov_ignores_covariates_set(irregular):
-    res = MarkovTransitionModel(irregular).fit()
+    res = MarkovModel(irregular).fit()
     a = res.simulate(horizon=2, n_draws=10, seed=1)
     b = res.simulate(horizon=2, n_draws=10, seed=1, set={"female": 0, "educ": 20})
     assert np.array_equal(a.counts, b.counts)
 
 
 def test_draws_frame_is_long_and_labelled(wage):
-    res = MarkovTransitionModel(wage).fit()
+    res = MarkovModel(wage).fit()
     sim = res.simulate(horizon=3, n_draws=5, seed=0, keep_draws=2, step=2)
     draws = sim.draws
     assert list(draws.columns) == ["draw", "nr", "year", "occupation"]
@@ -199,7 +199,7 @@ def test_draws_frame_is_long_and_labelled(wage):
 
 
 def test_start_truncates_the_observed_careers(wage):
-    res = MarkovTransitionModel(wage).fit()
+    res = MarkovModel(wage).fit()
     sim = res.simulate(start=1983, horizon=1, n_draws=200, seed=0, keep_draws=0)
     at83 = wage.data[wage.data["year"] == 1983]["occupation"]
     # one step from 1983: the average of the Markov rows of the 1983 occupations
@@ -209,7 +209,7 @@ def test_start_truncates_the_observed_careers(wage):
 
 
 def test_bad_input_is_refused(wage, irregular, toy_frame, toy_taxonomy):
-    res = MarkovTransitionModel(wage).fit()
+    res = MarkovModel(wage).fit()
     with pytest.raises(ValueError, match="horizon must be an integer >= 1"):
         res.simulate(horizon=0)
     with pytest.raises(ValueError, match="n_draws must be an integer >= 1"):
@@ -220,7 +220,7 @@ def test_bad_input_is_refused(wage, irregular, toy_frame, toy_taxonomy):
         res.simulate(start=1979)
     data = irregular.data
     late = irregular._derive(data[~((data["pid"] == 2) & (data["year"] == 1980))])
-    mres = MarkovTransitionModel(irregular).fit()
+    mres = MarkovModel(irregular).fit()
     with pytest.raises(PanelError, match=r"person\(s\) 2 have no wave at or before the start"):
         mres.simulate(late, start=1980)
     toy = CareerPanel(toy_frame, id="pid", time="year", occupation="occ", taxonomy=toy_taxonomy)

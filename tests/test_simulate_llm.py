@@ -10,7 +10,7 @@ from scipy import stats
 
 from labor_econ import CareerPanel
 from labor_econ.lm.testing import tiny_lm
-from labor_econ.models.llm import LLMTransitionModel
+from labor_econ.models.llm import LLMModel
 from labor_econ.models.simulate import draw_uniforms, simulate
 from labor_econ.templates import ResumeTemplate
 
@@ -37,7 +37,7 @@ def res(small, lm):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # calibrated: careers are sticky, so the fitted stay bonus is large
-        return LLMTransitionModel(small, lm).fit(calibrate=True)
+        return LLMModel(small, lm).fit(calibrate=True)
 
 
 def _extended(panel, pid, start, path, year):
@@ -119,7 +119,7 @@ def test_shared_histories_cost_a_fraction_of_independent_scorings(small, res):
 
 
 def test_llm_counterfactual_rewrites_the_header(small, lm):
-    res = LLMTransitionModel(small, lm).fit()  # the LM's own probabilities
+    res = LLMModel(small, lm).fit()  # the LM's own probabilities
     black = small.data.groupby(small.id)["black"].first()
     persons = small.subset(black[black == 0].index)
     targets = np.zeros((persons.n_persons, 2), dtype=np.int64)  # P(first code), accumulated

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import labor_econ
-from labor_econ import LLMTransitionModel, score_panel
+from labor_econ import LLMModel, score_panel
 from labor_econ.datasets import simulate_panel
 from labor_econ.lm import CandidateScorer, ContextLengthError, StoreMismatchError, load_lm
 from labor_econ.lm.testing import tiny_lm
@@ -134,18 +134,18 @@ def test_a_changed_panel_is_not_read_from_the_store(lm, panel, tmp_path):
 
 def test_model_on_a_store_and_from_the_store_without_lm(lm, panel, reference, tmp_path):
     store = tmp_path / "scores"
-    model = LLMTransitionModel(panel, lm, store=store)
+    model = LLMModel(panel, lm, store=store)
     np.testing.assert_array_equal(model.logq, reference.to_numpy())
-    rebuilt = LLMTransitionModel.from_store(panel, store)
+    rebuilt = LLMModel.from_store(panel, store)
     assert rebuilt.lm is None and rebuilt.name == lm.name
     assert rebuilt.template == ResumeTemplate.preset("labor_llm")
     np.testing.assert_array_equal(rebuilt.logq, reference.to_numpy())
     assert rebuilt.fit().llf == pytest.approx(model.fit().llf, abs=0)
     bigger = worker_panel(10)
     with pytest.raises(ValueError, match=r"lacks \d+ of the panel's"):
-        LLMTransitionModel.from_store(bigger, store)
+        LLMModel.from_store(bigger, store)
     with pytest.raises(FileNotFoundError, match="no score store"):
-        LLMTransitionModel.from_store(panel, tmp_path / "nothing")
+        LLMModel.from_store(panel, tmp_path / "nothing")
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +220,7 @@ def test_prompts_beyond_the_context_name_person_and_year(checkpoint, panel, tmp_
     short.model.config.max_position_embeddings = limit = int(lengths.max())
     pid, year = lengths.idxmax()  # with a candidate this prompt is over the limit
     with pytest.raises(ContextLengthError, match=rf"person {pid}, year {year} \(\d+ tokens\)"):
-        _ = LLMTransitionModel(panel, short, template="labor_llm").logq
+        _ = LLMModel(panel, short, template="labor_llm").logq
     with pytest.raises(ContextLengthError, match=rf"context of {limit} .*: person \d+, year 19"):
         score_panel(short, panel, store=tmp_path / "scores", progress=False)
     assert not list((tmp_path / "scores" / "shards").glob("part-*"))

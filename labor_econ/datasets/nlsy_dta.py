@@ -61,6 +61,22 @@ def write_nlsy79_dta(
     -------
     pandas.DataFrame
         The data written, missing occupations as Stata's raw ``long`` codes.
+
+    Examples
+    --------
+    >>> import os, tempfile, warnings
+    >>> from labor_econ import CareerPanel
+    >>> from labor_econ.datasets import write_nlsy79_dta
+    >>> path = os.path.join(tempfile.mkdtemp(), "nlsy79.dta")
+    >>> data = write_nlsy79_dta(path, n_persons=50, seed=0)
+    >>> data.columns.tolist()
+    ['caseid', 'year', 'occ1990', 'birth_year', 'educ', 'black', 'female']
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # the dropped missing occupations are counted
+    ...     panel = CareerPanel.from_stata(path, id="caseid", time="year",
+    ...                                    occupation="occ1990", missing="drop")
+    >>> panel.n_persons, panel.taxonomy.name
+    (50, 'occ1990')
     """
     tax = taxonomy if taxonomy is not None else occ1990()
     panel = simulate_panel(n_persons, taxonomy=tax, years=years, seed=seed, miss_rate=skip_rate)

@@ -18,7 +18,15 @@ SPECIAL_STATES = ("Unemployed", "Not in labor force", "In education")
 
 
 def nlsy79_waves(last: int = 2022) -> list[int]:
-    """The NLSY79 interview years: annual 1979-1994, biennial from 1996 (30 waves to 2022)."""
+    """The NLSY79 interview years: annual 1979-1994, biennial from 1996 (30 waves to 2022).
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import nlsy79_waves
+    >>> waves = nlsy79_waves()
+    >>> len(waves), waves[:3], waves[-3:]
+    (30, [1979, 1980, 1981], [2018, 2020, 2022])
+    """
     return list(range(1979, 1995)) + list(range(1996, last + 1, 2))
 
 
@@ -36,6 +44,13 @@ class SimulatedProcess:
     so occupations are persistent (less so across longer gaps, more so with age), moves
     go to occupations of similar skill, and the educated sort into high-skill
     occupations. First waves draw from the same logits without the ``j`` terms.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import simulate_panel
+    >>> panel, process = simulate_panel(50, seed=0, return_process=True)
+    >>> process.taxonomy.name, len(process.taxonomy)
+    ('wage_panel_1970', 9)
     """
 
     taxonomy: Taxonomy
@@ -184,6 +199,13 @@ def simulate_panel(
     Returns
     -------
     CareerPanel or (CareerPanel, SimulatedProcess)
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import simulate_panel
+    >>> simulate_panel(50, seed=0)
+    <CareerPanel: 50 persons, 1349 waves, 1299 transitions, year 1979-2022,
+    taxonomy 'wage_panel_1970' (9 codes)>
     """
     if n_persons < 1:
         raise ValueError(f"n_persons must be at least 1, got {n_persons}")

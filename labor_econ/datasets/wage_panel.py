@@ -33,6 +33,13 @@ def wage_panel() -> CareerPanel:
     Vella, F. and Verbeek, M. (1998). "Whose Wages Do Unions Raise? A Dynamic Model of
     Unionism and Wage Rate Determination for Young Men." Journal of Applied Econometrics
     13, 163-183.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> wage_panel()
+    <CareerPanel: 545 persons, 4360 waves, 3815 transitions, year 1980-1987,
+    taxonomy 'wage_panel_1970' (9 codes)>
     """
     path = resources.files("labor_econ.datasets") / "data" / "wage_panel.csv"
     with resources.as_file(path) as csv:

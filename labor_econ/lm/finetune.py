@@ -274,6 +274,20 @@ def finetune(
         If the run is estimated not to fit the GPU (see ``check_memory``).
     RunMismatchError
         If ``resume`` is True and ``output_dir`` holds checkpoints of another run.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> import tempfile
+    >>> from labor_econ import finetune
+    >>> tuned = finetune(lm, train.subset(train.persons[:40]), val=val.subset(val.persons[:10]),
+    ...                  epochs=1, output_dir=tempfile.mkdtemp(), progress=False)
+    >>> tuned.template.name, len(tuned.taxonomy)
+    ('labor_llm', 9)
     """
     from transformers import PrinterCallback, TrainingArguments
     from transformers.trainer_utils import get_last_checkpoint

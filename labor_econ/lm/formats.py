@@ -37,7 +37,7 @@ WRONG_VALID_MASS = 0.3
 WRONG_TITLE_SHARE = 0.5
 """Share of greedy continuations that are titles below which the verdict is ``wrong format``."""
 WARN_VALID_MASS = 0.5
-"""Mean valid mass below which :class:`~labor_econ.LLMTransitionResults` warn."""
+"""Mean valid mass below which :class:`~labor_econ.LLMResults` warn."""
 
 _ADVICE = (
     "the checkpoint expects another resume format or other title spellings. Let it write "
@@ -76,6 +76,20 @@ class FormatCheck:
         when no terminator came).
     terminated : pandas.Series
         Whether the greedy continuation reached the terminator.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> from labor_econ import check_format
+    >>> check = check_format(lm, val, "labor_llm")
+    >>> check.verdict, check.n
+    ('ok', 200)
+    >>> check.mean_valid_mass > 0.8, check.title_share
+    (True, 1.0)
     """
 
     lm_name: str
@@ -246,6 +260,17 @@ def check_format(
     --------
     >>> check = check_format(lm, panel, "labor_llm")  # doctest: +SKIP
     >>> print(check)                                   # doctest: +SKIP
+
+    Run with the demo's tiny Llama:
+
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> check = check_format(lm, val, "labor_llm")
+    >>> check.verdict
+    'ok'
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")

@@ -62,6 +62,19 @@ class CausalLM:
     taxonomy : Taxonomy or None
         The training taxonomy saved with the checkpoint (``labor_econ_taxonomy.csv``): the
         titles spelled as the model saw them; None when absent.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> lm.model.config.model_type, lm.device.type, lm.dtype
+    ('llama', 'cpu', torch.float32)
+    >>> ids = lm.tokenizer("1981: Sales workers")["input_ids"]
+    >>> ids[0] == lm.tokenizer.bos_token_id
+    True
     """
 
     model: Any
@@ -477,6 +490,28 @@ def load_lm(
     See Also
     --------
     labor_econ.lm.testing.tiny_lm : build a small local checkpoint for tests.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> import tempfile
+    >>> from labor_econ import load_lm
+    >>> path = tempfile.mkdtemp()
+    >>> lm.model.save_pretrained(path)
+    >>> lm.tokenizer.save_pretrained(path)  # doctest: +ELLIPSIS
+    (...)
+    >>> again = load_lm(path, dtype="float32", device="cpu")
+    >>> again.model.num_parameters() == lm.model.num_parameters()
+    True
+
+    A released checkpoint from the Hugging Face Hub (needs the weights and, in practice, a GPU):
+
+    >>> lm = load_lm("tianyudu/LABOR_LLM",
+    ...              subfolder="ft_7b_NLSY79_with_birth_year_ckpt_bo5")  # doctest: +SKIP
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 

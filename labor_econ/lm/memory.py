@@ -27,6 +27,13 @@ class TrainingMemory:
     activations : int
         Tensors kept for the backward pass of the largest micro-batch, plus the logits and
         their float32 copies in the loss.
+
+    Examples
+    --------
+    >>> from labor_econ.lm import TrainingMemory
+    >>> need = TrainingMemory(weights=2**30, gradients=2**30, optimizer=2**31, activations=2**29)
+    >>> print(need)
+    4.5 GiB (weights 1.0, gradients 1.0, optimizer 2.0, activations 0.5)
     """
 
     weights: int
@@ -86,6 +93,21 @@ def estimate_training_memory(
     Returns
     -------
     TrainingMemory
+
+    Examples
+    --------
+    The Llama-2 7B shape, built on PyTorch's meta device (no memory, no weights):
+
+    >>> import torch
+    >>> from transformers import LlamaConfig, LlamaForCausalLM
+    >>> from labor_econ.lm import estimate_training_memory
+    >>> config = LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+    ...                      num_attention_heads=32, vocab_size=32000)
+    >>> config._attn_implementation = "sdpa"
+    >>> with torch.device("meta"):
+    ...     model = LlamaForCausalLM(config).to(torch.bfloat16)
+    >>> print(estimate_training_memory(model, rows=[512] * 8, gradient_checkpointing=True))
+    53.3 GiB (weights 12.6, gradients 12.6, optimizer 25.1, activations 3.1)
     """
     config = model.config
     params = list(model.parameters())

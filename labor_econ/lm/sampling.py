@@ -74,6 +74,17 @@ def sample_resumes(
     --------
     >>> texts = sample_resumes(lm, 100, seed=1)  # doctest: +SKIP
     >>> guess = ResumeTemplate.infer(texts)      # doctest: +SKIP
+
+    Run with the demo's tiny Llama:
+
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> texts = sample_resumes(lm, 4, seed=1, max_new_tokens=200, progress=False)
+    >>> len(texts), all(isinstance(t, str) for t in texts)
+    (4, True)
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")

@@ -205,6 +205,22 @@ class ScoreStore:
         When the stored metadata differs from `metadata`.
     FileNotFoundError
         When reading (no `metadata`) a directory that holds no store.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> import tempfile
+    >>> from labor_econ import score_panel
+    >>> from labor_econ.lm import ScoreStore
+    >>> path = tempfile.mkdtemp()
+    >>> logq = score_panel(lm, val.subset(val.persons[:3]), template="labor_llm", store=path)
+    >>> store = ScoreStore(path)
+    >>> len(store.shard_files()), store.read().shape == (len(logq), 1 + logq.shape[1])
+    (1, True)
     """
 
     def __init__(
@@ -483,7 +499,23 @@ def score_panel(
 
     Examples
     --------
-    >>> logq = score_panel(lm, panel, store="scores/")  # doctest: +SKIP
+    >>> logq = score_panel(lm, panel, template="labor_llm", store="scores/")  # doctest: +SKIP
+
+    Run with the demo's tiny Llama:
+
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> import tempfile
+    >>> small, store = val.subset(val.persons[:3]), tempfile.mkdtemp()
+    >>> logq = score_panel(lm, small, template="labor_llm", store=store)
+    >>> logq.shape == (small.n_transitions, 9)
+    True
+    >>> again = score_panel(lm, small, template="labor_llm", store=store)  # read, not rescored
+    >>> bool((again == logq).all().all())
+    True
     """
     from tqdm.auto import tqdm
 

@@ -367,6 +367,19 @@ class TransitionEvaluation:
         Observed occupation code of each transition, same index.
     k_params : int
         Number of estimated parameters of the model.
+
+    Examples
+    --------
+    >>> from labor_econ import MarkovModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> ev = MarkovModel(train).fit().evaluate(test)
+    >>> ev.nobs, ev.probabilities.shape
+    (763, (763, 9))
+    >>> bool(abs(ev.llf - ev.loglikeobs.sum()) < 1e-9)
+    True
+    >>> 0 < ev.accuracy(1) < ev.accuracy(5) <= 1
+    True
     """
 
     name: str
@@ -445,6 +458,27 @@ class TransitionResults(SummaryStr):
         Iterations of the optimizer (0 for closed-form estimators).
     nobs, n_persons : int
         Transitions and persons of the estimation sample.
+    A subclass sets ``name``, ``panel`` (the estimation sample), ``taxonomy`` and
+    ``k_params``, and implements :meth:`_predict_proba` for any panel coded in that
+    taxonomy. Everything else (``predict``, ``evaluate``, ``llf``, ``aic``, ...) follows.
+
+    Examples
+    --------
+    Every fitted model has this protocol, so the same lines work for each:
+
+    >>> import os, tempfile
+    >>> from labor_econ import MarkovModel, TransitionResults
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> res = MarkovModel(train).fit()
+    >>> isinstance(res, TransitionResults)
+    True
+    >>> res.predict(test).shape
+    (763, 9)
+    >>> path = os.path.join(tempfile.mkdtemp(), "markov.zip")
+    >>> res.save(path)
+    >>> bool((TransitionResults.load(path).predict(test) == res.predict(test)).all().all())
+    True
     """
 
     name: str

@@ -120,6 +120,19 @@ class LLMModel(LikelihoodModel):
     >>> model = LLMModel(panel, lm)  # the checkpoint's template  # doctest: +SKIP
     >>> res = model.fit(calibrate=True)                                # doctest: +SKIP
     >>> print(res.summary())                                           # doctest: +SKIP
+
+    Run with the demo's tiny Llama:
+
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> res = LLMModel(val, lm).fit(calibrate=True)  # template saved with the checkpoint
+    >>> list(res.params.index), res.nobs
+    (['scale', 'stay'], 308)
+    >>> res.predict(test).shape
+    (763, 9)
     """
 
     def __init__(
@@ -658,6 +671,24 @@ class LLMResults(TransitionResults, WaldInference, LikelihoodModelResults):
     calibration_sample : dict or None
         ``{"persons", "of", "seed"}`` when calibrated on a subsample of the model's persons
         (see ``calibration_persons`` of :meth:`LLMModel.fit`), else None.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> from labor_econ import LLMModel
+    >>> res = LLMModel(val, lm).fit(calibrate=True)
+    >>> list(res.params.index), res.nobs
+    (['scale', 'stay'], 308)
+    >>> res.conf_int().shape
+    (2, 2)
+    >>> bool(res.valid_mass.mean() > 0.8)
+    True
+    >>> res.evaluate(test).nobs  # the test persons, scored once
+    763
     """
 
     _saved_as = ("LLMTransitionResults",)

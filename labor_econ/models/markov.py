@@ -148,6 +148,18 @@ class MarkovResults(_NoCoefficientTable, TransitionResults):
         K x K transition counts of the estimation sample.
     k_params : int
         ``K * (K - 1)``, the free parameters of the transition matrix.
+
+    Examples
+    --------
+    >>> from labor_econ import MarkovModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> res = MarkovModel(wage_panel()).fit()
+    >>> res.params.shape, res.k_params
+    ((9, 9), 72)
+    >>> bool((res.params.sum(axis=1).round(12) == 1).all())
+    True
+    >>> int(res.counts.to_numpy().sum()) == res.nobs
+    True
     """
 
     name = "Markov"
@@ -250,6 +262,17 @@ class MarginalModel(_SmoothedCounts):
     See Also
     --------
     MarkovModel : conditions on the previous occupation.
+
+    Examples
+    --------
+    >>> from labor_econ import MarginalModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> res = MarginalModel(train).fit()
+    >>> res.k_params, round(float(res.params.sum()), 12)
+    (8, 1.0)
+    >>> res.predict(test).shape
+    (763, 9)
     """
 
     def fit(self) -> MarginalResults:
@@ -276,6 +299,16 @@ class MarginalResults(_NoCoefficientTable, TransitionResults):
         Transitions into each code in the estimation sample.
     k_params : int
         ``K - 1``.
+
+    Examples
+    --------
+    >>> from labor_econ import MarginalModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> res = MarginalModel(wage_panel()).fit()
+    >>> res.params.index.name, res.params.name
+    ('occupation', 'probability')
+    >>> res.bse.shape == res.params.shape
+    True
     """
 
     name = "Marginal"

@@ -1100,6 +1100,26 @@ class MNLogitResults(WaldInference, TransitionResults):
         (0: :meth:`MNLogitModel.fit`, maximum likelihood).
     omitted : pandas.DataFrame
         True for coefficients omitted as not identified (0, no standard error).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from statsmodels.iolib.summary2 import summary_col
+    >>> from labor_econ import MNLogitModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # gap and year carry no information here
+    ...     res = MNLogitModel(train).fit()
+    >>> res.params.shape, res.bse.shape == res.params.shape, res.k_params
+    ((29, 8), True, 232)
+    >>> res.evaluate(test).nobs
+    763
+
+    An esttab-style table (one column ``outcome:feature``) through ``results.flat``:
+
+    >>> table = summary_col([res.flat], stars=True)
+
     """
 
     _saved_as = ("TransitionMNLogitResults",)

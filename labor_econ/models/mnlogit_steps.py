@@ -6,7 +6,7 @@ none), the tenure slope times the standardized tenure, and a person part (consta
 experience, gap, year, covariates) computed once per person and step. This skips building
 a design matrix row by row, which at K = 389 dominates a simulation's time. It applies to
 ridge fits (``penalty > 0``); maximum-likelihood fits exclude empty cells row by row and use
-the design (see ``TransitionMNLogitResults._step_proba``).
+the design (see ``MNLogitResults._step_proba``).
 """
 
 from __future__ import annotations

@@ -282,6 +282,19 @@ class LogLinearPoolResults(WaldInference, TransitionResults):
     k_params : int
         Number of weights (the components' own parameters are not counted).
     components : dict of str to TransitionResults
+
+    Examples
+    --------
+    >>> from labor_econ import LogLinearPoolModel, MarginalModel, MarkovModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, val = wage_panel().split(test_size=0.3, seed=0)
+    >>> components = {"Marginal": MarginalModel(train).fit(),
+    ...               "Markov": MarkovModel(train).fit()}
+    >>> res = LogLinearPoolModel(val, components).fit()
+    >>> list(res.params.index), res.nobs == val.n_transitions
+    (['Marginal', 'Markov'], True)
+    >>> res.conf_int().columns.tolist()
+    [0, 1]
     """
 
     name = "LogLinearPool"
