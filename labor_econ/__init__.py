@@ -26,8 +26,7 @@ from .panel import CareerPanel, PanelError
 from .plotting import calibration_plot, calibration_table
 from .stata import predictions_frame, to_stata
 from .taxonomy import Taxonomy, TaxonomyError
-from .template_inference import TemplateGuess
-from .templates import ParsedResume, ResumeTemplate, TemplateError
+from .templates import ParsedResume, ResumeTemplate, TemplateError, TemplateGuess
 
 try:
     __version__ = version("labor-econ")

@@ -9,23 +9,17 @@ import string
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from .panel import CareerPanel
-from .taxonomy import Taxonomy
+from ..panel import CareerPanel
+from ..taxonomy import Taxonomy
+from .errors import TemplateError
+from .inference import TemplateGuess, infer_from_texts
 
-if TYPE_CHECKING:
-    from .template_inference import TemplateGuess
-
-__all__ = ["PRESETS", "ParsedResume", "ResumeTemplate", "TemplateError"]
-
-
-class TemplateError(ValueError):
-    """Raised when a template is malformed or cannot render a panel."""
-
+__all__ = ["PRESETS", "ParsedResume", "ResumeTemplate", "TemplateError", "infer_template"]
 
 _OUTCOME_FIELDS = ("title", "code")
 _HEADER_OPTIONAL = ("birth_year", "characteristics")
@@ -78,14 +72,24 @@ def _pattern(fmt: str, named: bool, seen: set[str]) -> str:
     """A regular expression matching what `fmt` renders; fields become (named) groups.
 
     Numbers (year, age, birth year, code) match digits; other fields any text on one line.
-    A field already captured (in `seen`) must repeat its value.
+    A field already captured (in `seen`) must repeat its value. A text field followed by
+    literal text ends at the first occurrence of that text: a lazy ``[^\\n]*?`` per field
+    would let the regex engine try every split of a line among several fields (hours on a
+    few thousand characters with four fields), this way parsing stays linear in the length.
     """
     out = []
-    for literal, name, _, _ in string.Formatter().parse(fmt):
+    parsed = list(string.Formatter().parse(fmt))
+    for i, (literal, name, _, _) in enumerate(parsed):
         out.append(re.escape(literal))
         if name is None:
             continue
-        body = r"-?\d+" if name in _NUMBER_FIELDS else r"[^\n]*?"
+        after = parsed[i + 1][0] if i + 1 < len(parsed) else ""
+        if name in _NUMBER_FIELDS:
+            body = r"-?\d+"
+        elif after:
+            body = f"(?:(?!{re.escape(after)})[^\\n])*"
+        else:
+            body = r"[^\n]*?"
         if not named:
             out.append(f"(?:{body})")
         elif name in seen:
@@ -160,7 +164,9 @@ class ResumeTemplate:
         Format of one wave, on one line (a line break may only end it). Fields:
         ``{year}`` (the panel's time value), ``{age}`` (needs a declared birth year), any
         time-varying or static covariate, and one of ``{title}`` / ``{code}``, which must
-        be followed by a non-empty terminator without fields.
+        be followed by a non-empty terminator without fields. Fields may come after the
+        terminator (title-first formats such as ``"{title} ({year});"``, terminator
+        ``" ("``) when it holds a non-space character; no title may then contain it.
     header : sequence of str
         Header lines, each followed by `header_separator`. Fields: ``{birth_year}``,
         ``{characteristics}`` (all static covariates as ``"name value, ..."``) and static
@@ -205,6 +211,7 @@ class ResumeTemplate:
     _prefix: str = field(init=False, repr=False, compare=False)
     _lead: str = field(init=False, repr=False, compare=False)
     _suffix: str = field(init=False, repr=False, compare=False)
+    _tail: str = field(init=False, repr=False, compare=False)
     _outcome: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -233,19 +240,27 @@ class ResumeTemplate:
                 "is written exactly as the taxonomy spells it"
             )
         suffix = suffix[1:]
+        # Fields may follow the outcome (title-first formats such as "{title} ({year});"):
+        # the literal text up to the first of them is the terminator, the rest the tail.
+        tail = ""
         if _fields(suffix, "line"):
-            raise TemplateError(
-                f"line {self.line!r}: no fields may follow {{{outcome}}}; the continuation "
-                "must be the same text for every transition"
-            )
+            literal = next(iter(string.Formatter().parse(suffix)))[0]
+            split = len(literal.replace("{", "{{").replace("}", "}}"))
+            suffix, tail = suffix[:split], suffix[split:]
+            if not suffix.strip():
+                raise TemplateError(
+                    f"line {self.line!r}: no fields may follow {{{outcome}}} directly or after "
+                    "spaces only; write a terminator with a non-space character between them "
+                    "(such as ' (' in '{title} ({year});'): it marks where an outcome ends"
+                )
         if not suffix:
             raise TemplateError(
                 f"line {self.line!r} must end with a line break or other fixed terminator "
-                f"after {{{outcome}}} (such as '.', ';' or ' |'): the terminator marks where "
-                "an outcome ends"
+                f"after {{{outcome}}} (such as '.', ';' or ' |'; or text such as ' (' before "
+                "further fields): the terminator marks where an outcome ends"
             )
         suffix = suffix.replace("{{", "{").replace("}}", "}")
-        if "\n" in prefix or "\n" in suffix[:-1]:
+        if "\n" in prefix or "\n" in suffix[:-1] or "\n" in tail[:-1] or tail and "\n" in suffix:
             raise TemplateError(
                 f"line {self.line!r} must be a single line: a line break may only end it"
             )
@@ -267,6 +282,7 @@ class ResumeTemplate:
         object.__setattr__(self, "_prefix", prefix[: len(prefix) - len(lead)])
         object.__setattr__(self, "_lead", lead)
         object.__setattr__(self, "_suffix", suffix)
+        object.__setattr__(self, "_tail", tail)
         object.__setattr__(self, "_outcome", outcome)
 
     @property
@@ -276,8 +292,12 @@ class ResumeTemplate:
 
     @property
     def boundary(self) -> str:
-        """The text that ends one wave and starts the next: terminator + separator."""
-        return self._suffix + self.separator
+        """The text that ends one wave and starts the next: terminator + separator.
+
+        For a line with fields after the outcome (``"{title} ({year});"``), the terminator
+        alone: it is what no title may contain.
+        """
+        return self._suffix + (self.separator if not self._tail else "")
 
     # -- JSON -----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -495,10 +515,11 @@ class ResumeTemplate:
 
     def _person_parts(
         self, panel: CareerPanel, rows: pd.DataFrame
-    ) -> tuple[str, list[str], list[str]]:
-        """Header, per-wave prompt ends (prefix without lead), per-wave full lines."""
+    ) -> tuple[str, list[str], list[str], list[str]]:
+        """Header, per-wave prompt ends (prefix without lead), full lines, and the text of each
+        line after its continuation (fields after the outcome; usually empty)."""
         header = self._header_text(panel, rows)
-        prefixes, lines = [], []
+        prefixes, lines, tails = [], [], []
         codes = rows[panel.occupation].to_numpy()
         pids, times = rows[panel.id].to_numpy(), rows[panel.time].to_numpy()
         for i, (values, code) in enumerate(zip(self._line_values(panel, rows), codes, strict=True)):
@@ -510,12 +531,13 @@ class ResumeTemplate:
                 f"person {_value(pids[i])!r}, year {_value(times[i])!r}, column "
                 f"{panel.occupation!r} (code {_value(code)!r}, {self.outcome})",
             )
-            lines.append(prefix + self.continuation_text(outcome))
-        return header, prefixes, lines
+            tails.append(self._tail.format(**values))
+            lines.append(prefix + self.continuation_text(outcome) + tails[-1])
+        return header, prefixes, lines, tails
 
     def render(self, panel: CareerPanel, person: Hashable) -> str:
         """The full resume of one person."""
-        header, _, lines = self._person_parts(panel, panel.history(person))
+        header, _, lines, _ = self._person_parts(panel, panel.history(person))
         return header + self.separator.join(lines) + self.footer
 
     def resumes(self, panel: CareerPanel) -> pd.Series:
@@ -534,10 +556,10 @@ class ResumeTemplate:
         """
         texts, spans, ids = [], [], []
         for pid, rows in panel.data.groupby(panel.id, sort=False):
-            header, prefixes, lines = self._person_parts(panel, rows)
+            header, prefixes, lines, tails = self._person_parts(panel, rows)
             offset, person_spans = len(header), []
-            for prefix, line in zip(prefixes, lines, strict=True):
-                person_spans.append((offset + len(prefix), offset + len(line)))
+            for prefix, line, tail in zip(prefixes, lines, tails, strict=True):
+                person_spans.append((offset + len(prefix), offset + len(line) - len(tail)))
                 offset += len(line) + len(self.separator)
             ids.append(pid)
             texts.append(header + self.separator.join(lines) + self.footer)
@@ -553,7 +575,7 @@ class ResumeTemplate:
         """
         values, index = [], []
         for pid, rows in panel.data.groupby(panel.id, sort=False):
-            header, prefixes, lines = self._person_parts(panel, rows)
+            header, prefixes, lines, _ = self._person_parts(panel, rows)
             text = header
             times = rows[panel.time].tolist()
             for j, (prefix, line) in enumerate(zip(prefixes, lines, strict=True)):
@@ -648,11 +670,13 @@ class ResumeTemplate:
         first = f"(?={_pattern(self._prefix, False, set())})" if first_wave else ""
         header_re = re.compile("".join(parts) + first, re.DOTALL)
         nxt = re.escape(self.separator) + _pattern(self._prefix, False, set())
+        seen: set[str] = set()
         wave = (
-            _pattern(self._prefix, True, set())
+            _pattern(self._prefix, True, seen)
             + re.escape(self._lead)
             + f"(?P<{self._outcome}>[^\\n]+?)"
             + re.escape(self._suffix)
+            + _pattern(self._tail, True, seen | {self._outcome})
             + f"(?=(?:{nxt})|{re.escape(self.footer)}\\Z)"
         )
         parsers = (header_re, re.compile(wave, re.DOTALL))
@@ -676,7 +700,7 @@ class ResumeTemplate:
         TemplateGuess
             The template, how many texts it parses back exactly, its parts, and the
             outcome strings seen with their counts. See
-            :func:`labor_econ.template_inference.infer_template` for the method.
+            :func:`labor_econ.templates.infer_template` for the method.
 
         Examples
         --------
@@ -687,9 +711,7 @@ class ResumeTemplate:
         >>> guess.template.line, guess.template.header, guess.n_parsed
         ('In {year}, works as a {title}.', ('Born in {birth_year}.',), 2)
         """
-        from .template_inference import infer_template
-
-        return infer_template(texts, taxonomy=taxonomy)
+        return infer_from_texts(texts, cls, taxonomy=taxonomy)
 
 
 PRESETS: dict[str, ResumeTemplate] = {
@@ -725,3 +747,11 @@ PRESETS: dict[str, ResumeTemplate] = {
         name="model_card",
     ),
 }
+
+
+def infer_template(texts: Sequence[str], *, taxonomy: Taxonomy | None = None) -> TemplateGuess:
+    """Infer the template that wrote `texts`; the same as :meth:`ResumeTemplate.infer`.
+
+    See :func:`labor_econ.templates.inference.infer_from_texts` for the method.
+    """
+    return ResumeTemplate.infer(texts, taxonomy=taxonomy)
