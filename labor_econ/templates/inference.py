@@ -308,10 +308,13 @@ def _split_pieces(
         )
 
     def key(s: _Split) -> tuple[float, ...]:
-        # Fit most waves with outcomes that are titles (with a taxonomy: the share of pieces
-        # whose outcome aligns, so a header's birth-year gap that fits a looser split does not
-        # win); then align best; then keep the most template text.
-        fit = round(s.coverage * (s.alignment if align is not None else 1.0), 2)
+        # With a taxonomy: fit most waves with outcomes that are titles (coverage times
+        # alignment, so that junk pieces fitting a looser split do not decide); then align
+        # best; then keep the most template text. Without one, shortening the shared text
+        # only lets junk fit: keep the longest (the shared text cut at word edges).
+        if align is None:
+            return (len(s.before) + len(s.after),)
+        fit = round(s.coverage * s.alignment, 2)
         return (fit, round(s.alignment, 3), len(s.before) + len(s.after))
 
     splits.sort(key=key, reverse=True)

@@ -29,6 +29,34 @@ _JSON_VERSION = 1
 _JSON_FIELDS = ("name", "header", "line", "separator", "header_separator", "footer")
 
 
+MAX_SPEC_NUMBER = 100
+"""Largest width or precision a field's format spec may ask for (``{hours:>100}``): a template
+read from a checkpoint's files could otherwise write megabytes per wave."""
+MAX_JSON_BYTES = 1_000_000
+"""Largest template JSON file :meth:`ResumeTemplate.load` reads."""
+# The format-spec mini-language of str.format for the built-in types.
+_SPEC = re.compile(
+    r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d+))?[bcdeEfFgGnosxX%]?"
+)
+
+
+def _check_spec(name: str, spec: str, fmt: str, where: str) -> None:
+    """Refuse a format spec outside the mini-language, or with a huge width or precision."""
+    m = _SPEC.fullmatch(spec)
+    if m is None:
+        raise TemplateError(
+            f"{where}: field {{{name}:{spec}}} in {fmt!r} has a format spec outside Python's "
+            "format mini-language"
+        )
+    for part in ("width", "precision"):
+        value = m.group(part)
+        if value and int(value) > MAX_SPEC_NUMBER:
+            raise TemplateError(
+                f"{where}: field {{{name}:{spec}}} in {fmt!r} asks for {part} {int(value)}; at "
+                f"most {MAX_SPEC_NUMBER} is allowed"
+            )
+
+
 def _fields(fmt: str, where: str) -> list[str]:
     """Names of the replacement fields of a format string, validated.
 
@@ -56,6 +84,8 @@ def _fields(fmt: str, where: str) -> list[str]:
                 f"{where}: field {{{name}:{spec}}} in {fmt!r} has a field inside its format "
                 "spec; only literal specs such as {hours:.1f} are allowed"
             )
+        if spec:
+            _check_spec(name, spec, fmt, where)
         names.append(name)
     return names
 
@@ -357,15 +387,25 @@ class ResumeTemplate:
         Raises
         ------
         TemplateError
-            If the file is not JSON or does not describe a template (the message names it).
+            If the file is not UTF-8 JSON, is larger than ``MAX_JSON_BYTES``, is nested too
+            deeply, or does not describe a template (the message names the file).
         FileNotFoundError
             If `path` does not exist.
         """
-        text = Path(path).read_text(encoding="utf-8")
+        size = Path(path).stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise TemplateError(
+                f"{path}: {size} bytes is too large for a template file (at most {MAX_JSON_BYTES})"
+            )
         try:
-            d = json.loads(text)
-        except json.JSONDecodeError as exc:
+            d = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise TemplateError(f"{path}: not a JSON template file: {exc}") from None
+        except RecursionError:
+            raise TemplateError(
+                f"{path}: not a template file: its JSON is nested too deeply (a template is "
+                "one flat object)"
+            ) from None
         try:
             return cls.from_dict(d)
         except TemplateError as exc:
