@@ -11,6 +11,7 @@ from .diagnostics import ModelComparison, TestResult, clarke_test, compare, lr_t
 from .lm import CandidateScorer, CausalLM, LMLoadError, load_lm, score_panel
 from .lm.finetune import finetune
 from .lm.formats import CheckpointMismatchWarning, FormatCheck, LowValidMassWarning, check_format
+from .lm.ranking import rank_templates
 from .models import (
     LLMTransitionModel,
     LLMTransitionResults,
@@ -70,6 +71,7 @@ __all__ = [
     "load_lm",
     "lr_test",
     "predictions_frame",
+    "rank_templates",
     "score_panel",
     "taxonomies",
     "to_stata",
