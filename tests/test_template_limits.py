@@ -103,3 +103,9 @@ def test_title_first_lines(toy_panel):
         ResumeTemplate(line="{title} {year};")
     with pytest.raises(TemplateError, match="single line"):
         ResumeTemplate(line="{title} (\n{year})")
+
+
+def test_spaces_after_a_title_first_terminator_start_the_tail():
+    t = ResumeTemplate(line="{title} : {year};", separator="\n")
+    assert t.terminator == " :"
+    assert t.continuation_text("COOKS") == "COOKS :"

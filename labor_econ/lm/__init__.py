@@ -3,7 +3,7 @@
 from labor_econ.lm.loading import CausalLM, LMLoadError, load_lm
 from labor_econ.lm.memory import TrainingMemory, estimate_training_memory
 from labor_econ.lm.ranking import rank_templates
-from labor_econ.lm.sampling import sample_resumes
+from labor_econ.lm.sampling import resume_prompts, sample_resumes
 from labor_econ.lm.scoring import CandidateScorer, ContextLengthError, naive_score
 from labor_econ.lm.store import ScoreStore, StoreMismatchError, score_panel
 
@@ -19,6 +19,7 @@ __all__ = [
     "load_lm",
     "naive_score",
     "rank_templates",
+    "resume_prompts",
     "sample_resumes",
     "score_panel",
 ]

@@ -509,13 +509,14 @@ def infer_from_texts(
     if not texts:
         raise TemplateError("no texts to infer a template from")
 
-    gaps, lasts = [], []
+    gaps, lasts, starts = [], [], []
     for text in texts:
         years = list(_YEAR.finditer(text))
         if len(years) < 2:
             continue
         gaps.append([text[a.end() : b.start()] for a, b in zip(years, years[1:], strict=False)])
         lasts.append(text[years[-1].end() :])
+        starts.append((text, years))
     # A birth year in the header is not a wave: the gap from it to the first wave's year reads
     # the same in most texts and never between two waves. Such first gaps are left out.
     later = {_abstract(g) for text_gaps in gaps for g in text_gaps[1:]}
@@ -523,10 +524,13 @@ def infer_from_texts(
         Counter(_abstract(g[0]) for g in gaps if g).most_common(1)[0] if gaps else ("", 0)
     )
     header_gap = n_first > _MAJORITY * len(gaps) and first not in later
-    pieces, raw = [], []
-    for text_gaps in gaps:
+    pieces, raw, firsts = [], [], []
+    for text_gaps, (text, years) in zip(gaps, starts, strict=True):
+        skip = header_gap and _abstract(text_gaps[0]) == first
+        # up to the first wave's year, which may follow a birth year
+        firsts.append([text[: years[0].start()], text[: years[1].start()]])
         for k, g in enumerate(text_gaps):
-            if k == 0 and header_gap and _abstract(g) == first:
+            if k == 0 and skip:
                 continue
             pieces.append(_abstract(g))
             raw.append(g)
@@ -567,10 +571,17 @@ def infer_from_texts(
 
     # Orientation: the outcome follows the year in the last wave (year first) or precedes it
     # in the first wave (title first).
+    # Votes: the last wave reads year, `before`, an outcome, then the start of `after` (year
+    # first); or the text before the first year ends with an outcome and `after` (title first).
     after_last = [_abstract(s) for s in lasts]
-    year_first = sum(
-        a.startswith(before) and len(a) > len(before) + 1 for a in after_last
-    ) > _MAJORITY * len(after_last) and not all(a == before.rstrip() for a in after_last)
+    year_votes = sum(
+        re.match(re.escape(before) + r"[^\n]+?" + re.escape(after[:1]), a) is not None
+        for a in after_last
+    )
+    title_votes = sum(
+        any(len(p) > len(after) and p.endswith(after) for p in map(_abstract, x)) for x in firsts
+    )
+    year_first = year_votes >= title_votes
     before_re = _number_pattern(before)
     if year_first:
         endings = []

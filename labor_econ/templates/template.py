@@ -196,7 +196,9 @@ class ResumeTemplate:
         time-varying or static covariate, and one of ``{title}`` / ``{code}``, which must
         be followed by a non-empty terminator without fields. Fields may come after the
         terminator (title-first formats such as ``"{title} ({year});"``, terminator
-        ``" ("``) when it holds a non-space character; no title may then contain it.
+        ``" ("``) when it holds a non-space character; no title may then contain it. Spaces
+        at the end of such a terminator start the text after it (``"{title} : {year};"``
+        has terminator ``" :"``).
     header : sequence of str
         Header lines, each followed by `header_separator`. Fields: ``{birth_year}``,
         ``{characteristics}`` (all static covariates as ``"name value, ..."``) and static
@@ -277,6 +279,12 @@ class ResumeTemplate:
             literal = next(iter(string.Formatter().parse(suffix)))[0]
             split = len(literal.replace("{", "{{").replace("}", "}}"))
             suffix, tail = suffix[:split], suffix[split:]
+            # Spaces before the next field start the tail, not the continuation: a
+            # continuation ending in a bare space ("Cooks : ") is a token no checkpoint
+            # writes (it saw " 1981", the space joined to the year).
+            spaces = len(suffix) - len(suffix.rstrip(" "))
+            if spaces and suffix.strip():
+                suffix, tail = suffix[: len(suffix) - spaces], suffix[len(suffix) - spaces :] + tail
             if not suffix.strip():
                 raise TemplateError(
                     f"line {self.line!r}: no fields may follow {{{outcome}}} directly or after "
