@@ -800,6 +800,18 @@ PRESETS: dict[str, ResumeTemplate] = {
 def infer_template(texts: Sequence[str], *, taxonomy: Taxonomy | None = None) -> TemplateGuess:
     """Infer the template that wrote `texts`; the same as :meth:`ResumeTemplate.infer`.
 
-    See :func:`labor_econ.templates.inference.infer_from_texts` for the method.
+    Waves are found by their years; the text between consecutive years holds one outcome,
+    and the literal text around it is what most such pieces share, cut at word edges where
+    that aligns the outcomes better with `taxonomy`'s titles. Whether the outcome follows or
+    precedes the year is read from the first and last waves; ``{age}``, ``{birth_year}`` and
+    ``{characteristics}`` are recognised by their numbers. Malformed texts (a minority) are
+    counted as not parsed.
+
+    Raises
+    ------
+    TemplateError
+        When no wave structure is found, or the texts cannot separate titles from template
+        text (one outcome throughout and no taxonomy; outcomes unlike the taxonomy's
+        titles): the message says what to do.
     """
     return ResumeTemplate.infer(texts, taxonomy=taxonomy)
