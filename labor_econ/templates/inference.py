@@ -255,29 +255,38 @@ def _split_pieces(
     and, with a taxonomy, how well its outcomes align with the taxonomy's titles.
     """
     distinct = sorted(set(pieces))
-    head = _majority_prefix(distinct)
-    tail = _majority_prefix([p[::-1] for p in distinct])[::-1]
+    heads = {_majority_prefix(distinct)}
+    tails = {_majority_prefix([p[::-1] for p in distinct])[::-1]}
+    if align is not None:
+        # Also what most pieces (by count) share: distinct pieces can be outnumbered by junk
+        # that varies with the title (a header's birth-year gap before each first title);
+        # the taxonomy then tells which literal cuts titles whole.
+        heads.add(_majority_prefix(pieces))
+        tails.add(_majority_prefix([p[::-1] for p in pieces])[::-1])
+    literals = {
+        (head[:i], tail[len(tail) - j :])
+        for head in heads
+        for tail in tails
+        for i in _cuts(head, from_end=False)
+        for j in _cuts(tail, from_end=True)
+    }
     splits = []
-    for i in _cuts(head, from_end=False):
-        for j in _cuts(tail, from_end=True):
-            before, after = head[:i], tail[len(tail) - j :]
-            outcomes: Counter[str] = Counter()
-            for p, r in zip(pieces, raw, strict=True):
-                if len(p) > len(before) + len(after) and p.startswith(before) and p.endswith(after):
-                    # map abstract offsets to raw ones: the literals hold no numbers' digits
-                    # beyond '#', so cut the raw piece by matching the literal patterns
-                    m = re.fullmatch(
-                        _number_pattern(before) + "(.+?)" + _number_pattern(after), r, re.DOTALL
-                    )
-                    if m and "\n" not in m.group(1) and m.group(1).strip():
-                        outcomes[m.group(1)] += 1
-            n = sum(outcomes.values())
-            if not n:
-                continue
-            alignment = _alignment(outcomes, align, fuzzy=False)
-            splits.append(
-                _Split(before, after, n / len(pieces), alignment, len(outcomes), outcomes)
-            )
+    for before, after in sorted(literals):
+        outcomes: Counter[str] = Counter()
+        for p, r in zip(pieces, raw, strict=True):
+            if len(p) > len(before) + len(after) and p.startswith(before) and p.endswith(after):
+                # map abstract offsets to raw ones: the literals hold no numbers' digits
+                # beyond '#', so cut the raw piece by matching the literal patterns
+                m = re.fullmatch(
+                    _number_pattern(before) + "(.+?)" + _number_pattern(after), r, re.DOTALL
+                )
+                if m and "\n" not in m.group(1) and m.group(1).strip():
+                    outcomes[m.group(1)] += 1
+        n = sum(outcomes.values())
+        if not n:
+            continue
+        alignment = _alignment(outcomes, align, fuzzy=False)
+        splits.append(_Split(before, after, n / len(pieces), alignment, len(outcomes), outcomes))
     if align is not None and splits and max(s.alignment for s in splits) < 0.9:
         # No split's outcomes are (mostly) spellings of the titles: score the best-fitting
         # few by the fuzzy rule as well.
