@@ -288,10 +288,12 @@ def _split_pieces(
         alignment = _alignment(outcomes, align, fuzzy=False)
         splits.append(_Split(before, after, n / len(pieces), alignment, len(outcomes), outcomes))
     if align is not None and splits and max(s.alignment for s in splits) < 0.9:
-        # No split's outcomes are (mostly) spellings of the titles: score the best-fitting
-        # few by the fuzzy rule as well.
-        splits.sort(key=lambda s: (round(s.coverage, 2), s.alignment, -s.distinct), reverse=True)
-        splits[:_FUZZY_SPLITS] = [
+        # No split's outcomes are (mostly) spellings of the titles: score by the fuzzy rule as
+        # well the few that fit most pieces and the few whose outcomes align best so far.
+        by_fit = sorted(splits, key=lambda s: (round(s.coverage, 2), s.alignment), reverse=True)
+        by_alignment = sorted(splits, key=lambda s: s.alignment, reverse=True)
+        chosen = {id(s) for s in by_fit[:_FUZZY_SPLITS] + by_alignment[:_FUZZY_SPLITS]}
+        splits = [
             _Split(
                 s.before,
                 s.after,
@@ -300,7 +302,9 @@ def _split_pieces(
                 s.distinct,
                 s.outcomes,
             )
-            for s in splits[:_FUZZY_SPLITS]
+            if id(s) in chosen
+            else s
+            for s in splits
         ]
     typical, count = Counter(pieces).most_common(1)[0]
     if not splits and align is not None and count > _MAJORITY * len(pieces):
