@@ -11,6 +11,7 @@ from .errors import DefaultTemplateWarning, LaborEconError, LaborEconWarning
 from .lm import CandidateScorer, CausalLM, LMLoadError, load_lm, score_panel
 from .lm.finetune import finetune
 from .lm.formats import CheckpointMismatchWarning, FormatCheck, LowValidMassWarning, check_format
+from .lm.ranking import rank_templates
 from .models import (
     LLMModel,
     LLMResults,
@@ -30,8 +31,7 @@ from .panel import CareerPanel, PanelError
 from .report import calibration_plot, calibration_table
 from .stata import StataError, predictions_frame, to_stata
 from .taxonomy import Taxonomy, TaxonomyError
-from .template_inference import TemplateGuess
-from .templates import ParsedResume, ResumeTemplate, TemplateError
+from .templates import ParsedResume, ResumeTemplate, TemplateError, TemplateGuess
 
 __all__ = [
     "CandidateScorer",
@@ -77,6 +77,7 @@ __all__ = [
     "load_lm",
     "lr_test",
     "predictions_frame",
+    "rank_templates",
     "score_panel",
     "taxonomies",
     "to_stata",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
@@ -81,6 +82,46 @@ def _similarity(a: str, b: str, cutoff: float) -> float:
         if matcher.real_quick_ratio() >= cutoff and matcher.quick_ratio() >= cutoff:
             best = max(best, matcher.ratio())
     return best
+
+
+_PUNCTUATION = re.compile(r"[^\w\s]+")
+
+
+def title_variant(title: str) -> str:
+    """A title's spelling-free key: case folded, "&" read as "and", punctuation dropped and
+    each word's plural "s" removed, so that ``"Farm Laborers & Foremen"`` and ``"farm-laborer
+    and foremen"`` have the same key."""
+    words = _PUNCTUATION.sub(" ", title.casefold().replace("&", " and ")).split()
+    return " ".join(
+        w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words
+    )
+
+
+def title_similarity(a: str, b: str, cutoff: float = 0.0) -> float:
+    """Similarity in [0, 1] of two spellings of a title: 1 for the same :func:`title_variant`,
+    else the largest of the fuzzy similarity of :meth:`Taxonomy.match_titles` (difflib's
+    ratio, as is or with words sorted) of the titles and of their variants, and
+    ``ABBREVIATION_SIMILARITY`` (0.8) when one shortens the other (:func:`_abbreviates`).
+    Fuzzy similarities that a cheap bound shows to be below `cutoff` are returned as 0."""
+    va, vb = title_variant(a), title_variant(b)
+    if va == vb:
+        return 1.0
+    if _abbreviates(va, vb):
+        return max(ABBREVIATION_SIMILARITY, _similarity(a, b, ABBREVIATION_SIMILARITY))
+    return max(_similarity(a, b, cutoff), _similarity(va, vb, cutoff))
+
+
+ABBREVIATION_SIMILARITY = 0.8
+"""Similarity of a title to one it shortens (see :func:`title_similarity`)."""
+
+
+def _abbreviates(a: str, b: str) -> bool:
+    """Whether one variant shortens the other: its words begin the other's words, in order,
+    starting with the first (``"retail"`` or ``"ret sale"`` for ``"retail sale clerk"``)."""
+    short, long = sorted((a.split(), b.split()), key=len)
+    if not short or short == long:
+        return False
+    return all(w.startswith(s) for s, w in zip(short, long, strict=False)) and len(short[0]) >= 3
 
 
 def _title_counts(observed: Any) -> dict[str, float]:

@@ -77,7 +77,11 @@ def guess(released):
     # Temperature 0.7: at 1.0 the tiny model blends two titles into one ("farm laborers and
     # farmers") often enough that the mapped share below ranged 0.935-0.996 over finetune
     # seeds 0/1 and torch's native (AVX512), default and avx2 CPU kernels (and 0.941-0.950 on
-    # other CPUs); at 0.7 it ranged 0.969-1.000, parsing 52-60 of 60 samples.
+    # other CPUs). At 0.7, finetune seeds 0-3 (AMD EPYC, torch 2.13.0+cpu):
+    #   native  1.000 0.973 0.996 1.000
+    #   default 0.969 1.000 0.949 0.994   (ATEN_CPU_CAPABILITY=default)
+    #   avx2    0.996 0.996 0.988 0.998   (ATEN_CPU_CAPABILITY=avx2)
+    # parsing 52-60 of 60 samples. CI runs this file under the default kernels as well.
     texts = sample_resumes(released, 60, max_new_tokens=200, temperature=0.7, progress=False)
     return ResumeTemplate.infer(texts)
 
@@ -98,7 +102,8 @@ def test_observed_titles_map_to_the_right_codes(guess, ours):
     matches = ours.match_titles(guess.observed_titles)
     right = matches["code"].notna() & (matches["checkpoint_title"] == matches["title"].str.lower())
     share = matches.loc[right, "count"].sum() / matches["count"].sum()
-    # measured 0.969-1.000 (see `guess`); the bound leaves room for CPUs not measured
+    # measured 0.949-1.000 over 12 seed x kernel runs (see `guess`); the bound sits 0.02
+    # below the least, for CPUs not measured
     assert share >= 0.93
 
 

@@ -6,7 +6,7 @@ import torch
 from greedy import greedy_reference
 
 from labor_econ import ResumeTemplate
-from labor_econ.lm import sample_resumes
+from labor_econ.lm import resume_prompts, sample_resumes
 from labor_econ.lm.testing import tiny_lm
 
 
@@ -108,3 +108,20 @@ def test_empty_prompt_starts_from_bos(lm):
     finally:
         tok.add_bos_token = before
     assert texts == expected
+
+
+def test_resume_prompts_start_the_users_careers(wage, lm):
+    """Prompts: header and first waves of each person, up to the next wave's outcome."""
+    panel = wage.subset(wage.persons[:3])
+    t = ResumeTemplate(header=("Born {birth_year}.",), line="In {year}, a {title}.")
+    prompts = resume_prompts(t, panel, waves=1)
+    full = t.resumes(panel)
+    expected = t.prompts(panel, include_first=True)
+    assert prompts == [expected.loc[p].iloc[1] for p in panel.persons]
+    assert all(full.loc[p].startswith(q) for p, q in zip(panel.persons, prompts, strict=True))
+    assert all(q.count(" a ") == 1 and q.endswith(", a") for q in prompts)
+    assert resume_prompts(t, panel, waves=0, n=5)[3] == expected.loc[panel.persons[0]].iloc[0]
+    texts = sample_resumes(lm, 3, prompt=prompts, max_new_tokens=4, progress=False)
+    assert all(x.startswith(q) for x, q in zip(texts, prompts, strict=True))
+    with pytest.raises(ValueError, match="waves"):
+        resume_prompts(t, panel, waves=-1)

@@ -4,8 +4,9 @@ from labor_econ.lm.inputs import PrefixCandidatesError, check_no_prefix_candidat
 from labor_econ.lm.loading import CausalLM, LMLoadError, load_lm
 from labor_econ.lm.memory import TrainingMemory, estimate_training_memory
 from labor_econ.lm.observed import RawMetrics, raw_metrics
+from labor_econ.lm.ranking import rank_templates
 from labor_econ.lm.run_record import RunMismatchError
-from labor_econ.lm.sampling import sample_resumes
+from labor_econ.lm.sampling import resume_prompts, sample_resumes
 from labor_econ.lm.scorer import Pruning
 from labor_econ.lm.scoring import CandidateScorer, ContextLengthError, naive_score
 from labor_econ.lm.store import ScoreStore, StoreCorruptError, StoreMismatchError, score_panel
@@ -28,6 +29,8 @@ __all__ = [
     "load_lm",
     "naive_score",
     "raw_metrics",
+    "rank_templates",
+    "resume_prompts",
     "sample_resumes",
     "score_panel",
 ]

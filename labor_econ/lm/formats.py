@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -11,6 +12,7 @@ from scipy.special import logsumexp
 
 from labor_econ.errors import CheckpointMismatchWarning, LowValidMassWarning
 from labor_econ.lm.loading import CausalLM
+from labor_econ.lm.ranking import Candidate, _named, rank_templates
 from labor_econ.lm.sampling import generate
 from labor_econ.lm.scoring import CandidateScorer
 from labor_econ.panel import CareerPanel
@@ -22,6 +24,7 @@ __all__ = [
     "LowValidMassWarning",
     "OK_TITLE_SHARE",
     "OK_VALID_MASS",
+    "RANK_MARGIN",
     "WARN_VALID_MASS",
     "WRONG_TITLE_SHARE",
     "WRONG_VALID_MASS",
@@ -38,12 +41,16 @@ WRONG_TITLE_SHARE = 0.5
 """Share of greedy continuations that are titles below which the verdict is ``wrong format``."""
 WARN_VALID_MASS = 0.5
 """Mean valid mass below which :class:`~labor_econ.LLMResults` warn."""
+RANK_MARGIN = 0.05
+"""Log-likelihood per career-line token (nats) by which another candidate template must beat
+the checked one to make an otherwise ``ok`` verdict ``suspicious``."""
 
 _ADVICE = (
     "the checkpoint expects another resume format or other title spellings. Let it write "
     "resumes (labor_econ.lm.sample_resumes), infer their template (ResumeTemplate.infer), map "
-    "its titles onto your codes (Taxonomy.match_titles, Taxonomy.with_titles) and check again "
-    "with labor_econ.check_format"
+    "its titles onto your codes (Taxonomy.match_titles, Taxonomy.with_titles), let the "
+    "checkpoint's likelihood rank the candidates (labor_econ.rank_templates) and check again "
+    "with labor_econ.check_format(..., candidates=...)"
 )
 
 
@@ -76,6 +83,11 @@ class FormatCheck:
         when no terminator came).
     terminated : pandas.Series
         Whether the greedy continuation reached the terminator.
+    ranking : pandas.DataFrame or None
+        With ``check_format(..., candidates=...)``: :func:`labor_econ.rank_templates` of the
+        checked template (named ``"checked"``) and the candidates. A candidate likelier by
+        more than ``RANK_MARGIN`` nats per career-line token makes an ``ok`` verdict
+        ``suspicious``, and the advice names it.
 
     Examples
     --------
@@ -98,6 +110,7 @@ class FormatCheck:
     valid_mass: pd.Series
     greedy: pd.Series
     terminated: pd.Series
+    ranking: pd.DataFrame | None = None
 
     @property
     def n(self) -> int:
@@ -140,14 +153,38 @@ class FormatCheck:
         return shown.value_counts().head(10).rename("count").rename_axis("continuation")
 
     @property
+    def better(self) -> pd.Series:
+        """Candidates likelier than the checked template by more than ``RANK_MARGIN`` nats per
+        career-line token, with their lead (empty without a ranking)."""
+        if self.ranking is None:
+            return pd.Series(dtype=float, name="lead")
+        per_token = self.ranking["line_logp_per_token"]
+        lead = per_token - per_token["checked"]
+        return lead[lead > RANK_MARGIN].rename("lead")
+
+    @property
     def verdict(self) -> str:
         """``"ok"``, ``"suspicious"`` or ``"wrong format"`` (thresholds in the class docs)."""
         mass, share = self.mean_valid_mass, self.title_share
         if mass < WRONG_VALID_MASS or share < WRONG_TITLE_SHARE:
             return "wrong format"
-        if mass >= OK_VALID_MASS and share >= OK_TITLE_SHARE:
+        if mass >= OK_VALID_MASS and share >= OK_TITLE_SHARE and self.better.empty:
             return "ok"
         return "suspicious"
+
+    @property
+    def advice(self) -> str:
+        """What to do when the verdict is not ``ok``: the likelier candidate when a ranking
+        found one, else the workflow that recovers the checkpoint's format."""
+        better = self.better
+        if not better.empty:
+            name = better.idxmax()
+            return (
+                f"the checkpoint finds candidate {name!r} likelier than the checked template "
+                f"by {better.max():.3f} nats per career-line token: check it "
+                "(labor_econ.check_format) and use it"
+            )
+        return _ADVICE
 
     @property
     def message(self) -> str:
@@ -158,7 +195,7 @@ class FormatCheck:
         )
         if self.verdict == "ok":
             return f"ok: {facts}"
-        return f"{self.verdict}: {facts}; {_ADVICE}"
+        return f"{self.verdict}: {facts}; {self.advice}"
 
     def summary(self) -> str:
         """A readable report: the numbers, the verdict and the most frequent non-titles."""
@@ -181,6 +218,14 @@ class FormatCheck:
             lines += [f"  {n:>5}  {_clip(text)!r}" for text, n in self.non_titles.items()]
         else:
             lines.append("Every greedy continuation is a title.")
+        if self.ranking is not None:
+            lines.append("-" * width)
+            lines.append("Candidates by log-likelihood per token (career lines, whole resume):")
+            for name, row in self.ranking.iterrows():
+                lines.append(
+                    f"  {int(row['rank']):>2}. {_clip(str(name), 40):<40} "
+                    f"{row['line_logp_per_token']:>9.4f} {row['logp_per_token']:>9.4f}"
+                )
         lines.append("=" * width)
         lines.append(
             f"ok: mean valid mass >= {OK_VALID_MASS} and titles >= {OK_TITLE_SHARE:.0%}; "
@@ -188,7 +233,7 @@ class FormatCheck:
             f"{WRONG_TITLE_SHARE:.0%}; else suspicious."
         )
         if self.verdict != "ok":
-            lines.append(f"What to do: {_ADVICE}.")
+            lines.append(f"What to do: {self.advice}.")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -216,6 +261,7 @@ def check_format(
     scorer: CandidateScorer | None = None,
     batch_size: int = 16,
     progress: bool = True,
+    candidates: Mapping[str, Candidate] | Sequence[Candidate] | None = None,
 ) -> FormatCheck:
     """Check a template and the panel's titles against what a checkpoint writes.
 
@@ -246,6 +292,11 @@ def check_format(
         Prompts decoded together for the greedy continuations.
     progress : bool, default True
         Show progress bars.
+    candidates : dict or list of templates, optional
+        Other templates (presets, :meth:`ResumeTemplate.infer` guesses, your own): the
+        checkpoint's likelihood of the panel's resumes written each way and the checked way
+        is ranked (:func:`labor_econ.rank_templates` on up to `n` persons), and a candidate
+        likelier by more than ``RANK_MARGIN`` makes the verdict at most ``suspicious``.
 
     Returns
     -------
@@ -275,6 +326,9 @@ def check_format(
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     template = ResumeTemplate.coerce(template)
+    others = None if candidates is None else _named(candidates)
+    if others is not None and "checked" in others:
+        raise ValueError("a candidate is named 'checked', the name of the checked template")
     prompts = template.prompts(panel)
     rng = np.random.default_rng(seed)
     if len(prompts) > n:
@@ -305,6 +359,9 @@ def check_format(
         greedy.append(head)
         terminated.append(bool(found))
     outcomes = tuple(c[len(lead) : len(c) - len(terminator)] for c in candidates)
+    ranking = None
+    if others is not None:
+        ranking = rank_templates(lm, panel, {"checked": template, **others}, n=n, seed=seed)
     return FormatCheck(
         lm_name=lm.name,
         template=template,
@@ -312,4 +369,5 @@ def check_format(
         valid_mass=valid_mass,
         greedy=pd.Series(greedy, index=prompts.index, name="greedy", dtype=object),
         terminated=pd.Series(terminated, index=prompts.index, name="terminated"),
+        ranking=ranking,
     )

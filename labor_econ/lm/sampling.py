@@ -8,8 +8,10 @@ from typing import Any
 import torch
 
 from labor_econ.lm.loading import CausalLM
+from labor_econ.panel import CareerPanel
+from labor_econ.templates import ResumeTemplate
 
-__all__ = ["sample_resumes"]
+__all__ = ["resume_prompts", "sample_resumes"]
 
 
 def sample_resumes(
@@ -31,6 +33,22 @@ def sample_resumes(
     Generation samples from the model's own distribution (no top-k or nucleus cut), stops at
     the end-of-sequence token or after `max_new_tokens`, and runs where the model is
     (the GPU when it is there).
+
+    Samples that show the format: a checkpoint trained on sticky careers writes mostly one
+    title from an empty prompt; :meth:`~labor_econ.ResumeTemplate.infer` then needs the
+    taxonomy to tell title from template, and more varied samples make the guess safer.
+    What each option is for:
+
+    - ``temperature``: below 1 (e.g. 0.7) fewer blended or misspelled titles, so more of
+      the observed titles map to codes; above 1 (e.g. 1.3) more distinct titles per
+      sample, for a checkpoint that repeats one title.
+    - ``prompt`` as a list: each candidate header (``template.header`` lines written out),
+      to see which header the checkpoint continues in its format; or the first waves of
+      your own persons written in the guessed format (:func:`resume_prompts`), so that
+      the checkpoint continues many different careers instead of its commonest one. Also
+      how to sample a checkpoint trained with the loss on the career lines alone, whose
+      samples from an empty prompt need not show the header.
+    - ``seed``: other samples from the same prompts.
 
     Parameters
     ----------
@@ -211,3 +229,50 @@ def _continuation(tokenizer: Any, prompt_ids: list[int], new_ids: list[int]) -> 
     if full.startswith(head):
         return full[len(head) :]
     return decode(new_ids)  # pragma: no cover - tokenizers whose decoding is not prefix-stable
+
+
+def resume_prompts(
+    template: ResumeTemplate | str, panel: CareerPanel, *, waves: int = 1, n: int | None = None
+) -> list[str]:
+    """The beginnings of the panel's resumes in `template`: header, first `waves` waves, and
+    the next wave up to its outcome.
+
+    Prompts for :func:`sample_resumes` that start many different careers, so that a
+    checkpoint whose own samples repeat its commonest career shows other titles too (and a
+    checkpoint trained on the career lines alone continues in its format). Each prompt is
+    the template's prompt of wave ``waves + 1`` (:meth:`ResumeTemplate.prompts`), or of the
+    last wave for persons with fewer.
+
+    Parameters
+    ----------
+    template : ResumeTemplate or str
+        The guessed format (a preset's name, or ``ResumeTemplate.infer(...).template``).
+    panel : CareerPanel
+        Your persons.
+    waves : int, default 1
+        Whole waves written per prompt (0: the header and the first wave's text before its
+        outcome).
+    n : int, optional
+        Number of prompts: persons in panel order, repeated in turn when the panel has fewer.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> prompts = resume_prompts(guess.template, panel, n=60)  # doctest: +SKIP
+    >>> texts = sample_resumes(lm, 60, prompt=prompts)          # doctest: +SKIP
+    """
+    if waves < 0:
+        raise ValueError(f"waves must be non-negative, got {waves}")
+    if n is not None and n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    template = ResumeTemplate.coerce(template)
+    prompts = template.prompts(panel, include_first=True)
+    out = []
+    for _, person in prompts.groupby(level=0, sort=False):
+        out.append(person.iloc[min(waves, len(person) - 1)])
+    if n is not None:
+        out = [out[i % len(out)] for i in range(n)]
+    return out

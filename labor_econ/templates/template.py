@@ -9,20 +9,17 @@ import string
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from .panel import CareerPanel
-from .taxonomy import Taxonomy
-
-if TYPE_CHECKING:
-    from .template_inference import TemplateGuess
+from ..panel import CareerPanel
+from ..taxonomy import Taxonomy
 from .errors import TemplateError
+from .inference import TemplateGuess, infer_from_texts
 
-__all__ = ["PRESETS", "ParsedResume", "ResumeTemplate", "TemplateError"]
-
+__all__ = ["PRESETS", "ParsedResume", "ResumeTemplate", "TemplateError", "infer_template"]
 
 _OUTCOME_FIELDS = ("title", "code")
 _HEADER_OPTIONAL = ("birth_year", "characteristics")
@@ -30,6 +27,34 @@ _TEXT_OPTIONS = ("separator", "header_separator")
 _JSON_FORMAT = "labor_econ.ResumeTemplate"
 _JSON_VERSION = 1
 _JSON_FIELDS = ("name", "header", "line", "separator", "header_separator", "footer")
+
+
+MAX_SPEC_NUMBER = 100
+"""Largest width or precision a field's format spec may ask for (``{hours:>100}``): a template
+read from a checkpoint's files could otherwise write megabytes per wave."""
+MAX_JSON_BYTES = 1_000_000
+"""Largest template JSON file :meth:`ResumeTemplate.load` reads."""
+# The format-spec mini-language of str.format for the built-in types.
+_SPEC = re.compile(
+    r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d+))?[bcdeEfFgGnosxX%]?"
+)
+
+
+def _check_spec(name: str, spec: str, fmt: str, where: str) -> None:
+    """Refuse a format spec outside the mini-language, or with a huge width or precision."""
+    m = _SPEC.fullmatch(spec)
+    if m is None:
+        raise TemplateError(
+            f"{where}: field {{{name}:{spec}}} in {fmt!r} has a format spec outside Python's "
+            "format mini-language"
+        )
+    for part in ("width", "precision"):
+        value = m.group(part)
+        if value and int(value) > MAX_SPEC_NUMBER:
+            raise TemplateError(
+                f"{where}: field {{{name}:{spec}}} in {fmt!r} asks for {part} {int(value)}; at "
+                f"most {MAX_SPEC_NUMBER} is allowed"
+            )
 
 
 def _fields(fmt: str, where: str) -> list[str]:
@@ -59,6 +84,8 @@ def _fields(fmt: str, where: str) -> list[str]:
                 f"{where}: field {{{name}:{spec}}} in {fmt!r} has a field inside its format "
                 "spec; only literal specs such as {hours:.1f} are allowed"
             )
+        if spec:
+            _check_spec(name, spec, fmt, where)
         names.append(name)
     return names
 
@@ -75,14 +102,24 @@ def _pattern(fmt: str, named: bool, seen: set[str]) -> str:
     """A regular expression matching what `fmt` renders; fields become (named) groups.
 
     Numbers (year, age, birth year, code) match digits; other fields any text on one line.
-    A field already captured (in `seen`) must repeat its value.
+    A field already captured (in `seen`) must repeat its value. A text field followed by
+    literal text ends at the first occurrence of that text: a lazy ``[^\\n]*?`` per field
+    would let the regex engine try every split of a line among several fields (hours on a
+    few thousand characters with four fields), this way parsing stays linear in the length.
     """
     out = []
-    for literal, name, _, _ in string.Formatter().parse(fmt):
+    parsed = list(string.Formatter().parse(fmt))
+    for i, (literal, name, _, _) in enumerate(parsed):
         out.append(re.escape(literal))
         if name is None:
             continue
-        body = r"-?\d+" if name in _NUMBER_FIELDS else r"[^\n]*?"
+        after = parsed[i + 1][0] if i + 1 < len(parsed) else ""
+        if name in _NUMBER_FIELDS:
+            body = r"-?\d+"
+        elif after:
+            body = f"(?:(?!{re.escape(after)})[^\\n])*"
+        else:
+            body = r"[^\n]*?"
         if not named:
             out.append(f"(?:{body})")
         elif name in seen:
@@ -169,7 +206,11 @@ class ResumeTemplate:
         Format of one wave, on one line (a line break may only end it). Fields:
         ``{year}`` (the panel's time value), ``{age}`` (needs a declared birth year), any
         time-varying or static covariate, and one of ``{title}`` / ``{code}``, which must
-        be followed by a non-empty terminator without fields.
+        be followed by a non-empty terminator without fields. Fields may come after the
+        terminator (title-first formats such as ``"{title} ({year});"``, terminator
+        ``" ("``) when it holds a non-space character; no title may then contain it. Spaces
+        at the end of such a terminator start the text after it (``"{title} : {year};"``
+        has terminator ``" :"``).
     header : sequence of str
         Header lines, each followed by `header_separator`. Fields: ``{birth_year}``,
         ``{characteristics}`` (all static covariates as ``"name value, ..."``) and static
@@ -214,6 +255,7 @@ class ResumeTemplate:
     _prefix: str = field(init=False, repr=False, compare=False)
     _lead: str = field(init=False, repr=False, compare=False)
     _suffix: str = field(init=False, repr=False, compare=False)
+    _tail: str = field(init=False, repr=False, compare=False)
     _outcome: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -242,19 +284,33 @@ class ResumeTemplate:
                 "is written exactly as the taxonomy spells it"
             )
         suffix = suffix[1:]
+        # Fields may follow the outcome (title-first formats such as "{title} ({year});"):
+        # the literal text up to the first of them is the terminator, the rest the tail.
+        tail = ""
         if _fields(suffix, "line"):
-            raise TemplateError(
-                f"line {self.line!r}: no fields may follow {{{outcome}}}; the continuation "
-                "must be the same text for every transition"
-            )
+            literal = next(iter(string.Formatter().parse(suffix)))[0]
+            split = len(literal.replace("{", "{{").replace("}", "}}"))
+            suffix, tail = suffix[:split], suffix[split:]
+            # Spaces before the next field start the tail, not the continuation: a
+            # continuation ending in a bare space ("Cooks : ") is a token no checkpoint
+            # writes (it saw " 1981", the space joined to the year).
+            spaces = len(suffix) - len(suffix.rstrip(" "))
+            if spaces and suffix.strip():
+                suffix, tail = suffix[: len(suffix) - spaces], suffix[len(suffix) - spaces :] + tail
+            if not suffix.strip():
+                raise TemplateError(
+                    f"line {self.line!r}: no fields may follow {{{outcome}}} directly or after "
+                    "spaces only; write a terminator with a non-space character between them "
+                    "(such as ' (' in '{title} ({year});'): it marks where an outcome ends"
+                )
         if not suffix:
             raise TemplateError(
                 f"line {self.line!r} must end with a line break or other fixed terminator "
-                f"after {{{outcome}}} (such as '.', ';' or ' |'): the terminator marks where "
-                "an outcome ends"
+                f"after {{{outcome}}} (such as '.', ';' or ' |'; or text such as ' (' before "
+                "further fields): the terminator marks where an outcome ends"
             )
         suffix = suffix.replace("{{", "{").replace("}}", "}")
-        if "\n" in prefix or "\n" in suffix[:-1]:
+        if "\n" in prefix or "\n" in suffix[:-1] or "\n" in tail[:-1] or tail and "\n" in suffix:
             raise TemplateError(
                 f"line {self.line!r} must be a single line: a line break may only end it"
             )
@@ -276,6 +332,7 @@ class ResumeTemplate:
         object.__setattr__(self, "_prefix", prefix[: len(prefix) - len(lead)])
         object.__setattr__(self, "_lead", lead)
         object.__setattr__(self, "_suffix", suffix)
+        object.__setattr__(self, "_tail", tail)
         object.__setattr__(self, "_outcome", outcome)
 
     @property
@@ -285,8 +342,12 @@ class ResumeTemplate:
 
     @property
     def boundary(self) -> str:
-        """The text that ends one wave and starts the next: terminator + separator."""
-        return self._suffix + self.separator
+        """The text that ends one wave and starts the next: terminator + separator.
+
+        For a line with fields after the outcome (``"{title} ({year});"``), the terminator
+        alone: it is what no title may contain.
+        """
+        return self._suffix + (self.separator if not self._tail else "")
 
     # -- JSON -----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -346,15 +407,25 @@ class ResumeTemplate:
         Raises
         ------
         TemplateError
-            If the file is not JSON or does not describe a template (the message names it).
+            If the file is not UTF-8 JSON, is larger than ``MAX_JSON_BYTES``, is nested too
+            deeply, or does not describe a template (the message names the file).
         FileNotFoundError
             If `path` does not exist.
         """
-        text = Path(path).read_text(encoding="utf-8")
+        size = Path(path).stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise TemplateError(
+                f"{path}: {size} bytes is too large for a template file (at most {MAX_JSON_BYTES})"
+            )
         try:
-            d = json.loads(text)
-        except json.JSONDecodeError as exc:
+            d = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise TemplateError(f"{path}: not a JSON template file: {exc}") from None
+        except RecursionError:
+            raise TemplateError(
+                f"{path}: not a template file: its JSON is nested too deeply (a template is "
+                "one flat object)"
+            ) from None
         try:
             return cls.from_dict(d)
         except TemplateError as exc:
@@ -504,10 +575,11 @@ class ResumeTemplate:
 
     def _person_parts(
         self, panel: CareerPanel, rows: pd.DataFrame
-    ) -> tuple[str, list[str], list[str]]:
-        """Header, per-wave prompt ends (prefix without lead), per-wave full lines."""
+    ) -> tuple[str, list[str], list[str], list[str]]:
+        """Header, per-wave prompt ends (prefix without lead), full lines, and the text of each
+        line after its continuation (fields after the outcome; usually empty)."""
         header = self._header_text(panel, rows)
-        prefixes, lines = [], []
+        prefixes, lines, tails = [], [], []
         codes = rows[panel.occupation].to_numpy()
         pids, times = rows[panel.id].to_numpy(), rows[panel.time].to_numpy()
         for i, (values, code) in enumerate(zip(self._line_values(panel, rows), codes, strict=True)):
@@ -519,12 +591,13 @@ class ResumeTemplate:
                 f"person {_value(pids[i])!r}, year {_value(times[i])!r}, column "
                 f"{panel.occupation!r} (code {_value(code)!r}, {self.outcome})",
             )
-            lines.append(prefix + self.continuation_text(outcome))
-        return header, prefixes, lines
+            tails.append(self._tail.format(**values))
+            lines.append(prefix + self.continuation_text(outcome) + tails[-1])
+        return header, prefixes, lines, tails
 
     def render(self, panel: CareerPanel, person: Hashable) -> str:
         """The full resume of one person."""
-        header, _, lines = self._person_parts(panel, panel.history(person))
+        header, _, lines, _ = self._person_parts(panel, panel.history(person))
         return header + self.separator.join(lines) + self.footer
 
     def resumes(self, panel: CareerPanel) -> pd.Series:
@@ -543,10 +616,10 @@ class ResumeTemplate:
         """
         texts, spans, ids = [], [], []
         for pid, rows in panel.data.groupby(panel.id, sort=False):
-            header, prefixes, lines = self._person_parts(panel, rows)
+            header, prefixes, lines, tails = self._person_parts(panel, rows)
             offset, person_spans = len(header), []
-            for prefix, line in zip(prefixes, lines, strict=True):
-                person_spans.append((offset + len(prefix), offset + len(line)))
+            for prefix, line, tail in zip(prefixes, lines, tails, strict=True):
+                person_spans.append((offset + len(prefix), offset + len(line) - len(tail)))
                 offset += len(line) + len(self.separator)
             ids.append(pid)
             texts.append(header + self.separator.join(lines) + self.footer)
@@ -562,7 +635,7 @@ class ResumeTemplate:
         """
         values, index = [], []
         for pid, rows in panel.data.groupby(panel.id, sort=False):
-            header, prefixes, lines = self._person_parts(panel, rows)
+            header, prefixes, lines, _ = self._person_parts(panel, rows)
             text = header
             times = rows[panel.time].tolist()
             for j, (prefix, line) in enumerate(zip(prefixes, lines, strict=True)):
@@ -657,11 +730,13 @@ class ResumeTemplate:
         first = f"(?={_pattern(self._prefix, False, set())})" if first_wave else ""
         header_re = re.compile("".join(parts) + first, re.DOTALL)
         nxt = re.escape(self.separator) + _pattern(self._prefix, False, set())
+        seen: set[str] = set()
         wave = (
-            _pattern(self._prefix, True, set())
+            _pattern(self._prefix, True, seen)
             + re.escape(self._lead)
             + f"(?P<{self._outcome}>[^\\n]+?)"
             + re.escape(self._suffix)
+            + _pattern(self._tail, True, seen | {self._outcome})
             + f"(?=(?:{nxt})|{re.escape(self.footer)}\\Z)"
         )
         parsers = (header_re, re.compile(wave, re.DOTALL))
@@ -685,7 +760,7 @@ class ResumeTemplate:
         TemplateGuess
             The template, how many texts it parses back exactly, its parts, and the
             outcome strings seen with their counts. See
-            :func:`labor_econ.template_inference.infer_template` for the method.
+            :func:`labor_econ.templates.infer_template` for the method.
 
         Examples
         --------
@@ -696,9 +771,7 @@ class ResumeTemplate:
         >>> guess.template.line, guess.template.header, guess.n_parsed
         ('In {year}, works as a {title}.', ('Born in {birth_year}.',), 2)
         """
-        from .template_inference import infer_template
-
-        return infer_template(texts, taxonomy=taxonomy)
+        return infer_from_texts(texts, cls, taxonomy=taxonomy)
 
 
 PRESETS: dict[str, ResumeTemplate] = {
@@ -734,3 +807,23 @@ PRESETS: dict[str, ResumeTemplate] = {
         name="model_card",
     ),
 }
+
+
+def infer_template(texts: Sequence[str], *, taxonomy: Taxonomy | None = None) -> TemplateGuess:
+    """Infer the template that wrote `texts`; the same as :meth:`ResumeTemplate.infer`.
+
+    Waves are found by their years; the text between consecutive years holds one outcome,
+    and the literal text around it is what most such pieces share, cut at word edges where
+    that aligns the outcomes better with `taxonomy`'s titles. Whether the outcome follows or
+    precedes the year is read from the first and last waves; ``{age}``, ``{birth_year}`` and
+    ``{characteristics}`` are recognised by their numbers. Malformed texts (a minority) are
+    counted as not parsed.
+
+    Raises
+    ------
+    TemplateError
+        When no wave structure is found, or the texts cannot separate titles from template
+        text (one outcome throughout and no taxonomy; outcomes unlike the taxonomy's
+        titles): the message says what to do.
+    """
+    return ResumeTemplate.infer(texts, taxonomy=taxonomy)
