@@ -9,7 +9,7 @@ persons instead of all of them, and prints the GPU time the subsample's scoring 
 
 The scores come from the known process (no LM): log q is built so that the true
 ``log p = scale * log q + stay * 1[k = prev] + const`` with ``scale = 0.5``, ``stay = 0.7``
-and 26% of the LM's mass on text that is no occupation, as in tests/test_llm_model.py.
+and 26% of the LM's mass on text that is no occupation, as in tests/models/test_llm_model.py.
 
 Run ``python benchmarks/bench_calibration.py`` (about 2 minutes on one core).
 """

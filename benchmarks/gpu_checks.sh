@@ -14,7 +14,7 @@ quiet() { grep -v -e 'Warning: ' -e '^  assert warm' -e '^  llf = model' -e 'Wri
   python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
   if [ "${TESTS:-1}" = 1 ]; then
     timeout "${TESTS_S:-150}" python3 -m pytest -q -x -p no:cacheprovider -n 8 \
-      tests/test_scoring.py tests/test_scoring_forward.py tests/test_scoring_templates.py tests/test_llm_model.py tests/test_store.py 2>&1 | tail -5
+      tests/lm/test_scoring.py tests/lm/test_scoring_forward.py tests/lm/test_scoring_templates.py tests/models/test_llm_model.py tests/lm/test_store.py 2>&1 | tail -5
   fi
   # 7B, then 13B in the same process
   timeout "${E2E_S:-420}" python3 benchmarks/bench_scoring.py --e2e --13b --persons "${PERSONS:-6}" 2>&1 | quiet

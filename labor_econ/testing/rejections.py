@@ -1,7 +1,7 @@
 """The catalogue of rejected inputs: each rule, a bad input that breaks it, and the error.
 
 The test suite runs every case and checks its error type and message
-(``tests/test_rejections.py``); the documentation page "What gets rejected, and why" runs
+(``tests/cli/test_rejections.py``); the documentation page "What gets rejected, and why" runs
 them again at build time and shows the messages they produce, so the page cannot drift
 from the code.
 

@@ -1,4 +1,4 @@
-"""Fine-tune a tiny model under torch.distributed.run (gloo, CPU) for tests/test_finetune.py.
+"""Fine-tune a tiny model under torch.distributed.run (gloo, CPU) for tests/lm/test_finetune.py.
 
 Usage: python -m torch.distributed.run --nproc_per_node=N ddp_finetune.py BASE OUT GLOBAL_BATCH
 """
@@ -12,7 +12,7 @@ from labor_econ.lm.finetune import finetune
 
 
 def parts(wage):
-    """The overfitting split of tests/test_finetune.py's `parts` fixture."""
+    """The overfitting split of tests/lm/test_finetune.py's `parts` fixture."""
     occ = wage.data.groupby("nr")["occupation"]
     inside = occ.apply(lambda s: s.isin([5, 6]).all())
     outside = occ.apply(lambda s: ~s.isin([5, 6]).any())

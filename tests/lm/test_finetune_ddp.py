@@ -20,7 +20,7 @@ import pytest
 from labor_econ import ResumeTemplate
 from labor_econ.lm.testing import tiny_lm
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
 import os, sys

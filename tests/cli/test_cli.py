@@ -252,7 +252,7 @@ def test_parquet_input(tmp_path):
 
 
 def test_module_runs_as_a_subprocess(careers_csv, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     done = subprocess.run(
         [sys.executable, "-m", "labor_econ.cli", "fit", str(careers_csv), "--id", "pid"]
         + ["--time", "year", "--occupation", "occ", "--models", "marginal,markov"]

@@ -85,8 +85,8 @@ def test_two_gloo_processes_pick_the_same_best_epoch(best_of_six):
     from pathlib import Path
 
     tmp_path, _, _ = best_of_six
-    script = Path(__file__).parent / "scripts" / "ddp_finetune.py"
-    root = str(Path(__file__).parents[1])
+    script = Path(__file__).resolve().parents[1] / "scripts" / "ddp_finetune.py"
+    root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": root, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     command += [str(script), str(tmp_path / "base"), str(tmp_path / "ddp"), "4"]

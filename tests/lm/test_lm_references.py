@@ -115,7 +115,7 @@ def test_no_bos_candidate_merging_with_the_first_token_raises(no_bos):
 # by at most 0.17 nats (mean 0.053) with sdpa and 0.27 (mean 0.063) with eager attention
 # (torch 2.13 CPU). The tolerances leave about a factor of two for other kernels; scores that
 # belong to another prompt differ by 3.3 nats on average, a wrong mask or position by more
-# than 1 (tests/test_scoring.py).
+# than 1 (tests/lm/test_scoring.py).
 BF16_MAX, BF16_MEAN = 0.5, 0.12
 
 

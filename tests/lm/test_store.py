@@ -22,7 +22,7 @@ from labor_econ.lm.testing import tiny_lm
 from labor_econ.taxonomies import occ1990
 from labor_econ.templates import ResumeTemplate
 
-WORKER = Path(__file__).with_name("score_panel_worker.py")
+WORKER = Path(__file__).resolve().parents[1] / "score_panel_worker.py"
 ROOT = Path(labor_econ.__file__).resolve().parent.parent
 sys.path.insert(0, str(WORKER.parent))
 from score_panel_worker import panel as worker_panel  # noqa: E402

@@ -1,6 +1,6 @@
 """Formats recovered from tiny LMs trained on formats unlike every preset (issue 21, "Done when").
 
-Two LMs here (the third is tests/test_checkpoint_workflow.py's), each fine-tuned by
+Two LMs here (the third is tests/lm/test_checkpoint_workflow.py's), each fine-tuned by
 ``finetune`` on resumes written by a template unlike every preset, with the titles respelled;
 its saved template and taxonomy are removed, as for a released checkpoint:
 
