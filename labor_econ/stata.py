@@ -44,8 +44,8 @@ class StataError(PanelError):
     >>> try:
     ...     CareerPanel.from_stata(path, id="pid", time="year", occupation="occ")
     ... except StataError as err:
-    ...     print(err)
-    ...careers.dta: cannot read it as a Stata .dta file (...)
+    ...     print(str(err).replace(os.path.dirname(path), "data"))
+    data...careers.dta: cannot read it as a Stata .dta file (...)
     """
 
 
