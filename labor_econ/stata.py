@@ -32,7 +32,21 @@ __all__ = [
 
 
 class StataError(PanelError):
-    """A ``.dta`` file that cannot be read or written; the message names the file."""
+    """A ``.dta`` file that cannot be read or written; the message names the file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from labor_econ import CareerPanel, StataError
+    >>> path = os.path.join(tempfile.mkdtemp(), "careers.dta")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("not a Stata file")
+    >>> try:
+    ...     CareerPanel.from_stata(path, id="pid", time="year", occupation="occ")
+    ... except StataError as err:
+    ...     print(str(err).replace(os.path.dirname(path), "data"))
+    data...careers.dta: cannot read it as a Stata .dta file (...)
+    """
 
 
 #: What pandas' reader raises on a truncated, empty or garbled file (struct.error and

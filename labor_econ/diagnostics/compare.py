@@ -78,6 +78,21 @@ class ModelComparison(SummaryStr):
         The marginal model of the pseudo R-squared.
     panel : CareerPanel
         The panel the models were evaluated on.
+
+    Examples
+    --------
+    >>> from labor_econ import MarginalModel, MarkovModel, compare
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> comparison = compare({"Marginal": MarginalModel(train).fit(),
+    ...                       "Markov": MarkovModel(train).fit()}, test)
+    >>> comparison.table.loc[["N", "Log-likelihood", "Top-1 accuracy"]].round(3)
+                    Marginal    Markov
+    N                763.000   763.000
+    Log-likelihood -1550.442 -1129.864
+    Top-1 accuracy     0.204     0.556
+    >>> comparison.in_sample
+    False
     """
 
     def __init__(

@@ -19,6 +19,29 @@ class ContextLengthError(LaborEconError, ValueError):
         ``(prompt index, tokens needed)`` for every prompt that does not fit.
     limit : int
         The model's ``max_position_embeddings``.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> from labor_econ import CandidateScorer, ResumeTemplate
+    >>> from labor_econ.lm import ContextLengthError
+    >>> template = ResumeTemplate.preset("labor_llm")
+    >>> prompts = template.prompts(val).iloc[:2].tolist()
+    >>> too_long = [prompts[0] * 100, prompts[1]]  # the demo model reads 2,048 tokens
+    >>> try:
+    ...     CandidateScorer(lm).score(too_long, template.continuations(val.taxonomy))
+    ... except ContextLengthError as err:
+    ...     print(err)
+    ...     error = err
+    1 prompt(s) are longer than the model's context of 2,048 tokens (max_position_embeddings),
+    counting the prompt and its longest candidate: prompt 0 (... tokens); shorten the prompts
+    (fewer past years or a shorter header) or use a model with a longer context
+    >>> [i for i, _ in error.rows], error.limit
+    ([0], 2048)
     """
 
     def __init__(
@@ -86,6 +109,18 @@ class PrefixCandidatesError(LaborEconError, ValueError):
     ----------
     pairs : list of tuple
         ``(shorter, longer)`` labels (titles or codes) of every pair found, shorter first.
+
+    Examples
+    --------
+    A template whose terminator (here ``"."``) can occur inside a title:
+
+    >>> from labor_econ.lm import PrefixCandidatesError, check_no_prefix_candidates
+    >>> try:
+    ...     check_no_prefix_candidates([" Clerk.", " Clerk.Typist.", " Cashier."],
+    ...                                labels=["Clerk", "Clerk-typist", "Cashier"])
+    ... except PrefixCandidatesError as err:
+    ...     print(err.pairs)
+    [('Clerk', 'Clerk-typist')]
     """
 
     def __init__(self, pairs: list[tuple[Any, Any]], texts: list[tuple[str, str]]) -> None:
@@ -119,6 +154,22 @@ def check_no_prefix_candidates(
     ------
     PrefixCandidatesError
         Naming every pair (shorter, longer).
+
+    Examples
+    --------
+    >>> from labor_econ import ResumeTemplate
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.lm import check_no_prefix_candidates
+    >>> panel = wage_panel()
+    >>> check_no_prefix_candidates(ResumeTemplate.preset("labor_llm").continuations(panel.taxonomy))
+    >>> try:
+    ...     check_no_prefix_candidates([" Clerk.", " Clerk.Typist.", " Cashier."])
+    ... except ValueError as err:
+    ...     print(err)
+    1 candidate continuation(s) are prefixes of others, so their probabilities would double-count
+    mass: ' Clerk.' (' Clerk.') is a prefix of ' Clerk.Typist.' (' Clerk.Typist.'). Rename the
+    titles or codes, or use a template whose terminator cannot occur inside a title (e.g. a line
+    break)
     """
     labels = list(candidates) if labels is None else list(labels)
     # In sorted order a string is followed by every string it is a prefix of, so checking

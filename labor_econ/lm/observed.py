@@ -34,6 +34,23 @@ class RawMetrics:
     ----------
     logq : pandas.Series
         ``log P(observed continuation | prompt)`` per transition, indexed by (id, time).
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> import numpy as np
+    >>> from labor_econ.lm import raw_metrics
+    >>> metrics = raw_metrics(lm, val.subset(val.persons[:3]), progress=False)
+    >>> metrics.nobs, metrics.logq.index.names
+    (21, FrozenList(['nr', 'year']))
+    >>> bool(np.isclose(metrics.perplexity, np.exp(-metrics.logq.sum() / metrics.nobs)))
+    True
+    >>> print(metrics)  # doctest: +ELLIPSIS
+    Raw (unnormalized) metrics on 21 transitions: log-likelihood -..., perplexity ...
     """
 
     logq: pd.Series
@@ -84,6 +101,18 @@ def raw_metrics(
     Returns
     -------
     RawMetrics
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> from labor_econ.lm import raw_metrics
+    >>> metrics = raw_metrics(lm, val.subset(val.persons[:3]), template="labor_llm", progress=False)
+    >>> metrics.nobs, bool(metrics.llf < 0), bool(metrics.perplexity > 1)
+    (21, True, True)
     """
     frame = score_panel(
         lm,

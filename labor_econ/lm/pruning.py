@@ -32,6 +32,28 @@ class Pruning:
     unexpanded : numpy.ndarray
         Sum of the prefix probabilities of the subtrees left unexpanded: at least the
         mass of every candidate in them, and at most ``tolerance * found``.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> import numpy as np
+    >>> from labor_econ import CandidateScorer, ResumeTemplate
+    >>> template = ResumeTemplate.preset("labor_llm")
+    >>> prompts = template.prompts(val).iloc[:3].tolist()
+    >>> candidates = template.continuations(val.taxonomy)
+    >>> scorer = CandidateScorer(lm)
+    >>> logq = scorer.score(prompts, candidates, tolerance=0.05)
+    >>> pruning = scorer.last_pruning
+    >>> pruning.tolerance, pruning.found.shape
+    (0.05, (3,))
+    >>> bool((pruning.unexpanded <= pruning.tolerance * pruning.found).all())
+    True
+    >>> bool(pruning.max_bound <= np.log1p(pruning.tolerance))
+    True
     """
 
     tolerance: float

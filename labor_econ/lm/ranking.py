@@ -148,6 +148,20 @@ def rank_templates(
     --------
     >>> guess = ResumeTemplate.infer(sample_resumes(lm, 100))        # doctest: +SKIP
     >>> rank_templates(lm, panel, {"inferred": guess, "preset": "labor_llm"})  # doctest: +SKIP
+
+    With the demo's tiny model, which was trained on the ``labor_llm`` preset:
+
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> from labor_econ.lm import rank_templates
+    >>> ranking = rank_templates(lm, val, ["labor_llm", "plain", "model_card"], n=5)
+    >>> ranking.index.tolist(), ranking.attrs["winner"]  # the demo model's training format wins
+    (['labor_llm', 'plain', 'model_card'], 'labor_llm')
+    >>> ranking.columns.tolist()
+    ['rank', 'line_logp_per_token', 'logp_per_token', 'line_tokens', 'tokens', 'margin']
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")

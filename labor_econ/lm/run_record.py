@@ -21,7 +21,27 @@ RUN_FILE = "labor_econ_run.json"
 
 
 class RunMismatchError(LaborEconError, ValueError):
-    """An output folder holds checkpoints of another run; the message says what differs."""
+    """An output folder holds checkpoints of another run; the message says what differs.
+
+    Examples
+    --------
+    A run resumes only checkpoints it wrote itself (:func:`labor_econ.finetune` checks each
+    with ``check_resumable``):
+
+    >>> import os, tempfile
+    >>> from labor_econ.lm import RunMismatchError
+    >>> from labor_econ.lm.run_record import check_resumable
+    >>> out = tempfile.mkdtemp()
+    >>> checkpoint = os.path.join(out, "checkpoint-10")
+    >>> os.mkdir(checkpoint)  # written by another program: no run fingerprint
+    >>> try:
+    ...     check_resumable(checkpoint, {"model": "demo"})
+    ... except RunMismatchError as err:
+    ...     print(str(err).replace(out, "out"))
+    out...checkpoint-10 has no labor_econ_run.json: it was written by another program or an
+    older labor_econ, so it cannot be told to be this run's. Choose another output_dir, or pass
+    resume=False to delete the checkpoints in out and train from the start
+    """
 
 
 def _weights_digest(model: Any) -> str:

@@ -263,6 +263,13 @@ def resume_prompts(
     --------
     >>> prompts = resume_prompts(guess.template, panel, n=60)  # doctest: +SKIP
     >>> texts = sample_resumes(lm, 60, prompt=prompts)          # doctest: +SKIP
+
+    Without a checkpoint, the prompts themselves:
+
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.lm import resume_prompts
+    >>> resume_prompts("plain", wage_panel(), n=2)
+    ['1980: Service workers\\n1981:', '1980: Managers, officials and proprietors\\n1981:']
     """
     if waves < 0:
         raise ValueError(f"waves must be non-negative, got {waves}")

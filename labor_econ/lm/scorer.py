@@ -135,6 +135,20 @@ class CandidateScorer:
     --------
     >>> scorer = CandidateScorer(lm)  # doctest: +SKIP
     >>> log_q = scorer.score(prompts, [" Cashiers\\n", " Sales workers\\n"])  # doctest: +SKIP
+
+    With the demo's tiny model:
+
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> from labor_econ import ResumeTemplate
+    >>> template = ResumeTemplate.preset("labor_llm")
+    >>> prompts = template.prompts(val).iloc[:3].tolist()
+    >>> log_q = CandidateScorer(lm).score(prompts, template.continuations(val.taxonomy))
+    >>> log_q.shape, bool((log_q < 0).all())
+    ((3, 9), True)
     """
 
     def __init__(

@@ -67,7 +67,29 @@ _PRUNING = ["_found_mass", "_unexpanded_mass"]
 
 class StoreCorruptError(LaborEconError, ValueError):
     """A score store's files are unreadable or contradict each other; the message names
-    the files to delete."""
+    the files to delete.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> import tempfile
+    >>> from labor_econ import score_panel
+    >>> from labor_econ.lm import ScoreStore, StoreCorruptError
+    >>> path, small = tempfile.mkdtemp(), val.subset(val.persons[:3])
+    >>> logq = score_panel(lm, small, template="labor_llm", store=path, progress=False)
+    >>> (shard,) = ScoreStore(path).shard_files()
+    >>> _ = shard.write_bytes(b"not parquet")  # a shard cut short or overwritten
+    >>> try:
+    ...     score_panel(lm, small, template="labor_llm", store=path, progress=False)
+    ... except StoreCorruptError as err:
+    ...     print(err)
+    the score store ...: shard ...part-....parquet cannot be read (...); delete that file and
+    score again (only its transitions are rescored)
+    """
 
 
 #: The lock file in a store folder. One run writes to a store at a time (under torchrun,

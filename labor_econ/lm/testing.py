@@ -193,6 +193,25 @@ def naive_score(
     -------
     numpy.ndarray
         Float64 array of shape (n, K).
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.demo import demo_lm
+    >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+    >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+    >>> import numpy as np
+    >>> from labor_econ import CandidateScorer, ResumeTemplate
+    >>> from labor_econ.lm import naive_score
+    >>> template = ResumeTemplate.preset("labor_llm")
+    >>> prompts = template.prompts(val).iloc[:2].tolist()
+    >>> candidates = template.continuations(val.taxonomy)
+    >>> slow = naive_score(lm, prompts, candidates)
+    >>> slow.shape
+    (2, 9)
+    >>> bool(np.allclose(slow, CandidateScorer(lm).score(prompts, candidates), atol=1e-4))
+    True
     """
     candidates = _check_candidates(candidates)
     prompts = _check_texts(prompts, "prompts")

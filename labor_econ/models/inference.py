@@ -63,6 +63,26 @@ class TestResult(SummaryStr):
         Number of transitions (Vuong, Clarke) or of the estimation sample (LR).
     alpha : float
         The significance level of the conclusion.
+
+    Examples
+    --------
+    Returned by the model-comparison tests, e.g. :func:`~labor_econ.diagnostics.vuong_test`:
+
+    >>> from labor_econ import MarginalModel, MarkovModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.diagnostics import vuong_test
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> result = vuong_test(MarkovModel(train).fit(), MarginalModel(train).fit(), test)
+    >>> print(result)
+    Vuong test
+    H0: 'Markov' and 'Marginal' are equally close to the true process
+    Statistic: 10.5929
+    P-value: 0.0000
+    Distribution: normal (person-clustered variance)
+    N: 763
+    Conclusion: 'Markov' preferred at 5%
+    >>> round(result.statistic, 2), result.df
+    (10.59, None)
     """
 
     __test__ = False  # a result, not a pytest test class
@@ -153,6 +173,22 @@ def lr_test(
         refuses ``lrtest`` after ``vce(cluster)``). The warning names the alternative: a
         Wald test with that covariance (``full.wald_test``), the calibration test
         (``calibration_test()``) or the pool's encompassing test.
+
+    Examples
+    --------
+    The marginal model is the Markov model with every row of the transition matrix equal:
+
+    >>> from labor_econ import MarginalModel, MarkovModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.diagnostics import lr_test
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> marginal = MarginalModel(train).fit()
+    >>> markov = MarkovModel(train).fit()
+    >>> result = lr_test(marginal, markov)
+    >>> result.df, result.nobs, bool(result.pvalue < 0.05)
+    (64, 3052, True)
+    >>> result.conclusion
+    "'Marginal' rejected in favour of 'Markov' at 5%"
     """
     alpha = check_alpha(alpha)
     rn, fn = getattr(restricted, "name", "restricted"), getattr(full, "name", "full")

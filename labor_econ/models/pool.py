@@ -457,6 +457,19 @@ def encompassing_test(
         If ``name`` is not a component.
     ValueError
         If the pool has a single component, or ``method`` is unknown.
+
+    Examples
+    --------
+    >>> from labor_econ import LogLinearPoolModel, MarginalModel, MarkovModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.diagnostics import encompassing_test
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> components = {"Marginal": MarginalModel(train).fit(), "Markov": MarkovModel(train).fit()}
+    >>> pool = LogLinearPoolModel(test, components).fit()
+    >>> encompassing_test(pool, "Marginal").conclusion  # clustered Wald test
+    "'Marginal' is encompassed by 'Markov' at 5% (cannot reject w = 0)"
+    >>> encompassing_test(pool, "Markov").conclusion
+    "'Markov' is not encompassed by 'Marginal': w = 0 rejected at 5%"
     """
     alpha = check_alpha(alpha)
     if name not in pool.components:

@@ -63,6 +63,23 @@ class Summary(summary2.Summary):
     Build it as a statsmodels summary (``add_title``, ``add_dict``, ``add_df``,
     ``add_text``); ``as_text()`` is statsmodels' own. Tables are kept as DataFrames
     (``tables``), with each table's header/index flags in ``settings``.
+
+    Examples
+    --------
+    >>> from labor_econ.report import Summary
+    >>> smry = Summary()
+    >>> smry.add_title("Fit of <my> model")
+    >>> smry.add_dict({"Model:": "R&D", "N:": "10"})
+    >>> print(smry.as_text())
+    Fit of <my> model
+    ================
+    Model: R&D N: 10
+    ================
+    >>> print(smry.as_html())  # the title and cells escaped
+    <table class="simpletable">
+    <caption>Fit of &lt;my&gt; model</caption>
+    <tr><td>Model:</td><td>R&amp;D</td><td>N:</td><td>10</td></tr>
+    </table>
     """
 
     def _rows(self, table: pd.DataFrame, settings: dict) -> list[tuple[list[str], bool]]:
@@ -124,6 +141,29 @@ class SummaryStr:
 
     A subclass implements ``summary()`` returning a :class:`Summary` (linearmodels'
     ``_SummaryStr`` pattern: one summary, every rendering derived from it).
+
+    Examples
+    --------
+    >>> from labor_econ.report import SummaryStr, info_summary
+    >>> class Note(SummaryStr):
+    ...     def summary(self):
+    ...         return info_summary("A note", {"Model:": "R&D"})
+    >>> print(Note())
+       A note
+    ============
+    Model: R&D
+    ============
+    >>> print(Note().to_latex())
+    \\begin{table}
+    \\caption{A note}
+    \\begin{center}
+    \\begin{tabular}{llll}
+    \\hline
+    Model: & R\\&D &  &  \\\\
+    \\hline
+    \\end{tabular}
+    \\end{center}
+    \\end{table}
     """
 
     def summary(self) -> Summary:  # pragma: no cover - every subclass implements it
@@ -145,7 +185,15 @@ class SummaryStr:
 
 
 def taxonomy_label(taxonomy: Any) -> str:
-    """A taxonomy as summaries show it: ``"name (K codes)"``."""
+    """A taxonomy as summaries show it: ``"name (K codes)"``.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.report import taxonomy_label
+    >>> taxonomy_label(wage_panel().taxonomy)
+    'wage_panel_1970 (9 codes)'
+    """
     return f"{taxonomy.name} ({len(taxonomy)} codes)"
 
 
@@ -170,6 +218,18 @@ def header(
         :func:`labor_econ.models.base.cov_type_label`); omitted when None.
     extra : mapping, optional
         Model-specific entries, placed before the fit statistics.
+
+    Examples
+    --------
+    >>> from labor_econ import MarkovModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.report import header
+    >>> info = header(MarkovModel(wage_panel()).fit(), model="Markov")
+    >>> {k: info[k] for k in ["Model:", "Taxonomy:", "No. Transitions:", "Parameters:"]}
+    {'Model:': 'Markov', 'Taxonomy:': 'wage_panel_1970 (9 codes)', 'No. Transitions:': '3815',
+     'Parameters:': '72'}
+    >>> info["Log-likelihood:"], info["Perplexity:"]
+    ('-5385.3384', '4.1026')
     """
     info = {
         "Model:": model,
@@ -195,7 +255,25 @@ def header(
 
 
 def info_summary(title: str, info: Mapping[str, str]) -> Summary:
-    """A :class:`Summary` opening with ``title`` and the header ``info``."""
+    """A :class:`Summary` opening with ``title`` and the header ``info``.
+
+    Examples
+    --------
+    >>> from labor_econ import MarkovModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.report import header, info_summary
+    >>> res = MarkovModel(wage_panel()).fit()
+    >>> print(info_summary("Markov transition model", header(res, model="Markov")))
+                          Markov transition model
+    ====================================================================
+    Model:           Markov                    LL-Null:       -7776.3615
+    Taxonomy:        wage_panel_1970 (9 codes) Pseudo R-squ.: 0.3075
+    No. Transitions: 3815                      Perplexity:    4.1026
+    No. Persons:     545                       AIC:           10914.6768
+    Parameters:      72                        BIC:           11364.4389
+    Log-likelihood:  -5385.3384
+    ====================================================================
+    """
     smry = Summary()
     smry.add_title(title)
     smry.add_dict(dict(info))

@@ -36,6 +36,16 @@ def calibration_table(evaluation: TransitionEvaluation, bins: int = 10) -> pd.Da
     A transition counts as a hit when its observed occupation is the single most likely
     one; a tie for the top counts against, as in top-1 accuracy, so ``observed`` weighted
     by ``n`` sums to ``evaluation.accuracy(1) * evaluation.nobs``.
+
+    Examples
+    --------
+    >>> from labor_econ import MarkovModel, calibration_table
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> ev = MarkovModel(train).fit().evaluate(test)
+    >>> table = calibration_table(ev, bins=5)
+    >>> table.columns.tolist(), int(table["n"].sum())
+    (['predicted', 'observed', 'n'], 763)
     """
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
         raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
@@ -76,6 +86,19 @@ def calibration_plot(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from labor_econ import MarginalModel, MarkovModel, calibration_plot
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> evaluations = {"Marginal": MarginalModel(train).fit().evaluate(test),
+    ...                "Markov": MarkovModel(train).fit().evaluate(test)}
+    >>> path = os.path.join(tempfile.mkdtemp(), "calibration.png")
+    >>> fig = calibration_plot(evaluations, path, bins=5)
+    >>> os.path.getsize(path) > 0
+    True
     """
     import matplotlib
 

@@ -94,6 +94,20 @@ class TemplateGuess:
     aligned_share : float or None
         Share of observed outcomes (by count) that align with a taxonomy title (a variant
         or a fuzzy match); None without a taxonomy.
+
+    Examples
+    --------
+    >>> from labor_econ import ResumeTemplate
+    >>> from labor_econ.datasets import wage_panel
+    >>> panel = wage_panel()
+    >>> texts = ResumeTemplate.preset("labor_llm").resumes(panel).tolist()
+    >>> guess = ResumeTemplate.infer(texts, taxonomy=panel.taxonomy)
+    >>> guess.n_parsed == guess.n_texts == 545
+    True
+    >>> guess.fields
+    ('characteristics', 'year', 'title')
+    >>> guess.template.resumes(panel).equals(ResumeTemplate.preset("labor_llm").resumes(panel))
+    True
     """
 
     template: ResumeTemplate

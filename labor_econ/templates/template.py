@@ -825,5 +825,14 @@ def infer_template(texts: Sequence[str], *, taxonomy: Taxonomy | None = None) ->
         When no wave structure is found, or the texts cannot separate titles from template
         text (one outcome throughout and no taxonomy; outcomes unlike the taxonomy's
         titles): the message says what to do.
+
+    Examples
+    --------
+    >>> from labor_econ.templates import infer_template
+    >>> texts = ["1990: Cashiers\\n1991: Cashiers\\n1993: Retail sales clerks\\n",
+    ...          "2001: Retail sales clerks\\n2002: Cashiers\\n"]
+    >>> guess = infer_template(texts)
+    >>> guess.template.line, guess.n_parsed, guess.n_texts
+    ('{year}: {title}\\n', 2, 2)
     """
     return ResumeTemplate.infer(texts, taxonomy=taxonomy)
