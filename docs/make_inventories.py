@@ -62,6 +62,12 @@ INVENTORIES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
                 "dev/generated/$.html#$",
             ),
             ("statsmodels.iolib.summary2.summary_col", "py:function", "generated/$.html#$"),
+            ("statsmodels.iolib.summary2.Summary", "py:class", "generated/$.html#$"),
+            (
+                "statsmodels.tools.sm_exceptions.PerfectSeparationError",
+                "py:class",
+                "generated/$.html#$",
+            ),
         ],
     ),
     "transformers": (

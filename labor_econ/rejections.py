@@ -1,4 +1,4 @@
-"""Moved to :mod:`labor_econ.testing.rejections`; kept so that old imports keep working."""
+"""Moved to ``labor_econ.testing.rejections``; kept so that old imports keep working."""
 
 from .testing.rejections import CASES, CommandLineError, RejectionCase, rejection_table
 

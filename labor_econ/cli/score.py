@@ -70,7 +70,7 @@ def _device() -> str:
 def run_score(args: argparse.Namespace, log: TextIO | None) -> int:
     """Run ``labor-econ score``; raises UsageError for bad arguments."""
     from ..lm.loading import load_lm
-    from ..lm.store import score_panel
+    from ..lm.panel_scores import score_panel
 
     if args.shard_transitions < 1:
         raise UsageError(f"--shard-transitions must be positive, got {args.shard_transitions}")

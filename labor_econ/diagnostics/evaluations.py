@@ -171,7 +171,7 @@ class ChangeEvaluation:
     Attributes
     ----------
     frame : pandas.DataFrame
-        Index (group, model), columns :data:`STATISTICS` (``_se`` columns: person-clustered
+        Index (group, model), columns ``STATISTICS`` (``_se`` columns: person-clustered
         standard errors).
     by : str
         The grouping variable (``"all"`` when there is none).

@@ -28,12 +28,12 @@ class Mobility:
         observed are absent). With a Markov model estimated on the same panel and no
         smoothing, it is ``xttrans``'s table (as shares).
     matrix_se : pandas.DataFrame
-        Person-clustered standard errors of :attr:`matrix` (each cell is a mean over a
+        Person-clustered standard errors of ``matrix`` (each cell is a mean over a
         row's transitions; persons with several such transitions are one cluster).
     counts : pandas.Series
         Transitions from each previous occupation.
     shorrocks : float
-        Shorrocks' index ``(m - trace) / (m - 1)`` over the ``m`` rows of :attr:`matrix`:
+        Shorrocks' index ``(m - trace) / (m - 1)`` over the ``m`` rows of ``matrix``:
         0 when nobody moves, ``m / (m - 1)`` times the average move probability.
     shorrocks_se : float
         Its person-clustered standard error (the trace is a sum of row means).

@@ -4,12 +4,13 @@ from labor_econ.lm.inputs import PrefixCandidatesError, check_no_prefix_candidat
 from labor_econ.lm.loading import CausalLM, LMLoadError, load_lm
 from labor_econ.lm.memory import TrainingMemory, estimate_training_memory
 from labor_econ.lm.observed import RawMetrics, raw_metrics
+from labor_econ.lm.panel_scores import score_panel
 from labor_econ.lm.ranking import rank_templates
 from labor_econ.lm.run_record import RunMismatchError
 from labor_econ.lm.sampling import resume_prompts, sample_resumes
 from labor_econ.lm.scorer import Pruning
 from labor_econ.lm.scoring import CandidateScorer, ContextLengthError, naive_score
-from labor_econ.lm.store import ScoreStore, StoreCorruptError, StoreMismatchError, score_panel
+from labor_econ.lm.store import ScoreStore, StoreCorruptError, StoreMismatchError
 
 __all__ = [
     "CandidateScorer",

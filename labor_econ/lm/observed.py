@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .store import OBSERVED, score_panel
+from .panel_scores import score_panel
+from .store import OBSERVED
 
 if TYPE_CHECKING:
     from ..panel import CareerPanel

@@ -224,7 +224,7 @@ class CandidateScorer:
         #: Tokens fed to the model so far (real tokens, no padding), by kind: prompts of
         #: `score`, trie nodes of `score`, and sequences of `score_observed`.
         self.tokens_fed = {"prompt": 0, "trie": 0, "observed": 0}
-        #: Rows of `score_observed(..., persons=...)` fed on their own (see there).
+        #: Rows of ``score_observed(..., persons=...)`` fed on their own (see there).
         self.observed_fallback_rows = 0
         #: What the last `score` with a tolerance left out (see `Pruning`).
         self.last_pruning: Pruning | None = None

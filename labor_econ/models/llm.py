@@ -402,7 +402,7 @@ class LLMModel(LikelihoodModel):
     def logq(self) -> np.ndarray:
         """``log P(continuation_k | prompt_i)``, shape (n_transitions, K), computed once
         by :func:`labor_econ.score_panel` (in memory, or in the model's `store`)."""
-        from ..lm.store import score_panel
+        from ..lm.panel_scores import score_panel
 
         self._require_lm()
         with warnings.catch_warnings():

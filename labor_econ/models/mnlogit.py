@@ -1277,7 +1277,7 @@ class MNLogitResults(WaldInference, TransitionResults):
     def iterations(self) -> int:
         """Optimizer iterations over every run of the fit (the common convergence record).
 
-        Read from :attr:`fit_history`, where each run records ``"... after N iterations"``
+        Read from ``fit_history``, where each run records ``"... after N iterations"``
         (kept in one place, so the fit's record and this count cannot disagree).
         """
         runs = (re.findall(r"after (\d+) iterations", step) for step in self.fit_history)

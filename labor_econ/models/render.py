@@ -215,7 +215,7 @@ def header(
         The model's name as shown.
     cov_type : str, optional
         The covariance type, already worded (see
-        :func:`labor_econ.models.base.cov_type_label`); omitted when None.
+        ``labor_econ.models.base.cov_type_label``); omitted when None.
     extra : mapping, optional
         Model-specific entries, placed before the fit statistics.
 

@@ -54,7 +54,7 @@ class CareerStates:
     time : int
         The year of the wave to predict (the same for every row).
     person : ndarray of int
-        Position of each row's person in :attr:`ids` / :attr:`covariates`.
+        Position of each row's person in ``ids`` / ``covariates``.
     occupation : ndarray of int
         Taxonomy position of the last wave's occupation.
     prev : ndarray of int
@@ -126,9 +126,9 @@ class CareerStates:
 
         Person ``s`` of the returned panel (ids ``0 .. n - 1``) has the observed waves of
         state ``s``'s person up to the start, its simulated waves, and a wave at
-        :attr:`time` (the one to predict: its occupation, a placeholder, is the outcome and
+        ``time`` (the one to predict: its occupation, a placeholder, is the outcome and
         is read by nothing that predicts it). Simulated waves copy the covariates of the last
-        observed wave; :attr:`overrides` (``set``) apply to every wave.
+        observed wave; ``overrides`` (``set``) apply to every wave.
 
         Returns
         -------

@@ -810,7 +810,7 @@ PRESETS: dict[str, ResumeTemplate] = {
 
 
 def infer_template(texts: Sequence[str], *, taxonomy: Taxonomy | None = None) -> TemplateGuess:
-    """Infer the template that wrote `texts`; the same as :meth:`ResumeTemplate.infer`.
+    """Infer the template that wrote `texts`; the same as :meth:`~labor_econ.ResumeTemplate.infer`.
 
     Waves are found by their years; the text between consecutive years holds one outcome,
     and the literal text around it is what most such pieces share, cut at word edges where
