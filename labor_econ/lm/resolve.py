@@ -41,10 +41,10 @@ def resolve_template(
         The checkpoint; its saved template (``lm.template``, written by
         :func:`labor_econ.finetune` as ``labor_econ_template.json``) is the default.
     template : str, path, dict or ResumeTemplate, optional
-        A template as :meth:`ResumeTemplate.coerce` reads it (a preset name, a ``.json``
+        A template as :meth:`~labor_econ.ResumeTemplate.coerce` reads it (a preset name, a ``.json``
         file, a :meth:`~ResumeTemplate.to_dict` dict or a template).
     stacklevel : int
-        Where warnings point, as for :func:`warnings.warn` (counted from the caller).
+        Where warnings point, as for ``warnings.warn`` (counted from the caller).
 
     Returns
     -------

@@ -153,7 +153,7 @@ class ConditionalLogit:
         return params, steps
 
     def covariance(self, params: np.ndarray, cov_type: str) -> np.ndarray:
-        """Covariance of the estimates (see :func:`~labor_econ.models.base.sandwich_covariance`)."""
+        """Covariance of the estimates (``labor_econ.models.base.sandwich_covariance``)."""
         return sandwich_covariance(
             self.hessian(params), self.score_obs(params), self.groups, cov_type
         )

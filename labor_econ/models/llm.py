@@ -635,7 +635,7 @@ def calibration_panel(
         How many persons, drawn without replacement; `panel` itself when it has no more, or
         for ``"all"``.
     seed : int, default 0
-        Seed of the draw (:func:`numpy.random.default_rng`).
+        Seed of the draw (``numpy.random.default_rng``).
 
     Raises
     ------
