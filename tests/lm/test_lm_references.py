@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from byte_level_lm import byte_level_lm
 
 from labor_econ.lm import CandidateScorer, load_lm, naive_score
 
@@ -26,29 +27,7 @@ CANDIDATES = [" Cashiers\n", " Cashiers and clerks\n", " Sales workers\n", " Coo
 def _no_bos_lm(path):
     """A byte-level BPE tokenizer as GPT-2's (no BOS, "\\n" and spaces merge into one token),
     on a tiny Llama."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=420, min_frequency=2, special_tokens=["<|endoftext|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
-    )  # fmt: skip
-    bpe.train_from_iterator(RESUMES, trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>")
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=88, num_hidden_layers=2,
-        num_attention_heads=4, initializer_range=0.3, eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=None, pad_token_id=None, tie_word_embeddings=False,
-    )  # fmt: skip
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(3)
-        model = LlamaForCausalLM(config)
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return load_lm(path, device="cpu")
+    return byte_level_lm(path, RESUMES, vocab_size=420)
 
 
 @pytest.fixture(scope="module")

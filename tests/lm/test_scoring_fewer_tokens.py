@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+from byte_level_lm import byte_level_lm
 from scipy.special import logsumexp
 
 from labor_econ.datasets import simulate_panel
-from labor_econ.lm import CandidateScorer, load_lm, naive_score, score_panel
+from labor_econ.lm import CandidateScorer, naive_score, score_panel
 from labor_econ.lm.inputs import PrefixCandidatesError, check_no_prefix_candidates
 from labor_econ.lm.testing import tiny_lm
 from labor_econ.taxonomy import Taxonomy
@@ -136,33 +136,11 @@ def test_person_level_observed_equals_per_row(lm, rows, exact):
 def _merging_lm(path):
     """A byte-level BPE as GPT-2's, where "\\n" and the next line's spaces merge into one
     token: a resume's tokens at a wave boundary differ from prompt + continuation's."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
     texts = [
         f"Worker {i}\n  {1980 + j}: Cashiers\n  {1981 + j}: Cooks\n" for i in range(30)
         for j in range(3)
     ]  # fmt: skip
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400, min_frequency=2, special_tokens=["<|endoftext|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
-    )  # fmt: skip
-    bpe.train_from_iterator(texts, trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>")
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=88, num_hidden_layers=2,
-        num_attention_heads=4, initializer_range=0.3, eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=None, pad_token_id=None, tie_word_embeddings=False,
-    )  # fmt: skip
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(3)
-        model = LlamaForCausalLM(config)
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return load_lm(path, device="cpu")
+    return byte_level_lm(path, texts, vocab_size=400)
 
 
 def test_person_level_falls_back_where_tokens_merge_across_the_boundary(tmp_path):
