@@ -12,6 +12,7 @@ from .data import (
     UsageError,
     add_panel_arguments,
     check_data_path,
+    load_results,
     panel_from_args,
     seed_argument,
 )
@@ -94,19 +95,6 @@ def parse_results(entries: list[str]) -> dict[str, Path]:
     return named
 
 
-def _load(name: str, path: Path) -> Any:
-    from ..models.base import TransitionResults
-
-    try:
-        return TransitionResults.load(path)
-    except (ValueError, KeyError, OSError) as err:  # KeyError: a zip missing a member
-        raise ValueError(f"--results {name}={path}: {err}") from err
-    except (TypeError, AttributeError, IndexError) as err:  # a tampered zip's wrong types
-        raise ValueError(
-            f"--results {name}={path}: not valid saved results ({type(err).__name__}: {err})"
-        ) from err
-
-
 def _declared(panel: Any) -> tuple[tuple, pd.DataFrame]:
     """A panel's declaration and the columns it declares (what a model's scores depend on)."""
     names = (panel.id, panel.time, panel.occupation, panel.birth_year)
@@ -144,7 +132,7 @@ def run_compare(args: argparse.Namespace, log: TextIO | None) -> int:
     models = {}
     for name, path in paths.items():
         say(f"loading {name} from {path} ...")
-        models[name] = _load(name, path)
+        models[name] = load_results(path, f"--results {name}={path}")
     say(f"reading {args.data} ...")
     panel = data = panel_from_args(args, log)
     say(f"{panel!r}")

@@ -6,7 +6,7 @@ import argparse
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import pandas as pd
 import pyarrow as pa
@@ -27,6 +27,22 @@ __all__ = [
 ]
 
 FORMATS = (".dta", ".csv", ".parquet")
+
+
+def load_results(path: Path, option: str) -> Any:
+    """Saved results from `path`; a file that is not valid saved results is a ValueError
+    that starts with `option` (as given, e.g. ``--results Markov=res.zip``), never a
+    traceback."""
+    from ..models.base import TransitionResults
+
+    try:
+        return TransitionResults.load(path)
+    except (ValueError, KeyError, OSError) as err:  # KeyError: a zip missing a member
+        raise ValueError(f"{option}: {err}") from err
+    except (TypeError, AttributeError, IndexError) as err:  # a tampered zip's wrong types
+        raise ValueError(
+            f"{option}: not valid saved results ({type(err).__name__}: {err})"
+        ) from err
 
 
 def seed_argument(text: str) -> int:

@@ -7,8 +7,14 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..outdir import prepare_out_dir
-from .data import UsageError, add_panel_arguments, check_data_path, panel_from_args
+from .data import (
+    UsageError,
+    add_panel_arguments,
+    check_data_path,
+    load_results,
+    panel_from_args,
+)
+from .outdir import prepare_out_dir
 from .outputs import Progress, write_manifest
 
 __all__ = ["add_parser", "parse_set", "run_simulate"]
@@ -106,7 +112,6 @@ def _write_draws(sim: Any, path: Path, kind: str) -> None:
 
 def run_simulate(args: argparse.Namespace, log: TextIO | None) -> int:
     """Run ``labor-econ simulate``; raises UsageError for bad arguments."""
-    from ..models.base import TransitionResults
     from ..models.simulate import simulate
 
     if not args.results.is_file():
@@ -118,10 +123,10 @@ def run_simulate(args: argparse.Namespace, log: TextIO | None) -> int:
     if args.keep_draws < 0:
         raise UsageError(f"--keep-draws must be >= 0, got {args.keep_draws}")
     check_data_path(args.data)
-    out = prepare_out_dir(args.out, overwrite=args.overwrite)
+    out = prepare_out_dir(args.out, overwrite=args.overwrite, inputs=[args.data, args.results])
     say = Progress(log)
     say(f"loading {args.results} ...")
-    results = TransitionResults.load(args.results)
+    results = load_results(args.results, f"--results {args.results}")
     say(f"reading {args.data} ...")
     panel = panel_from_args(args, log)
     if args.data.suffix.lower() != ".dta":

@@ -60,6 +60,13 @@ def test_simulate_bad_arguments(saved, capsys):
     assert main([*base, "--set", "wage=1", "--out", str(root / "x3")]) == 1
     assert "does not declare as covariates" in capsys.readouterr().err
     assert main([*base[:-1], str(root / "none.zip"), "--out", str(root / "x4")]) == 2
+    # --out may not hold an input (the data and the results live in root)
+    assert main([*base, "--out", str(root), "--overwrite"]) == 2
+    assert "holds the input" in capsys.readouterr().err
+    (root / "garbage.zip").write_bytes(b"not a zip")
+    assert main([*base[:-1], str(root / "garbage.zip"), "--out", str(root / "x5")]) == 1
+    err = capsys.readouterr().err
+    assert f"--results {root / 'garbage.zip'}: " in err and "Traceback" not in err
     assert parse_set(["a=1", "b=2.5", "c=x"]) == {"a": 1, "b": 2.5, "c": "x"}
 
 
