@@ -21,7 +21,17 @@ from scipy.special import log_softmax
 
 from .base import sandwich_covariance
 
-__all__ = ["ConditionalLogit", "ConditionalLogitFit"]
+__all__ = ["ConditionalLogit", "ConditionalLogitFit", "utilities"]
+
+
+def utilities(x: np.ndarray, params: np.ndarray, available: np.ndarray | None = None) -> np.ndarray:
+    """``x b`` for features ``x`` (n, K, p), with ``-inf`` where not ``available`` (n, K):
+    the utilities of :class:`ConditionalLogit`, also for alternatives outside a fit (the
+    LLM's simulated steps)."""
+    u = x @ np.asarray(params, dtype=np.float64)
+    if available is not None:
+        u[~available] = -np.inf
+    return u
 
 
 @dataclass(frozen=True)
@@ -71,10 +81,7 @@ class ConditionalLogit:
 
     def utilities(self, params: np.ndarray) -> np.ndarray:
         """``x b``, (n, K), with ``-inf`` for unavailable alternatives."""
-        u = self.x @ np.asarray(params, dtype=np.float64)
-        if self.available is not None:
-            u[~self.available] = -np.inf
-        return u
+        return utilities(self.x, params, self.available)
 
     def log_probs(self, params: np.ndarray) -> np.ndarray:
         """Log-probabilities (n, K)."""

@@ -30,7 +30,7 @@ from .base import (
     cov_type_label,
     marginal_loglike,
 )
-from .clogit import ConditionalLogit
+from .clogit import ConditionalLogit, utilities
 from .inference import TestResult, wald_result
 from .renamed import renamed_getattr
 from .render import Summary, taxonomy_label
@@ -457,20 +457,12 @@ class LLMModel(LikelihoodModel):
         return cached
 
     # -- likelihood: the shared conditional logit (labor_econ.models.clogit) -------------------
-    def _features(self) -> np.ndarray:
-        """x_ik = (log q_ik, 1[k = prev_i]) as an (n, K, 2) array, with -inf set to 0."""
-        x = np.zeros((*self.logq.shape, 2))
-        x[..., 0] = np.where(np.isneginf(self.logq), 0.0, self.logq)
-        has_prev = self._prev >= 0
-        x[np.flatnonzero(has_prev), self._prev[has_prev], 1] = 1.0
-        return x
-
     @cached_property
     def _clogit(self) -> ConditionalLogit:
         # q = 0 stays impossible for any scale: those occupations are unavailable.
         persons = np.asarray(self.transitions.index.get_level_values(0))
         return ConditionalLogit(
-            self._features(), self._obs, persons, available=~np.isneginf(self.logq)
+            _features(self.logq, self._prev), self._obs, persons, available=~np.isneginf(self.logq)
         )
 
     def _log_probs(self, params: Sequence[float]) -> np.ndarray:
@@ -777,7 +769,8 @@ class LLMResults(TransitionResults, WaldInference, LikelihoodModelResults):
         prompts = model.template.prompts(careers).loc[rows].tolist()
         starts = model.template.wave_starts(prompts)
         logq = np.asarray(model.scorer.score(prompts, model.candidates, starts=starts))
-        return np.exp(log_softmax(_utilities(logq, states.occupation, self.params), axis=1))
+        u = utilities(_features(logq, states.occupation), self.params, ~np.isneginf(logq))
+        return np.exp(log_softmax(u, axis=1))
 
     @property
     def llnull(self) -> float:
@@ -977,15 +970,14 @@ class LLMResults(TransitionResults, WaldInference, LikelihoodModelResults):
         )
 
 
-def _utilities(logq: np.ndarray, prev: np.ndarray, params: Sequence[float]) -> np.ndarray:
-    """``scale * log q + stay * 1[k = prev]`` (``prev`` -1: no previous occupation)."""
-    scale, stay = np.asarray(params, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        u = scale * logq
-    u[np.isneginf(logq)] = -np.inf  # q = 0 stays impossible for any scale >= 0
+def _features(logq: np.ndarray, prev: np.ndarray) -> np.ndarray:
+    """The calibration's features x_ik = (log q_ik, 1[k = prev_i]) as an (n, K, 2) array,
+    -inf set to 0 (those occupations are unavailable); ``prev`` -1: no previous occupation."""
+    x = np.zeros((*logq.shape, 2))
+    x[..., 0] = np.where(np.isneginf(logq), 0.0, logq)
     has_prev = prev >= 0
-    u[np.flatnonzero(has_prev), prev[has_prev]] += stay
-    return u
+    x[np.flatnonzero(has_prev), prev[has_prev], 1] = 1.0
+    return x
 
 
 def _checked(results: LLMResults) -> LLMResults:
