@@ -304,11 +304,16 @@ def topk_accuracy(probs: np.ndarray, observed: np.ndarray, k: int = 1) -> float:
     against: the observed outcome must beat all but at most ``k - 1`` others strictly)."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    return float(np.mean(topk_hits(probs, observed, k)))
+
+
+def topk_hits(probs: np.ndarray, observed: np.ndarray, k: int = 1) -> np.ndarray:
+    """Per row, whether the observed column is among the ``k`` most probable, ties counting
+    against (see :func:`topk_accuracy`)."""
     p_obs = probs[np.arange(len(observed)), observed]
-    # Rows where at least k outcomes (the observed one included) reach its probability:
+    # Rows where at most k outcomes (the observed one included) reach its probability:
     # a tie with the k-th most probable is a miss, so a uniform model scores k / K.
-    at_least = (probs >= p_obs[:, None]).sum(axis=1)
-    return float(np.mean(at_least <= k))
+    return (probs >= p_obs[:, None]).sum(axis=1) <= k
 
 
 def _rows_named(index: pd.Index, rows: np.ndarray, limit: int = 5) -> str:

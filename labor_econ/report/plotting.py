@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ..models.base import TransitionEvaluation
+from ..models.base import TransitionEvaluation, topk_hits
 
 __all__ = ["calibration_table", "calibration_plot"]
 
@@ -53,8 +53,7 @@ def calibration_table(evaluation: TransitionEvaluation, bins: int = 10) -> pd.Da
     top = probs.argmax(axis=1)
     p_top = probs[np.arange(len(top)), top]
     observed = pd.Index(evaluation.probabilities.columns).get_indexer(evaluation.observed)
-    p_obs = probs[np.arange(len(top)), observed]
-    hit = ((probs >= p_obs[:, None]).sum(axis=1) == 1).astype(float)
+    hit = topk_hits(probs, observed, 1).astype(float)
     which = np.minimum((p_top * bins).astype(int), bins - 1)
     frame = pd.DataFrame({"bin": which, "predicted": p_top, "observed": hit})
     out = frame.groupby("bin").agg(
