@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.iolib.summary2 import Summary
 
-from ..models.base import TransitionResults, check_taxonomy
+from ..models.base import TransitionResults, check_taxonomy, topk_hits
 from ..models.simulate import simulate
 from ..panel import CareerPanel, PanelError
 
@@ -274,10 +274,11 @@ def _statistics(
     ll_mean, ll_se = _clustered_mean(loglik, persons)
     move_auc, move_auc_se = auc(p_move, moved, persons)
     brier, brier_se = _clustered_mean((p_move - moved) ** 2, persons)
-    # accuracy among movers: the destination is the argmax once the previous code is removed
+    # accuracy among movers: the destination is the most probable once the previous code is
+    # removed, a tie counting as a miss as in top-1 accuracy (argmax would pick the first)
     others = probs[moved].copy()
     others[np.arange(moved.sum()), prev[moved]] = -np.inf
-    hit = (others.argmax(axis=1) == observed[moved]).astype(float)
+    hit = topk_hits(others, observed[moved], 1).astype(float)
     acc, acc_se = _clustered_mean(hit, persons[moved])
     out = {
         "N": float(n),

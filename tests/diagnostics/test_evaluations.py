@@ -76,8 +76,28 @@ def test_move_statistics_by_hand(fitted):
     cases = zip(tr.index, tr["prev_occupation"], tr["occupation"], moved, strict=True)
     for idx, prev, occ, mv in cases:
         if mv:
-            hits.append(probs.loc[idx].drop(prev).idxmax() == occ)
+            others = probs.loc[idx].drop(prev)
+            hits.append((others >= others[occ]).sum() == 1)  # a tie for the top: a miss
     assert row["Accuracy among movers"] == pytest.approx(np.mean(hits))
+
+
+def test_accuracy_among_movers_counts_ties_as_misses(wage):
+    """A uniform model ties every code: no mover's destination is its single most probable
+    (argmax would have credited the first code of every row)."""
+    from labor_econ.models.base import TransitionResults
+
+    class Uniform(TransitionResults):
+        name, k_params = "uniform", 0
+
+        def __init__(self, panel):
+            self.panel, self.taxonomy = panel, panel.taxonomy
+
+        def _predict_proba(self, panel):
+            k = len(self.taxonomy)
+            return np.full((panel.n_transitions, k), 1 / k)
+
+    row = evaluate_changes([Uniform(wage)], wage).frame.loc[("all", "uniform")]
+    assert row["Accuracy among movers"] == 0.0
 
 
 def test_exit_and_entry_auc_use_the_special_states(fitted, special_panel):
