@@ -1313,6 +1313,15 @@ class MNLogitResults(WaldInference, TransitionResults):
         design = self.model._design
         return self._design_proba(_design_matrix(states.raw(design.sources), design.columns))
 
+    def _step_factors(self, persons):
+        """The ridge fit's next-wave distributions as tables (``models.simulate``); None for
+        a maximum-likelihood fit, whose excluded cells need the design row by row."""
+        if self.penalty <= 0:
+            return None
+        if "_step_tables" not in self.__dict__:
+            self._step_tables = StepTables.from_results(self)
+        return self._step_tables.factors(persons, self.floor)
+
     def _design_proba(self, x) -> np.ndarray:
         model = self.model
         n_outcomes = len(model._observed)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .design import _design_matrix
+from .simulate import StepFactors
 
 __all__ = ["StepTables"]
 
@@ -78,6 +79,35 @@ class StepTables:
         sources = tuple(dict.fromkeys(c.source for c in columns if c.source is not None))
         return cls(occupation, before, tenure, columns, coef[person], sources, absent)
 
+    def person_eta(self, states: Any) -> np.ndarray:
+        """``(n, K)`` person part of the linear predictors of ``states`` (-inf: never
+        observed): the design's columns other than the two occupations and tenure."""
+        x = _design_matrix(states.raw(self.sources), self.person_columns)
+        return x.dot(self.person_coef) + self.absent
+
+    def factors(self, persons: Any, floor: float) -> StepFactors:
+        """The next wave's distributions as a product of tables (see
+        :class:`~labor_econ.models.simulate.StepFactors`): ``exp`` of each additive part,
+        shifted by its row maximum. ``persons`` holds one state per person; only its
+        person part is read."""
+        if "_static" not in self.__dict__:  # the occupation tables do not change by step
+            self._static = (_exp_rows(self.occupation), _exp_rows(self.before))
+        occupation, before = self._static
+        tenure_rows = None
+        if self.tenure is not None:
+            center, scale, b = self.tenure
+
+            def tenure_rows(values: np.ndarray) -> np.ndarray:
+                return _exp_rows(((values - center) / scale)[:, None] * b[None, :])
+
+        return StepFactors(
+            person=_exp_rows(self.person_eta(persons)),
+            occupation=occupation,
+            prev=before,
+            tenure=tenure_rows,
+            floor=float(floor),
+        )
+
     def eta(self, states: Any) -> np.ndarray:
         """``(n, K)`` linear predictors of every code for ``states`` (-inf: never observed)."""
         persons, first, inverse = np.unique(states.person, return_index=True, return_inverse=True)
@@ -91,8 +121,7 @@ class StepTables:
             first_time=states.first_time[first],
             history=states.history[first],
         )
-        x = _design_matrix(one_each.raw(self.sources), self.person_columns)
-        eta = (x.dot(self.person_coef) + self.absent)[inverse.ravel()]
+        eta = self.person_eta(one_each)[inverse.ravel()]
         eta += self.occupation[states.occupation]
         eta += self.before[states.prev + 1]
         if self.tenure is not None:
@@ -106,3 +135,10 @@ def step_proba(results: Any, tables: StepTables, states: Any) -> np.ndarray:
     k = len(results.model.taxonomy)
     probs = torch.softmax(torch.from_numpy(tables.eta(states)), dim=1)
     return probs.mul_(1.0 - results.floor).add_(results.floor / k).numpy()
+
+
+def _exp_rows(parts: np.ndarray) -> np.ndarray:
+    """``exp(parts - row max)``: positive weights with the ratios of ``exp(parts)`` (a row of
+    -inf, an outcome never observed, stays 0)."""
+    top = parts.max(axis=1, keepdims=True)
+    return np.exp(parts - np.where(np.isfinite(top), top, 0.0))

@@ -122,6 +122,53 @@ def test_unpenalized_mnlogit_simulation_equals_a_hand_loop(irregular):
     assert np.array_equal(sim.kept, expected)
 
 
+def test_mnlogit_tables_give_the_draws_of_its_own_probabilities(irregular, mnlogit, monkeypatch):
+    # the ridge fit simulates from products of tables (StepFactors); without them it takes
+    # its design-matrix probabilities state by state: the same draws, many draws and years
+    assert mnlogit._step_factors is not None
+    factored = mnlogit.simulate(horizon=4, n_draws=30, seed=4, keep_draws=30)
+    monkeypatch.setattr(type(mnlogit), "_step_factors", lambda self, persons: None)
+    plain = mnlogit.simulate(horizon=4, n_draws=30, seed=4, keep_draws=30)
+    assert np.array_equal(factored.kept, plain.kept)
+    assert np.array_equal(factored.counts, plain.counts)
+
+
+def test_mnlogit_one_step_forecast_is_its_predicted_probability(irregular, mnlogit):
+    # one year ahead every draw of a person is in the observed state: the draw-averaged
+    # probability of what happened is the model's predicted probability, from the tables
+    from labor_econ.diagnostics.evaluations import evaluate_forecasts
+
+    fe = evaluate_forecasts([mnlogit], irregular, start=1986, horizon=1, n_draws=3, seed=0)
+    got = fe.loglike[mnlogit.name]
+    probs = mnlogit.predict(irregular)
+    observed = irregular.data.set_index([irregular.id, irregular.time])[irregular.occupation]
+    rows = got.index
+    expected = np.log(
+        probs.loc[rows].to_numpy()[
+            np.arange(len(rows)), mnlogit.taxonomy.positions(observed.loc[rows])
+        ]
+    )
+    assert len(rows) > 20
+    np.testing.assert_allclose(got.to_numpy(), expected, rtol=1e-10)
+
+
+def test_underflowing_tables_fall_back_to_the_models_probabilities(irregular, mnlogit, monkeypatch):
+    # a state whose every weight underflows has no distribution in the tables: its chunk
+    # takes the model's own probabilities, and the draws are unchanged
+    original = type(mnlogit)._step_factors
+
+    def zero_first_person(self, persons):
+        factors = original(self, persons)
+        factors.person = factors.person.copy()
+        factors.person[0] = 0.0
+        return factors
+
+    expected = mnlogit.simulate(horizon=2, n_draws=8, seed=1, keep_draws=8)
+    monkeypatch.setattr(type(mnlogit), "_step_factors", zero_first_person)
+    got = mnlogit.simulate(horizon=2, n_draws=8, seed=1, keep_draws=8)
+    assert np.array_equal(got.kept, expected.kept)
+
+
 def test_pool_simulation_equals_a_hand_loop(irregular, mnlogit):
     from labor_econ.models.pool import LogLinearPoolModel
 
@@ -141,6 +188,7 @@ def test_draws_do_not_depend_on_the_block_size(irregular, mnlogit, monkeypatch):
     full = mnlogit.simulate(horizon=3, n_draws=6, seed=2, keep_draws=6)
     monkeypatch.setattr(engine, "_BLOCK_ROWS", 50)  # one draw per block
     monkeypatch.setattr(engine, "_CHUNK_STATES", 7)
+    monkeypatch.setattr(engine, "_CHUNK_FACTORED", 7)
     small = mnlogit.simulate(horizon=3, n_draws=6, seed=2, keep_draws=6)
     assert np.array_equal(full.kept, small.kept)
     assert np.array_equal(full.counts, small.counts)
