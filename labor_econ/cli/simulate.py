@@ -30,7 +30,8 @@ examples:
 
   Each person of DATA is continued from --start (default: the last year of DATA) with the
   saved model. --set simulates a counterfactual as well, with the same random numbers.
-  A saved LLM result holds no LM: simulating it needs the Python API with the LM loaded.
+  A saved LLM result holds no LM: simulating it needs the Python API with the LM loaded,
+  unless its score store holds every simulated resume (from an earlier run with the LM).
 
 outputs (in --out): draws.dta or draws.parquet (the kept draws, long: draw, id, year,
 occupation), shares.csv (share of each occupation by year, mean and interval across

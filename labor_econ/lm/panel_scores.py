@@ -28,9 +28,8 @@ from .store import (
     _barrier,
     _rank_and_world,
     _select,
-    _titles,
+    run_metadata,
     store_lock,
-    store_metadata,
 )
 
 if TYPE_CHECKING:
@@ -221,11 +220,9 @@ def score_panel(
         frame = pd.DataFrame(score(np.arange(len(index))), index=index, columns=pd.Index(codes))
         return _with_pruning(frame, tolerance, masses)
 
-    metadata = store_metadata(lm, template, taxonomy, scorer)
-    if tolerance:
-        metadata["scorer"]["tolerance"] = tolerance
-    if taxonomy != panel.taxonomy:  # the titles written, so a reader can rebuild them
-        metadata["taxonomy"]["titles"] = _titles(taxonomy)
+    metadata = run_metadata(
+        lm, template, taxonomy, scorer, panel_taxonomy=panel.taxonomy, tolerance=tolerance
+    )
     with store_lock(store, rank=rank, world=world):  # one run writes to a store at a time
         db = ScoreStore(store, metadata, kind="observed" if observed_only else "trie")
         missing = np.flatnonzero(~index.isin(db.read().index))

@@ -13,6 +13,14 @@ Layout of a store directory::
     shards/part-<uuid>.parquet   # columns id, time, prompt_sha256, then one per taxonomy code
     observed/part-<uuid>.parquet # id, time, prompt_sha256 (of prompt + continuation),
                                  # logq_observed: the observed continuation's log q only
+    simulated/part-<uuid>.parquet  # prompt_sha256 (the full hash of the prompt's text), then
+                                   # one per taxonomy code: prompts that are no transition of
+                                   # a panel, e.g. the resumes of simulated careers
+
+A simulation (``LLMResults.simulate``) appends each simulated wave to the resume and scores
+the next wave's distribution: those prompts are kept in the ``simulated`` folder keyed by
+their text's hash, so a rerun, a longer or larger simulation, or a counterfactual whose
+factual half was simulated before, reads what was scored and scores only the rest.
 
 Under ``torchrun`` / ``accelerate launch`` (several processes, ``WORLD_SIZE > 1``) each rank
 scores its share of the shards and writes them to the shared store; every rank then waits
@@ -58,7 +66,9 @@ _PROMPT_HASH = "prompt_sha256"
 _POLL_SECONDS = 2.0
 #: Column of observed-only scores (``score_panel(..., observed_only=True)``).
 OBSERVED = "logq_observed"
-_KIND_FOLDERS = {"trie": "shards", "observed": "observed"}
+_KIND_FOLDERS = {"trie": "shards", "observed": "observed", "simulated": "simulated"}
+#: The key of each kind's rows: a panel's transitions, or a prompt's text (by its hash).
+_KIND_KEYS = {"trie": _KEY, "observed": _KEY, "simulated": [_PROMPT_HASH]}
 #: Columns of a pruned run's masses (see `Pruning`), after the codes' scores.
 _PRUNING = ["_found_mass", "_unexpanded_mass"]
 
@@ -195,6 +205,26 @@ def store_metadata(
     }
 
 
+def run_metadata(
+    lm: CausalLM,
+    template: ResumeTemplate,
+    taxonomy: Taxonomy,
+    scorer: CandidateScorer,
+    *,
+    panel_taxonomy: Taxonomy,
+    tolerance: float = 0.0,
+) -> dict[str, Any]:
+    """`store_metadata` of a run writing `taxonomy`'s titles for `panel_taxonomy`'s codes,
+    with the pruning tolerance and the titles written where they differ from the panel's:
+    what ``score_panel`` and an LLM simulation check a store against."""
+    metadata = store_metadata(lm, template, taxonomy, scorer)
+    if tolerance:
+        metadata["scorer"]["tolerance"] = tolerance
+    if taxonomy != panel_taxonomy:  # the titles written, so a reader can rebuild them
+        metadata["taxonomy"]["titles"] = _titles(taxonomy)
+    return metadata
+
+
 def _titles(taxonomy: Taxonomy) -> list[list[str]]:
     """Every (repr(code), title) pair, as the store's metadata lists the titles written."""
     return [[repr(c), t] for c, t in zip(taxonomy.codes, taxonomy.titles, strict=True)]
@@ -202,6 +232,11 @@ def _titles(taxonomy: Taxonomy) -> list[list[str]]:
 
 def _prompt_hashes(prompts: Sequence[str]) -> list[str]:
     return [hashlib.sha256(p.encode("utf-8")).hexdigest()[:16] for p in prompts]
+
+
+def prompt_sha256(prompts: Sequence[str]) -> list[str]:
+    """The full SHA-256 (hex) of each prompt's UTF-8 text: the key of a ``simulated`` row."""
+    return [hashlib.sha256(p.encode("utf-8")).hexdigest() for p in prompts]
 
 
 class ScoreStore:
@@ -215,9 +250,12 @@ class ScoreStore:
         The metadata of the run about to write. A new store records it; an existing store
         must hold the same, or `StoreMismatchError` names every entry that differs. None
         opens an existing store to read (as `LLMModel.from_store` does).
-    kind : {"trie", "observed"}, default "trie"
-        Which scores: every code's log q (folder ``shards``) or the observed continuation's
-        only (folder ``observed``). One store keeps both kinds under one metadata.
+    kind : {"trie", "observed", "simulated"}, default "trie"
+        Which scores: every code's log q of a panel's transitions (folder ``shards``), the
+        observed continuation's only (folder ``observed``), or every code's log q of
+        prompts that are no panel transition, keyed by the prompt's hash (folder
+        ``simulated``: see `read_prompts` and `write_prompts`). One store keeps every kind
+        under one metadata.
 
     Raises
     ------
@@ -250,7 +288,9 @@ class ScoreStore:
             raise ValueError(f"kind must be one of {sorted(_KIND_FOLDERS)}, got {kind!r}")
         self.path = Path(path)
         self.kind = kind
+        self.key = _KIND_KEYS[kind]
         self.shards = self.path / _KIND_FOLDERS[kind]
+        self._rows = "transitions" if kind != "simulated" else "prompts"
         meta_path = self.path / "metadata.json"
         if metadata is None:
             if not meta_path.exists():
@@ -266,6 +306,8 @@ class ScoreStore:
             self.metadata = metadata
             self.shards.mkdir(parents=True, exist_ok=True)
         self._frames: dict[str, pd.DataFrame] = {}
+        self._where: pd.DataFrame | None = None  # simulated kind: prompt hash -> (file, row)
+        self._located: set[str] = set()
 
     def _check(self, stored: dict[str, Any], wanted: dict[str, Any]) -> None:
         differ = [
@@ -286,37 +328,129 @@ class ScoreStore:
         return sorted(p for p in self.shards.glob("part-*.parquet"))
 
     def read(self) -> pd.DataFrame:
-        """Every stored row, indexed by (id, time); shards read once and remembered."""
+        """Every stored row, indexed by (id, time) (by ``prompt_sha256`` for the
+        ``simulated`` kind); shards read once and remembered."""
         files = self.shard_files()
         for path in files:
             if path.name not in self._frames:
                 self._frames[path.name] = self._read_shard(path)
         frames = [self._frames[p.name] for p in files]
         if not frames:
-            return pd.DataFrame(columns=[*_KEY, _PROMPT_HASH]).set_index(_KEY)
-        table = pd.concat(frames, ignore_index=True).set_index(_KEY)
+            return pd.DataFrame(columns=list(dict.fromkeys([*self.key, _PROMPT_HASH]))).set_index(
+                self.key
+            )
+        table = pd.concat(frames, ignore_index=True).set_index(self.key)
         duplicated = table.index.duplicated()
         if duplicated.any():
+            if self.kind == "simulated":
+                # one prompt scored under one metadata twice (shards of two runs copied
+                # together): the same scores, kept once
+                return table[~duplicated]
             raise self._duplicates(files, frames, table.index[duplicated])
         return table
 
-    def _read_shard(self, path: Path) -> pd.DataFrame:
+    def _read_shard(self, path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+        """A shard's rows (only `columns`, when given), or an error naming the file."""
         import pyarrow as pa
+        import pyarrow.parquet as pq
 
+        fix = f"delete that file and score again (only its {self._rows} are rescored)"
         try:
-            frame = pd.read_parquet(path)
+            names = pq.ParquetFile(path).schema_arrow.names
+            lacking = [c for c in dict.fromkeys([*self.key, _PROMPT_HASH]) if c not in names]
+            if not lacking:
+                frame = pd.read_parquet(path, columns=columns)
         except (OSError, ValueError, pa.ArrowException) as err:
             raise StoreCorruptError(
-                f"the score store {self.path}: shard {path} cannot be read ({err}); delete "
-                "that file and score again (only its transitions are rescored)"
+                f"the score store {self.path}: shard {path} cannot be read ({err}); {fix}"
             ) from err
-        lacking = [c for c in [*_KEY, _PROMPT_HASH] if c not in frame.columns]
         if lacking:
             raise StoreCorruptError(
-                f"the score store {self.path}: shard {path} lacks the column(s) {lacking}; "
-                "delete that file and score again (only its transitions are rescored)"
+                f"the score store {self.path}: shard {path} lacks the column(s) {lacking}; {fix}"
             )
         return frame
+
+    # -- the simulated kind: prompts keyed by the hash of their text ------------------------
+    def _require_simulated(self, what: str) -> None:
+        if self.kind != "simulated":
+            raise ValueError(
+                f"ScoreStore.{what} reads and writes the 'simulated' kind (prompts keyed by "
+                f"their text), not {self.kind!r}: open ScoreStore(path, kind='simulated')"
+            )
+
+    def _prompt_index(self) -> pd.DataFrame:
+        """Every stored prompt hash -> (shard file, row); only the hash column of a shard
+        is read (once), so a large store is not held in memory."""
+        fresh = [p for p in self.shard_files() if p.name not in self._located]
+        parts = [] if self._where is None else [self._where]
+        for path in fresh:
+            hashes = self._read_shard(path, columns=[_PROMPT_HASH])[_PROMPT_HASH]
+            parts.append(
+                pd.DataFrame(
+                    {"file": path.name, "row": np.arange(len(hashes))},
+                    index=pd.Index(hashes.to_numpy(dtype=object), name=_PROMPT_HASH),
+                )
+            )
+            self._located.add(path.name)
+        if fresh:
+            where = pd.concat(parts)
+            self._where = where[~where.index.duplicated()]  # see read(): kept once
+        if self._where is None:
+            empty = pd.Index([], dtype=object, name=_PROMPT_HASH)
+            self._where = pd.DataFrame({"file": [], "row": []}, index=empty)
+        return self._where
+
+    def read_prompts(self, prompts: Sequence[str], codes) -> tuple[np.ndarray, np.ndarray]:
+        """The stored log q of those of `prompts` the store holds (``simulated`` kind).
+
+        Parameters
+        ----------
+        prompts : sequence of str
+            The prompts' exact texts (looked up by their SHA-256).
+        codes : sequence
+            The taxonomy codes, in the order of the columns returned.
+
+        Returns
+        -------
+        found : ndarray of bool, (len(prompts),)
+            Which prompts the store holds.
+        logq : ndarray, (found.sum(), len(codes))
+            Their log q, in the order of `prompts`.
+        """
+        self._require_simulated("read_prompts")
+        where = self._prompt_index()
+        pos = where.index.get_indexer(prompt_sha256(prompts))
+        found = pos >= 0
+        columns = [str(c) for c in codes]
+        out = np.empty((int(found.sum()), len(columns)))
+        hits = where.iloc[pos[found]]
+        for name in pd.unique(hits["file"]):
+            mine = (hits["file"] == name).to_numpy()
+            frame = self._read_shard(self.shards / name)
+            lacking = [c for c in columns if c not in frame.columns]
+            if lacking:
+                raise StoreCorruptError(
+                    f"the score store {self.path}: shard {self.shards / name} has no scores "
+                    f"for codes {lacking[:5]}; delete that file and score again (only its "
+                    "prompts are rescored)"
+                )
+            rows = hits["row"].to_numpy(dtype=np.int64)[mine]
+            out[mine] = frame[columns].to_numpy(dtype=np.float64)[rows]
+        return found, out
+
+    def write_prompts(self, prompts: Sequence[str], logq: np.ndarray, codes) -> Path:
+        """Append the log q of `prompts` (``simulated`` kind) as one shard, atomically
+        (a temporary file renamed into place)."""
+        self._require_simulated("write_prompts")
+        logq = np.asarray(logq, dtype=np.float64)
+        if logq.shape != (len(prompts), len(codes)):
+            raise ValueError(
+                f"logq has shape {logq.shape}, expected {(len(prompts), len(codes))} "
+                "(one row per prompt, one column per code)"
+            )
+        frame = pd.DataFrame({_PROMPT_HASH: prompt_sha256(prompts)})
+        scores = pd.DataFrame(logq, columns=[str(c) for c in codes])
+        return self._write_frame(pd.concat([frame, scores], axis=1))
 
     def _duplicates(
         self, files: list[Path], frames: list[pd.DataFrame], keys: pd.Index
@@ -349,6 +483,8 @@ class ScoreStore:
     ) -> Path:
         """Write one shard atomically (a temporary file renamed into place); `extra`
         columns (e.g. the pruning masses) follow the scores."""
+        if self.kind == "simulated":
+            raise ValueError("a 'simulated' store is written by write_prompts, not write")
         frame = pd.DataFrame(
             {
                 "id": index.get_level_values(0),
@@ -357,7 +493,9 @@ class ScoreStore:
             }
         )
         scores = pd.DataFrame(np.asarray(logq, dtype=np.float64), columns=[str(c) for c in codes])
-        frame = pd.concat([frame, scores, pd.DataFrame(extra or {})], axis=1)
+        return self._write_frame(pd.concat([frame, scores, pd.DataFrame(extra or {})], axis=1))
+
+    def _write_frame(self, frame: pd.DataFrame) -> Path:
         path = self.shards / f"part-{uuid.uuid4().hex}.parquet"
         tmp = self.shards / f".tmp-{path.name}"
         frame.to_parquet(tmp, engine="pyarrow", index=False)

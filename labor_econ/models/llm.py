@@ -59,6 +59,51 @@ _MASS_TOLERANCE = 1e-4
 CovType = Literal["nonrobust", "HC0", "cluster"]
 
 
+@dataclasses.dataclass
+class LMScorings:
+    """How the LM's distributions of simulated waves were obtained, counted in prompts.
+
+    Kept on the model (``results.model.lm_scorings``) and summed over its simulations;
+    subtract a copy taken before a simulation for that simulation's counts. Every prompt
+    asked for is one of: ``shared`` (the same text as another prompt of the same step,
+    scored once: two persons with identical headers and careers), ``scored`` (by the LM)
+    or ``from_store`` (read from the model's score store, scored by an earlier run).
+
+    Attributes
+    ----------
+    prompts : int
+        Prompts asked for: one per distinct simulated state (draws whose simulated
+        histories are identical so far already share one).
+    shared : int
+        Prompts identical to another one asked for at the same step.
+    scored : int
+        Prompts the LM scored (each a K-way distribution).
+    from_store : int
+        Prompts whose scores were read from the score store.
+
+    Examples
+    --------
+    >>> from labor_econ.models.llm import LMScorings
+    >>> before, after = LMScorings(), LMScorings(prompts=12, shared=1, scored=4, from_store=7)
+    >>> after - before
+    LMScorings(prompts=12, shared=1, scored=4, from_store=7)
+    """
+
+    prompts: int = 0
+    shared: int = 0
+    scored: int = 0
+    from_store: int = 0
+
+    def __sub__(self, other: LMScorings) -> LMScorings:
+        return LMScorings(
+            *(getattr(self, f.name) - getattr(other, f.name) for f in dataclasses.fields(self))
+        )
+
+    def copy(self) -> LMScorings:
+        """A snapshot (the model's own counter keeps counting)."""
+        return dataclasses.replace(self)
+
+
 class LLMModel(LikelihoodModel):
     r"""Occupational transitions predicted by a causal language model.
 
@@ -186,6 +231,10 @@ class LLMModel(LikelihoodModel):
         self._prev[has_prev] = self.taxonomy.positions(prev[has_prev])
         self._obs = endog.to_numpy()
         self._other_panels: dict[int, LLMModel] = {}
+        #: Prompts of simulated careers scored by the LM or read from the store (see
+        #: `LMScorings`), summed over this model's simulations.
+        self.lm_scorings = LMScorings()
+        self._simulated_store: Any = None  # the store's simulated kind, opened on first use
 
     # -- construction from scores -------------------------------------------------------------
     @classmethod
@@ -262,6 +311,12 @@ class LLMModel(LikelihoodModel):
             panel, frame.to_numpy(), name=name or meta["model"], include_first=include_first
         )
         model.template = ResumeTemplate.coerce(meta["template"])
+        titles = meta["taxonomy"].get("titles")
+        if titles:  # scored with the checkpoint's titles: a simulation writes the same
+            by_repr = {repr(c): c for c in panel.taxonomy.codes}
+            model.written_taxonomy = panel.taxonomy.with_titles(
+                {by_repr[c]: t for c, t in titles if c in by_repr}
+            )
         model.store = path
         return model
 
@@ -455,6 +510,138 @@ class LLMModel(LikelihoodModel):
             )
         self._other_panels[id(panel)] = cached
         return cached
+
+    # -- simulated careers: prompts scored once, kept in the store ----------------------------
+    def simulated_logq(self, prompts: Sequence[str], *, year: Any = None) -> np.ndarray:
+        """log q of every code after each prompt (resumes of simulated careers).
+
+        Identical prompts are scored once. With a `store`, the prompts it holds are read
+        from it (the store's ``simulated`` kind, keyed by the prompt's text), only the
+        others are scored, and they are written to the store at once, so an interrupted
+        simulation keeps what it scored. `lm_scorings` counts each kind. The scores are
+        exact whatever the model's `tolerance` (the candidate trie is not pruned).
+
+        Parameters
+        ----------
+        prompts : sequence of str
+            Resumes up to the wave to predict, as ``template.prompts`` writes them.
+        year : optional
+            The wave's year, named in errors.
+
+        Returns
+        -------
+        ndarray, (len(prompts), K)
+
+        Raises
+        ------
+        ValueError
+            Without an LM (built from a store or loaded from saved results): when the model
+            has no store, or the store lacks some of the prompts (the message says how many).
+        StoreMismatchError
+            When the store holds scores of another model, template, taxonomy or scorer.
+
+        Examples
+        --------
+        >>> from labor_econ.datasets import wage_panel
+        >>> from labor_econ.demo import demo_lm
+        >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+        >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+        >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+        >>> import tempfile
+        >>> model = LLMModel(val, lm, store=tempfile.mkdtemp())
+        >>> prompts = list(model.prompts.iloc[:2])
+        >>> logq = model.simulated_logq(prompts + prompts[:1])  # each text scored once, stored
+        >>> model.lm_scorings
+        LMScorings(prompts=3, shared=1, scored=2, from_store=0)
+        >>> again = model.simulated_logq(prompts)  # read from the store
+        >>> model.lm_scorings.from_store, bool((again == logq[:2]).all())
+        (2, True)
+        """
+        import contextlib
+
+        from ..lm.store import store_lock
+
+        prompts = list(prompts)
+        unique = list(dict.fromkeys(prompts))
+        where = {p: i for i, p in enumerate(unique)}
+        inverse = np.fromiter((where[p] for p in prompts), dtype=np.int64, count=len(prompts))
+        codes = list(self.taxonomy.codes)
+        logq = np.empty((len(unique), len(codes)))
+        todo = np.ones(len(unique), dtype=bool)
+        writing = bool(self.store) and self.lm is not None
+        with store_lock(self.store) if writing else contextlib.nullcontext():
+            db = self._simulation_store() if self.store else None
+            if db is not None:
+                found, stored = db.read_prompts(unique, codes)
+                logq[found] = stored
+                todo = ~found
+            missing = [unique[i] for i in np.flatnonzero(todo)]
+            if missing:
+                if self.lm is None and db is not None:
+                    at = f" for year {_scalar(year)!r}" if year is not None else ""
+                    raise ValueError(
+                        f"the score store {db.path} lacks {len(missing)} of the "
+                        f"{len(unique)} distinct prompts of this simulation step{at}, and this "
+                        "model has no LM to score them (it was built from the store, or "
+                        "loaded from saved results). Simulate with the LM: "
+                        f"LLMModel(panel, lm, store={str(db.path)!r}) reads what the store "
+                        "holds and scores only the rest"
+                    )
+                self._require_lm()
+                scored = np.asarray(
+                    self.scorer.score(
+                        missing, self.candidates, starts=self.template.wave_starts(missing)
+                    ),
+                    dtype=np.float64,
+                )
+                if db is not None:
+                    db.write_prompts(missing, scored, codes)
+                logq[todo] = scored
+        counts = self.lm_scorings
+        counts.prompts += len(prompts)
+        counts.shared += len(prompts) - len(unique)
+        counts.scored += len(missing)
+        counts.from_store += len(unique) - len(missing)
+        return logq[inverse]
+
+    def _simulation_store(self):
+        """The store's ``simulated`` kind: with an LM, checked against (and created with)
+        this model's metadata, as ``score_panel`` checks it; without, opened to read and
+        checked against the model's template and titles."""
+        from ..errors import StoreMismatchError
+        from ..lm.store import ScoreStore, run_metadata, taxonomy_hash
+
+        db = self._simulated_store
+        if db is not None and str(db.path) == str(Path(self.store)):
+            return db
+        if self.lm is not None:
+            metadata = run_metadata(
+                self.lm,
+                self.template,
+                self.written_taxonomy,
+                self.scorer,
+                panel_taxonomy=self.taxonomy,
+                tolerance=self.tolerance,
+            )
+            db = ScoreStore(self.store, metadata, kind="simulated")
+        else:
+            db = ScoreStore(self.store, kind="simulated")
+            meta = db.metadata
+            differ = []
+            if ResumeTemplate.coerce(meta["template"]) != self.template:
+                differ.append(f"template (stored {meta['template'].get('name')!r})")
+            if meta["taxonomy"].get("sha256") != taxonomy_hash(self.written_taxonomy):
+                differ.append(
+                    f"taxonomy (stored {meta['taxonomy'].get('name')!r}, "
+                    f"{meta['taxonomy'].get('size')} codes)"
+                )
+            if differ:
+                raise StoreMismatchError(
+                    f"the score store {db.path} holds scores of other inputs than this "
+                    f"model's; differs in: {'; '.join(differ)}"
+                )
+        self._simulated_store = db
+        return db
 
     # -- likelihood: the shared conditional logit (labor_econ.models.clogit) -------------------
     @cached_property
@@ -764,11 +951,13 @@ class LLMResults(TransitionResults, WaldInference, LikelihoodModelResults):
 
     def _step_proba(self, states) -> np.ndarray:
         model = self.model
-        model._require_lm()
+        if not model.store:
+            model._require_lm()
         careers, rows = states.careers()
+        if model.written_taxonomy != model.taxonomy:  # the titles the LM was scored on
+            careers = careers.with_taxonomy(model.written_taxonomy)
         prompts = model.template.prompts(careers).loc[rows].tolist()
-        starts = model.template.wave_starts(prompts)
-        logq = np.asarray(model.scorer.score(prompts, model.candidates, starts=starts))
+        logq = model.simulated_logq(prompts, year=states.time)
         u = utilities(_features(logq, states.occupation), self.params, ~np.isneginf(logq))
         return np.exp(log_softmax(u, axis=1))
 
