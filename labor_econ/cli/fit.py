@@ -246,13 +246,14 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
         say(f"fitted {name} in {timings[name]:.1f} s")
 
     say(f"comparing on the {test.n_transitions} test transitions ...")
-    write_comparison(out, compare(fitted, test), files)
+    comparison = compare(fitted, test, by=args.by)
+    write_comparison(out, comparison, files)
     write_diagnostics(out, fitted, test, say, files)
     if args.by is not None:
         from .changes import write_changes
 
         say(f"occupation-change evaluations by {args.by} ...")
-        write_changes(out, fitted, test, args.by, files)
+        write_changes(out, comparison.changes, files)
     for key, (name, results) in zip(keys, fitted.items(), strict=True):
         say(f"writing predictions and results of {name} ...")
         path = out / f"predictions_{key}.dta"
