@@ -97,8 +97,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--by",
         default=None,
         metavar="VAR",
-        help="also write changes.txt/.csv: stay/move, labor-force entry/exit and movers' "
-        "accuracy on the test persons by VAR (a covariate, gap, or cohort)",
+        help="also compare stay/move, labor-force entry/exit and movers' accuracy on the "
+        "test persons by VAR (a covariate, gap, or cohort): under the table in "
+        "comparison.txt, and in changes.txt/.csv",
     )
     p.add_argument("--test-size", type=float, default=0.2, help="share of test persons")
     p.add_argument("--seed", type=seed_argument, default=0, help="seed of the person split")
