@@ -6,7 +6,20 @@ models over occupation codes, next to multinomial-logit and Markov baselines.
 
 from . import datasets, taxonomies
 from ._version import __version__
-from .diagnostics import ModelComparison, TestResult, clarke_test, compare, lr_test, vuong_test
+from .diagnostics import (
+    ChangeEvaluation,
+    ForecastEvaluation,
+    Mobility,
+    ModelComparison,
+    TestResult,
+    clarke_test,
+    compare,
+    evaluate_changes,
+    evaluate_forecasts,
+    lr_test,
+    mobility,
+    vuong_test,
+)
 from .errors import DefaultTemplateWarning, LaborEconError, LaborEconWarning
 from .lm import CandidateScorer, CausalLM, LMLoadError, load_lm, score_panel
 from .lm.finetune import finetune
@@ -28,7 +41,13 @@ from .models import (
 )
 from .models.renamed import RENAMED, renamed_getattr
 from .panel import CareerPanel, PanelError
-from .report import calibration_plot, calibration_table
+from .report import (
+    calibration_plot,
+    calibration_table,
+    fan_chart,
+    move_calibration_plot,
+    subgroup_plot,
+)
 from .stata import StataError, predictions_frame, to_stata
 from .taxonomy import Taxonomy, TaxonomyError
 from .templates import ParsedResume, ResumeTemplate, TemplateError, TemplateGuess
@@ -37,9 +56,11 @@ __all__ = [
     "CandidateScorer",
     "CareerPanel",
     "CausalLM",
+    "ChangeEvaluation",
     "CheckpointMismatchWarning",
     "DefaultTemplateWarning",
     "FormatCheck",
+    "ForecastEvaluation",
     "LLMModel",
     "LLMResults",
     "LMLoadError",
@@ -54,6 +75,7 @@ __all__ = [
     "MarginalResults",
     "MarkovModel",
     "MarkovResults",
+    "Mobility",
     "ModelComparison",
     "PanelError",
     "StataError",
@@ -73,12 +95,18 @@ __all__ = [
     "clarke_test",
     "compare",
     "datasets",
+    "evaluate_changes",
+    "evaluate_forecasts",
+    "fan_chart",
     "finetune",
     "load_lm",
     "lr_test",
+    "mobility",
+    "move_calibration_plot",
     "predictions_frame",
     "rank_templates",
     "score_panel",
+    "subgroup_plot",
     "taxonomies",
     "to_stata",
     "vuong_test",

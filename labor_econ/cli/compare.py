@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
+from .changes import check_by, write_changes
 from .data import (
     UsageError,
     add_panel_arguments,
@@ -36,10 +37,16 @@ examples:
   needs that panel's scores (labor-econ score, or LLMModel.from_scores), and
   compare fails with that message.
 
+  With --by VAR (a declared covariate, gap, prev_occupation, or cohort with --birth-year),
+  the occupation-change evaluations per group are printed under the table and written to
+  changes.txt/.csv, e.g. --by black.
+
 outputs (in --out): comparison.txt/.tex/.html, diagnostics.txt/.json (Vuong and Clarke
-tests of every pair, encompassing tests in a log-linear pool), manifest.json.
+tests of every pair, encompassing tests in a log-linear pool), changes.txt/.csv (with --by),
+manifest.json.
 exit codes: 0 done, 1 failed (bad data, a file that is not saved results), 2 bad arguments
-(a malformed NAME=PATH, a results file that does not exist).
+(a malformed NAME=PATH, a results file that does not exist, a --by that is no declared
+covariate).
 """
 
 
@@ -70,6 +77,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--seed", type=seed_argument, default=0, help="seed of the person split (with --test-size)"
+    )
+    p.add_argument(
+        "--by",
+        default=None,
+        metavar="VAR",
+        help="also compare stay/move, labor-force entry/exit and movers' accuracy by VAR (a "
+        "declared covariate, gap, prev_occupation, or cohort): under the table in "
+        "comparison.txt, and in changes.txt/.csv",
     )
     p.add_argument("--out", type=Path, required=True, help="output folder, new or empty")
     p.add_argument("--overwrite", action="store_true", help="allow a non-empty --out")
@@ -136,14 +151,18 @@ def run_compare(args: argparse.Namespace, log: TextIO | None) -> int:
     say(f"reading {args.data} ...")
     panel = data = panel_from_args(args, log)
     say(f"{panel!r}")
+    check_by(panel, args.by)
     if args.test_size is not None:
         _, panel = data.split(test_size=args.test_size, seed=args.seed)
         say(f"the test persons of the split (seed {args.seed}): {panel.n_persons} persons")
     panel = evaluation_panel(panel, models)
     say(f"comparing on {panel.n_transitions} transitions ...")
     files: dict[str, str] = {}
-    write_comparison(out, compare(models, panel), files)
+    comparison = compare(models, panel, by=args.by)
+    write_comparison(out, comparison, files)
     write_diagnostics(out, models, panel, say, files)
+    if args.by is not None:
+        write_changes(out, comparison.changes, files)
     write_manifest(
         out,
         "compare",
@@ -153,6 +172,7 @@ def run_compare(args: argparse.Namespace, log: TextIO | None) -> int:
         dropped_waves=len(data.dropped),
         test_size=args.test_size,
         seed=args.seed if args.test_size is not None else None,
+        by=args.by,
         models=list(models),
         results={name: str(path) for name, path in paths.items()},
         files=files,

@@ -97,8 +97,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--by",
         default=None,
         metavar="VAR",
-        help="also write changes.txt/.csv: stay/move, labor-force entry/exit and movers' "
-        "accuracy on the test persons by VAR (a covariate, gap, or cohort)",
+        help="also compare stay/move, labor-force entry/exit and movers' accuracy on the "
+        "test persons by VAR (a covariate, gap, or cohort): under the table in "
+        "comparison.txt, and in changes.txt/.csv",
     )
     p.add_argument("--test-size", type=float, default=0.2, help="share of test persons")
     p.add_argument("--seed", type=seed_argument, default=0, help="seed of the person split")
@@ -246,13 +247,14 @@ def run_fit(args: argparse.Namespace, log: TextIO | None) -> int:
         say(f"fitted {name} in {timings[name]:.1f} s")
 
     say(f"comparing on the {test.n_transitions} test transitions ...")
-    write_comparison(out, compare(fitted, test), files)
+    comparison = compare(fitted, test, by=args.by)
+    write_comparison(out, comparison, files)
     write_diagnostics(out, fitted, test, say, files)
     if args.by is not None:
         from .changes import write_changes
 
         say(f"occupation-change evaluations by {args.by} ...")
-        write_changes(out, fitted, test, args.by, files)
+        write_changes(out, comparison.changes, files)
     for key, (name, results) in zip(keys, fitted.items(), strict=True):
         say(f"writing predictions and results of {name} ...")
         path = out / f"predictions_{key}.dta"

@@ -13,6 +13,7 @@ from ..models.base import (
     check_same_transitions,
     check_taxonomy,
 )
+from ..models.changes import ChangeEvaluation, evaluate_predictions, transition_groups
 from ..models.markov import MarginalModel, MarginalResults
 from ..models.render import Summary, SummaryStr
 from ..panel import CareerPanel
@@ -30,6 +31,19 @@ BIC_ROW = "BIC (estimation sample)"
 #: with the highest log-likelihood (the test the information criteria would stand in for).
 VUONG_Z_ROW = "Vuong z vs best"
 VUONG_P_ROW = "Vuong p vs best"
+#: The occupation-change rows (:mod:`labor_econ.models.changes`), after the fit statistics;
+#: the labor-force exit and entry AUCs only where the taxonomy marks special codes.
+CHANGE_ROWS = ("Move AUC", "Move Brier", "Accuracy among movers", "Exit AUC", "Entry AUC")
+#: Rows of :attr:`ModelComparison.by_group`: group sizes, fit and the change statistics, each
+#: followed by its person-clustered standard error where it has one (``_se`` rows).
+BY_GROUP_ROWS = (
+    "N",
+    "Persons",
+    "Log-likelihood",
+    "Perplexity",
+    "Move rate",
+    *CHANGE_ROWS,
+)
 
 #: Rows of :attr:`ModelComparison.table` and how each is printed.
 ROWS: dict[str, str] = {
@@ -44,6 +58,20 @@ ROWS: dict[str, str] = {
     "Pseudo R2 vs marginal": "{:.4f}",
     VUONG_Z_ROW: "{:.3f}",
     VUONG_P_ROW: "{:.4f}",
+    "Move AUC": "{:.4f}",
+    "Move Brier": "{:.4f}",
+    "Accuracy among movers": "{:.4f}",
+    "Exit AUC": "{:.4f}",
+    "Entry AUC": "{:.4f}",
+}
+#: How the rows of :attr:`ModelComparison.by_group` are printed (standard errors: ``(.4f)``).
+BY_GROUP_FORMATS: dict[str, str] = {
+    "N": "{:.0f}",
+    "Persons": "{:.0f}",
+    "Log-likelihood": "{:.2f}",
+    "Perplexity": "{:.4f}",
+    "Move rate": "{:.4f}",
+    **{row: "{:.4f}" for row in CHANGE_ROWS},
 }
 
 
@@ -54,6 +82,25 @@ def _format(spec: str, value: float) -> str:
     if np.isinf(value):
         return "-inf" if value < 0 else "inf"
     return spec.format(value)
+
+
+class _Stacked(Summary):
+    """A summary with further summaries printed under it, each at its own width (one
+    statsmodels summary pads every table to the widest, which would spread the main table
+    over the by-group table's many columns)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.under: list[Summary] = []
+
+    def as_text(self) -> str:
+        return "\n\n".join([super().as_text(), *(s.as_text() for s in self.under)])
+
+    def as_html(self) -> str:
+        return "\n".join([super().as_html(), *(s.as_html() for s in self.under)])
+
+    def as_latex(self, label: str = "") -> str:
+        return "\n".join([super().as_latex(label), *(s.as_latex() for s in self.under)])
 
 
 class ModelComparison(SummaryStr):
@@ -69,7 +116,17 @@ class ModelComparison(SummaryStr):
         accuracy, Parameters, AIC and BIC where the panel is every model's estimation
         sample, Pseudo R2 vs marginal, and on held-out transitions with two models or
         more the person-clustered Vuong z and p of each model against the one with the
-        highest log-likelihood), one column per model in the order given; numeric.
+        highest log-likelihood), then the occupation-change rows of :data:`CHANGE_ROWS`
+        (P(move) AUC, Brier score of P(move), accuracy among movers, and the labor-force
+        exit and entry AUCs where the taxonomy marks special codes), one column per model
+        in the order given; numeric.
+    changes : ChangeEvaluation
+        The occupation-change evaluation of every model on the panel (by group with
+        ``by=``; person-clustered standard errors in its ``frame``).
+    by_group : pandas.DataFrame or None
+        With ``by=``: rows :data:`BY_GROUP_ROWS` (each followed by its ``_se`` row where
+        the statistic has a clustered standard error), columns (group, model) side by
+        side; None without ``by``.
     in_sample : bool
         Whether the panel is every model's estimation sample (then AIC and BIC are shown).
     evaluations : dict of str to TransitionEvaluation
@@ -93,6 +150,10 @@ class ModelComparison(SummaryStr):
     Top-1 accuracy     0.204     0.556
     >>> comparison.in_sample
     False
+    >>> comparison.table.loc[["Move AUC", "Move Brier"]].round(3)
+                Marginal  Markov
+    Move AUC       0.558   0.580
+    Move Brier     0.415   0.244
     """
 
     def __init__(
@@ -103,8 +164,10 @@ class ModelComparison(SummaryStr):
         panel: CareerPanel,
         baseline_source: str,
         in_sample: bool = False,
+        changes: ChangeEvaluation | None = None,
     ) -> None:
         self.table = table
+        self.changes = changes
         self.evaluations = evaluations
         self.baseline = baseline
         self.panel = panel
@@ -118,6 +181,36 @@ class ModelComparison(SummaryStr):
             index=self.table.index,
             columns=[str(c) for c in self.table.columns],
         )
+
+    @property
+    def by_group(self) -> pd.DataFrame | None:
+        """With ``by=``: the per-group statistics side by side (None without ``by``)."""
+        if self.changes is None or self.changes.by == "all":
+            return None
+        rows = []
+        for row in BY_GROUP_ROWS:
+            rows += [row, f"{row}_se"] if f"{row}_se" in self.changes.frame else [row]
+        table = self.changes.table.loc[rows]
+        return table.loc[~table.isna().all(axis=1)]
+
+    def formatted_by_group(self) -> pd.DataFrame | None:
+        """:attr:`by_group` as strings: standard errors in parentheses on unlabelled rows
+        under their statistic; columns ``"by=group model"``."""
+        table = self.by_group
+        if table is None:
+            return None
+        cells = [
+            [
+                (f"({v:.4f})" if np.isfinite(v) else "")
+                if row.endswith("_se")
+                else _format(BY_GROUP_FORMATS[row], v)
+                for v in table.loc[row]
+            ]
+            for row in table.index
+        ]
+        labels = ["" if row.endswith("_se") else row for row in table.index]
+        columns = [f"{self.changes.by}={group} {model}" for group, model in table.columns]
+        return pd.DataFrame(cells, index=labels, columns=columns)
 
     def _notes(self) -> list[str]:
         impossible = [
@@ -147,6 +240,24 @@ class ModelComparison(SummaryStr):
             *self._vuong_note(),
             "Pseudo R2 = 1 - llf / llf0, llf0 the log-likelihood on this panel of the "
             f"add-one smoothed marginal frequencies of {self._baseline_source}.",
+            *self._change_note(),
+        ]
+
+    def _change_note(self) -> list[str]:
+        if not any(row in self.table.index for row in CHANGE_ROWS):
+            return []
+        labor_force = (
+            " Exit (entry) AUC: P(special state) (P(regular occupation)) on transitions "
+            "from a regular occupation (a special state)."
+            if "Exit AUC" in self.table.index or "Entry AUC" in self.table.index
+            else ""
+        )
+        return [
+            "P(move) = 1 - the probability of the previous occupation; Move AUC and Brier "
+            "score it against whether the occupation changed. Accuracy among movers: the "
+            "observed new occupation is the most probable other than the previous."
+            + labor_force
+            + " Person-clustered standard errors: comparison.changes.frame."
         ]
 
     def _vuong_note(self) -> list[str]:
@@ -159,17 +270,29 @@ class ModelComparison(SummaryStr):
         ]
 
     def summary(self) -> Summary:
-        """The table with notes, renderable as text, HTML and LaTeX.
+        """The table with notes, renderable as text, HTML and LaTeX; with ``by=``, the
+        by-group table printed under it.
 
         Returns
         -------
         labor_econ.models.render.Summary
         """
-        smry = Summary()
+        by_group = self.formatted_by_group()
+        smry = Summary() if by_group is None else _Stacked()
         smry.add_title("Transition model comparison")
         smry.add_df(self.formatted())
         for note in self._notes():
             smry.add_text(note)
+        if by_group is not None:
+            under = Summary()
+            under.add_title(f"Occupation change by {self.changes.by} (group, model)")
+            under.add_df(by_group)
+            under.add_text(
+                "Standard errors (in parentheses) are clustered by person. The groups' "
+                "log-likelihoods sum to the pooled one; their N-weighted Brier scores "
+                "average to it."
+            )
+            smry.under.append(under)
         return smry
 
     def __repr__(self) -> str:
@@ -218,6 +341,8 @@ def _same_sample(a: CareerPanel, b: CareerPanel) -> bool:
 def compare(
     models: Mapping[str, TransitionResults] | Sequence[TransitionResults],
     panel: CareerPanel,
+    *,
+    by: str | pd.Series | None = None,
 ) -> ModelComparison:
     """Compare fitted transition models on the transitions of ``panel``.
 
@@ -230,6 +355,13 @@ def compare(
     panel : CareerPanel
         The transitions to evaluate on (the estimation sample or a held-out panel),
         coded in the models' taxonomy.
+    by : str or pandas.Series, optional
+        Also show the occupation-change evaluation per group, side by side
+        (:attr:`ModelComparison.by_group`, printed under the main table): a column of
+        ``panel.transitions()`` (a static covariate, ``gap``, ``prev_occupation``),
+        ``"cohort"`` (five-year birth cohorts, from the declared birth year), or a Series
+        indexed by person id or by (id, time); as in
+        :func:`~labor_econ.diagnostics.evaluations.evaluate_changes`.
 
     Returns
     -------
@@ -241,7 +373,8 @@ def compare(
         If a model is coded in another taxonomy than ``panel`` (the message names it).
     TypeError, ValueError
         If ``models`` is not a non-empty dict or list of results, or a list holds two
-        results of the same name.
+        results of the same name; if ``by`` is no grouping of the transitions (the
+        message names the column and lists the choices).
 
     Notes
     -----
@@ -256,17 +389,27 @@ def compare(
     frequencies) fitted on the estimation sample of the *first* model. In sample this is
     McFadden's R-squared up to the smoothing (``O(K / n)``).
 
+    The occupation-change rows (:data:`CHANGE_ROWS`) come from the same predicted
+    probabilities as the fit statistics (each model predicts ``panel`` once); they are
+    :mod:`labor_econ.models.changes`' statistics on all transitions, and the whole
+    evaluation, with person-clustered standard errors, is ``comparison.changes``.
+
     Examples
     --------
     >>> from labor_econ.datasets import wage_panel
     >>> from labor_econ.models.markov import MarginalModel, MarkovModel
     >>> train, test = wage_panel().split(test_size=0.2, seed=0)
-    >>> table = compare(
+    >>> comparison = compare(
     ...     {"Marginal": MarginalModel(train).fit(), "Markov": MarkovModel(train).fit()},
     ...     test,
-    ... ).table
-    >>> float(round(table.loc["Perplexity", "Markov"], 2))
+    ...     by="black",
+    ... )
+    >>> float(round(comparison.table.loc["Perplexity", "Markov"], 2))
     4.4
+    >>> float(round(comparison.table.loc["Move AUC", "Markov"], 3))
+    0.58
+    >>> comparison.by_group.loc[["N", "Move AUC"], (1, "Markov")].round(3).tolist()
+    [98.0, 0.632]
     """
     models = _named(models)
     if not models:
@@ -277,6 +420,8 @@ def compare(
                 f"model {name!r} is a {type(res).__name__}, not fitted results; call .fit()"
             )
         check_taxonomy(panel, res.taxonomy, f"model {name!r}")
+    if by is not None:
+        transition_groups(panel, panel.transitions(), by)  # a bad `by` fails before any work
     first_name, first = next(iter(models.items()))
     baseline = MarginalModel(first.panel).fit()
     llf0 = baseline.evaluate(panel).llf
@@ -301,7 +446,8 @@ def compare(
             np.nan,
         ]
     check_same_transitions(evaluations)
-    table = pd.DataFrame(columns, index=pd.Index(list(ROWS)), dtype=float)
+    fit_rows = [row for row in ROWS if row not in CHANGE_ROWS]
+    table = pd.DataFrame(columns, index=pd.Index(fit_rows), dtype=float)
     if in_sample or len(models) < 2:
         table = table.drop(index=[VUONG_Z_ROW, VUONG_P_ROW])
     else:
@@ -312,5 +458,12 @@ def compare(
                 continue  # a model with -inf log-likelihood has no Vuong test
             test = vuong_test(res, models[best], panel)
             table.loc[[VUONG_Z_ROW, VUONG_P_ROW], name] = [test.statistic, test.pvalue]
+    # one prediction per model: the change rows reuse the evaluations' probabilities
+    predicted = {name: ev.probabilities for name, ev in evaluations.items()}
+    pooled = evaluate_predictions(predicted, panel)
+    changes = pooled if by is None else evaluate_predictions(predicted, panel, by=by)
+    change_rows = pooled.frame.xs("all")[list(CHANGE_ROWS)].T
+    change_rows = change_rows.loc[~change_rows.isna().all(axis=1), list(models)]
+    table = pd.concat([table, change_rows.astype(float)])
     source = f"the estimation sample of {first_name!r}"
-    return ModelComparison(table, evaluations, baseline, panel, source, in_sample)
+    return ModelComparison(table, evaluations, baseline, panel, source, in_sample, changes)

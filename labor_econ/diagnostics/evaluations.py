@@ -5,7 +5,10 @@ evaluation several years ahead from simulated careers.
 LABOR-LLM reports how well models predict whether a worker changes occupation and whether a
 worker stays in the labor force, by subgroup; CAREER evaluates forecasts from a cutoff year
 by the log of the draw-averaged probability of what happened. :func:`evaluate_changes` and
-:func:`evaluate_forecasts` compute those tables for several fitted models at once.
+:func:`evaluate_forecasts` compute those tables for several fitted models at once. The
+change evaluation's computation (:class:`ChangeEvaluation`, :func:`auc`) lives on the results
+floor, :mod:`labor_econ.models.changes` and :mod:`labor_econ.models.metrics`, so that every
+results object has it too (``res.evaluate_changes(panel)``); it is re-exported here.
 """
 
 from __future__ import annotations
@@ -16,95 +19,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.iolib.summary2 import Summary
 
-from ..models.base import TransitionResults, check_taxonomy, topk_hits
+from ..models.base import TransitionResults, check_taxonomy
+from ..models.changes import STATISTICS, ChangeEvaluation, evaluate_predictions
+from ..models.metrics import auc
 from ..models.simulate import simulate
 from ..panel import CareerPanel, PanelError
 
 __all__ = [
+    "STATISTICS",
     "ChangeEvaluation",
     "ForecastEvaluation",
     "auc",
     "evaluate_changes",
     "evaluate_forecasts",
 ]
-
-#: Statistics of :attr:`ChangeEvaluation.frame`, in order (``_se``: its clustered SE).
-STATISTICS = (
-    "N",
-    "Persons",
-    "Log-likelihood",
-    "Log-likelihood per transition",
-    "Log-likelihood per transition_se",
-    "Perplexity",
-    "Move rate",
-    "Mean P(move)",
-    "Move AUC",
-    "Move AUC_se",
-    "Move Brier",
-    "Move Brier_se",
-    "Accuracy among movers",
-    "Accuracy among movers_se",
-    "Exit AUC",
-    "Exit AUC_se",
-    "Entry AUC",
-    "Entry AUC_se",
-)
-
-
-def _cluster_factor(g: int) -> float:
-    return g / (g - 1) if g > 1 else 1.0
-
-
-def _clustered_mean(x: np.ndarray, persons: np.ndarray) -> tuple[float, float]:
-    """Mean of ``x`` and its person-clustered standard error (factor G / (G - 1))."""
-    if len(x) == 0:
-        return np.nan, np.nan
-    mean = float(np.mean(x))
-    sums = np.bincount(persons, weights=x - mean)
-    sums = sums[np.bincount(persons) > 0]
-    return mean, float(np.sqrt(_cluster_factor(len(sums)) * (sums**2).sum()) / len(x))
-
-
-def auc(
-    score: np.ndarray, label: np.ndarray, persons: np.ndarray | None = None
-) -> tuple[float, float]:
-    """Area under the ROC curve of ``score`` for the binary ``label``, and its standard error.
-
-    The AUC is the Mann-Whitney probability that a positive scores above a negative (ties
-    count one half). The standard error is DeLong's, from the placement values; with
-    ``persons`` their deviations are summed within persons first (clustered, factor
-    G / (G - 1)), since a person's transitions are not independent.
-
-    Returns
-    -------
-    (float, float)
-        NaN for both when ``label`` has a single class.
-    """
-    score = np.asarray(score, dtype=float)
-    label = np.asarray(label, dtype=bool)
-    m, n = int(label.sum()), int((~label).sum())
-    if m == 0 or n == 0:
-        return np.nan, np.nan
-    ranks = stats.rankdata(score)
-    pos_ranks = stats.rankdata(score[label])
-    neg_ranks = stats.rankdata(score[~label])
-    value = float((ranks[label].sum() - m * (m + 1) / 2) / (m * n))
-    # placement values: share of the other class a case beats (midranks count ties as 1/2)
-    v10 = (ranks[label] - pos_ranks) / n
-    v01 = 1.0 - (ranks[~label] - neg_ranks) / m
-    infl = np.empty(len(score))
-    infl[label] = (v10 - value) / m
-    infl[~label] = (v01 - value) / n
-    if persons is None:
-        # DeLong: var(V10) / m + var(V01) / n
-        var = np.var(v10, ddof=1) / m + np.var(v01, ddof=1) / n if m > 1 and n > 1 else np.nan
-        return value, float(np.sqrt(var))
-    sums = np.bincount(persons, weights=infl)
-    sums = sums[np.bincount(persons) > 0]
-    return value, float(np.sqrt(_cluster_factor(len(sums)) * (sums**2).sum()))
 
 
 def _models(models: Any) -> dict[str, TransitionResults]:
@@ -126,190 +55,6 @@ def _models(models: Any) -> dict[str, TransitionResults]:
     if bad:
         raise TypeError(f"model(s) {bad} are not fitted transition results")
     return named
-
-
-def _groups(panel: CareerPanel, transitions: pd.DataFrame, by: Any) -> pd.Series:
-    """The group label of each transition (``by``: a column, ``"cohort"``, or a Series)."""
-    index = transitions.index
-    if by is None:
-        return pd.Series("all", index=index, name="group")
-    if isinstance(by, str):
-        if by == "cohort":
-            if not panel.birth_year:
-                raise ValueError("by='cohort' needs a panel that declares birth_year")
-            born = transitions[panel.birth_year].to_numpy().astype(int)
-            low = born // 5 * 5
-            labels = [f"{a}-{a + 4}" for a in low]
-            return pd.Series(labels, index=index, name="cohort")
-        if by not in transitions.columns:
-            raise ValueError(
-                f"by={by!r} is not a column of the panel's transitions; choose among "
-                f"{[c for c in transitions.columns if c != 'occupation']} or 'cohort'"
-            )
-        if by == "occupation":
-            raise ValueError("by='occupation' groups on the outcome; use 'prev_occupation'")
-        return transitions[by].rename(by)
-    if isinstance(by, pd.Series):
-        if by.index.nlevels == 2:
-            values = by.reindex(index)
-        else:
-            values = pd.Series(by.reindex(index.get_level_values(0)).to_numpy(), index=index)
-        if values.isna().any():
-            missing = values.index[values.isna().to_numpy()][:5].tolist()
-            raise ValueError(
-                f"by has no value for {int(values.isna().sum())} transition(s), e.g. "
-                f"(person, year) {missing}; give a value for every person (or transition)"
-            )
-        return values.rename(by.name or "group")
-    raise TypeError("by must be None, a column name, 'cohort' or a pandas Series")
-
-
-@dataclass(frozen=True)
-class ChangeEvaluation:
-    """Occupation-change and labor-force evaluations of several models, by group.
-
-    Attributes
-    ----------
-    frame : pandas.DataFrame
-        Index (group, model), columns ``STATISTICS`` (``_se`` columns: person-clustered
-        standard errors).
-    by : str
-        The grouping variable (``"all"`` when there is none).
-    move_probability : dict of str to pandas.Series
-        Each model's P(move) of every transition (1 minus the probability of staying).
-    moved : pandas.Series
-        Whether each transition changed occupation.
-    group : pandas.Series
-        Each transition's group.
-    """
-
-    frame: pd.DataFrame
-    by: str
-    move_probability: dict
-    moved: pd.Series
-    group: pd.Series
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """The statistics as rows, one column per (group, model): side by side."""
-        return self.frame.T
-
-    def calibration(self, model: str | None = None, bins: int = 10) -> pd.DataFrame:
-        """Predicted P(move) against the observed move rate, in equal-width bins.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Index (model, bin); columns ``predicted``, ``observed``, ``n``.
-        """
-        if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
-            raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
-        names = list(self.move_probability) if model is None else [model]
-        parts = {}
-        for name in names:
-            if name not in self.move_probability:
-                raise KeyError(f"no model {name!r}; models: {list(self.move_probability)}")
-            p = self.move_probability[name].to_numpy()
-            which = np.minimum((p * bins).astype(int), bins - 1)
-            frame = pd.DataFrame({"bin": which, "predicted": p, "observed": self.moved.to_numpy()})
-            parts[name] = frame.groupby("bin").agg(
-                predicted=("predicted", "mean"),
-                observed=("observed", "mean"),
-                n=("observed", "size"),
-            )
-        return pd.concat(parts, names=["model", "bin"])
-
-    def summary(self) -> Summary:
-        """The table side by side, standard errors in parentheses under their statistic."""
-        rows = {}
-        for stat in STATISTICS:
-            if stat.endswith("_se"):
-                continue
-            values = self.frame[stat]
-            if values.isna().all():
-                continue
-            rows[stat] = [_fmt(v) for v in values]
-            if f"{stat}_se" in self.frame:
-                se = self.frame[f"{stat}_se"]
-                rows[""] = [f"({v:.4f})" if np.isfinite(v) else "" for v in se]
-                rows[f"{stat} se"] = rows.pop("")
-        cols = [f"{g} {m}" if self.by != "all" else str(m) for g, m in self.frame.index]
-        table = pd.DataFrame(rows, index=cols).T
-        table.index = [i if not i.endswith(" se") else "" for i in table.index]
-        smry = Summary()
-        smry.add_title(f"Occupation change and labor-force evaluations (by {self.by})")
-        smry.add_df(table)
-        smry.add_text(
-            "Standard errors (in parentheses) are clustered by person. P(move) = 1 - the "
-            "probability of the previous occupation. Accuracy among movers: the observed new "
-            "occupation is the most probable one other than the previous. Exit: from a "
-            "regular occupation into a special state; entry: the reverse."
-        )
-        return smry
-
-    def __str__(self) -> str:
-        return self.summary().as_text()
-
-
-def _fmt(v: float) -> str:
-    if not np.isfinite(v):
-        return "" if np.isnan(v) else ("-inf" if v < 0 else "inf")
-    return f"{v:.0f}" if float(v).is_integer() and abs(v) >= 1 else f"{v:.4f}"
-
-
-def _statistics(
-    probs: np.ndarray,
-    observed: np.ndarray,
-    prev: np.ndarray,
-    persons: np.ndarray,
-    special: np.ndarray,
-) -> dict[str, float]:
-    n = len(observed)
-    rows = np.arange(n)
-    p_obs = probs[rows, observed]
-    with np.errstate(divide="ignore"):
-        loglik = np.log(p_obs)
-    moved = observed != prev
-    p_move = 1.0 - probs[rows, prev]
-    ll_mean, ll_se = _clustered_mean(loglik, persons)
-    move_auc, move_auc_se = auc(p_move, moved, persons)
-    brier, brier_se = _clustered_mean((p_move - moved) ** 2, persons)
-    # accuracy among movers: the destination is the most probable once the previous code is
-    # removed, a tie counting as a miss as in top-1 accuracy (argmax would pick the first)
-    others = probs[moved].copy()
-    others[np.arange(moved.sum()), prev[moved]] = -np.inf
-    hit = topk_hits(others, observed[moved], 1).astype(float)
-    acc, acc_se = _clustered_mean(hit, persons[moved])
-    out = {
-        "N": float(n),
-        "Persons": float(len(np.unique(persons))),
-        "Log-likelihood": float(loglik.sum()),
-        "Log-likelihood per transition": ll_mean,
-        "Log-likelihood per transition_se": ll_se,
-        "Perplexity": float(np.exp(-ll_mean)),
-        "Move rate": float(moved.mean()),
-        "Mean P(move)": float(p_move.mean()),
-        "Move AUC": move_auc,
-        "Move AUC_se": move_auc_se,
-        "Move Brier": brier,
-        "Move Brier_se": brier_se,
-        "Accuracy among movers": acc,
-        "Accuracy among movers_se": acc_se,
-    }
-    exit_auc = exit_se = entry_auc = entry_se = np.nan
-    if special.any():
-        p_special = probs[:, special].sum(axis=1)
-        from_regular = ~special[prev]
-        exit_auc, exit_se = auc(
-            p_special[from_regular], special[observed][from_regular], persons[from_regular]
-        )
-        from_special = special[prev]
-        entry_auc, entry_se = auc(
-            1.0 - p_special[from_special], ~special[observed][from_special], persons[from_special]
-        )
-    out["Exit AUC"], out["Exit AUC_se"] = exit_auc, exit_se
-    out["Entry AUC"], out["Entry AUC_se"] = entry_auc, entry_se
-    return out
 
 
 def evaluate_changes(
@@ -345,54 +90,32 @@ def evaluate_changes(
     and the entry AUC the probability of a regular occupation on transitions from a
     special state. Group log-likelihoods sum to the pooled one. Standard errors are
     clustered by person (factor G / (G - 1)); AUC standard errors are DeLong's, clustered.
+    See Also
+    --------
+    labor_econ.models.base.TransitionResults.evaluate_changes : the same for one model.
+    labor_econ.compare : with ``by=``, these rows beside the fit statistics.
+
+    Examples
+    --------
+    >>> from labor_econ import MarginalModel, MarkovModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> models = {"Markov": MarkovModel(train).fit(), "Marginal": MarginalModel(train).fit()}
+    >>> changes = evaluate_changes(models, test, by="black")
+    >>> changes.table.loc[["N", "Move AUC", "Move Brier"]].round(3)
+    black             0                1
+    model        Markov Marginal  Markov Marginal
+    N           665.000  665.000  98.000   98.000
+    Move AUC      0.569    0.560   0.632    0.522
+    Move Brier    0.242    0.431   0.256    0.312
     """
     named = _models(models)
     if not isinstance(panel, CareerPanel):
         raise TypeError(f"panel must be a CareerPanel, got {type(panel).__name__}")
-    tr = panel.transitions()
-    tax = panel.taxonomy
-    observed = tax.positions(tr["occupation"])
-    prev = tax.positions(tr["prev_occupation"])
-    persons = pd.factorize(tr.index.get_level_values(0))[0]
-    special = np.isin(np.arange(len(tax)), tax.positions(list(tax.special)))
-    groups = _groups(panel, tr, by)
-    labels = pd.unique(groups)
-    try:
-        labels = sorted(labels)
-    except TypeError:
-        pass
-    predicted = {}
     for name, res in named.items():
         check_taxonomy(panel, res.taxonomy, f"model {name!r}")
-        probs = res.predict(panel)
-        if not probs.index.equals(tr.index):
-            probs = probs.reindex(tr.index)
-            if probs.isna().any().any():
-                raise ValueError(
-                    f"model {name!r} does not predict every transition of the panel; evaluate "
-                    "models that predict the same transitions"
-                )
-        predicted[name] = probs.to_numpy()
-    records = {}
-    gv = groups.to_numpy()
-    for label in labels:
-        mask = gv == label
-        for name, probs in predicted.items():
-            records[(label, name)] = _statistics(
-                probs[mask], observed[mask], prev[mask], persons[mask], special
-            )
-    frame = pd.DataFrame.from_dict(records, orient="index")[list(STATISTICS)]
-    frame.index = pd.MultiIndex.from_tuples(frame.index, names=[groups.name, "model"])
-    rows = np.arange(len(tr))
-    return ChangeEvaluation(
-        frame=frame,
-        by="all" if by is None else str(groups.name),
-        move_probability={
-            name: pd.Series(1.0 - p[rows, prev], index=tr.index, name="P(move)")
-            for name, p in predicted.items()
-        },
-        moved=pd.Series(observed != prev, index=tr.index, name="moved"),
-        group=groups,
+    return evaluate_predictions(
+        {name: res.predict(panel) for name, res in named.items()}, panel, by=by
     )
 
 
@@ -411,6 +134,17 @@ class ForecastEvaluation:
     n_draws : int
     excluded : list
         Persons without a wave at or before ``start`` (not forecast).
+
+    Examples
+    --------
+    >>> from labor_econ import MarkovModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> forecasts = evaluate_forecasts(
+    ...     MarkovModel(train).fit(), test, start=1985, horizon=2, n_draws=100, seed=0
+    ... )
+    >>> isinstance(forecasts, ForecastEvaluation), forecasts.table.index.tolist()
+    (True, [(1, 1986), (2, 1987)])
     """
 
     table: pd.DataFrame
@@ -453,6 +187,20 @@ def evaluate_forecasts(
     All models use the same random numbers (``seed``), so their differences are not
     blurred by independent simulation noise. Persons first observed after ``start`` are
     not forecast and are listed in ``excluded``.
+
+    Examples
+    --------
+    >>> from labor_econ import MarginalModel, MarkovModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> models = {"Markov": MarkovModel(train).fit(), "Marginal": MarginalModel(train).fit()}
+    >>> forecasts = evaluate_forecasts(models, test, start=1984, horizon=3, n_draws=200)
+    >>> forecasts.table.round(3)
+                        N  Markov  Marginal
+    years ahead year
+    1           1985  109  -1.450    -2.030
+    2           1986  109  -1.611    -2.042
+    3           1987  109  -1.690    -2.017
     """
     named = _models(models)
     if not isinstance(panel, CareerPanel):

@@ -59,6 +59,19 @@ def fan_chart(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from labor_econ import MarkovModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> sim = MarkovModel(wage_panel()).fit().simulate(horizon=3, n_draws=50, seed=0)
+    >>> fig = fan_chart(sim, [1, 5])
+    >>> len(fig.axes), [line.get_label() for line in fig.axes[0].lines]
+    (1, ['1', '5'])
+    >>> plt.close(fig)
     """
     shares = simulation.shares(alpha)
     if occupations is None:
@@ -103,6 +116,20 @@ def move_calibration_plot(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from labor_econ import MarginalModel, MarkovModel, evaluate_changes
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> models = {"Markov": MarkovModel(train).fit(), "Marginal": MarginalModel(train).fit()}
+    >>> fig = move_calibration_plot(evaluate_changes(models, test), bins=5)
+    >>> [line.get_label() for line in fig.axes[0].lines]
+    ['perfect calibration', 'Markov', 'Marginal']
+    >>> plt.close(fig)
     """
     table = evaluation.calibration(bins=bins)
     plt = _pyplot(path)
@@ -133,6 +160,25 @@ def subgroup_plot(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``statistic`` is no statistic of the evaluation (the message lists them).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from labor_econ import MarkovModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> changes = MarkovModel(train).fit().evaluate_changes(test, by="black")
+    >>> fig = subgroup_plot(changes, "Move AUC")
+    >>> len(fig.axes[0].patches), fig.axes[0].get_xlabel()  # one bar per group
+    (2, 'black')
+    >>> plt.close(fig)
     """
     frame = evaluation.frame
     if statistic not in frame.columns or statistic.endswith("_se"):

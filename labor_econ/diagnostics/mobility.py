@@ -41,6 +41,17 @@ class Mobility:
         Per occupation: ``stay`` (the diagonal), ``stay_se``, ``expected_tenure`` (the
         expected completed spell in years, ``step / (1 - stay)``, a geometric spell with
         the row's stay probability) and ``expected_tenure_se`` (delta method).
+
+    Examples
+    --------
+    >>> from labor_econ import MarkovModel, mobility
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> mob = mobility(MarkovModel(train).fit(), test)
+    >>> isinstance(mob, Mobility), mob.matrix.shape
+    (True, (9, 9))
+    >>> round(mob.shorrocks, 3), mob.tenure.loc[5, ["stay", "expected_tenure"]].round(3).tolist()
+    (0.525, [0.669, 3.023])
     """
 
     model: str
@@ -86,6 +97,20 @@ def mobility(
     cell is a mean of predicted probabilities over the transitions from one occupation,
     whose variance is computed from per-person sums of deviations with the factor
     ``G / (G - 1)``, as the rest of the package clusters.
+
+    Examples
+    --------
+    A Markov model predicts the same distribution for every transition from one occupation,
+    so its predicted matrix is its estimated one and the standard errors are zero:
+
+    >>> from labor_econ import MarkovModel
+    >>> from labor_econ.datasets import wage_panel
+    >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+    >>> mob = mobility(MarkovModel(train).fit(), test)
+    >>> mob
+    <Mobility 'Markov': 9 occupations, Shorrocks 0.5248 (se 0.0000)>
+    >>> bool((mob.matrix.sum(axis=1).round(12) == 1).all()), int(mob.counts.sum())
+    (True, 763)
     """
     if not isinstance(results, TransitionResults):
         raise TypeError(f"results must be fitted model results, got {type(results).__name__}")

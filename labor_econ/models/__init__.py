@@ -7,6 +7,7 @@ FutureWarning (:mod:`labor_econ.models.renamed`).
 """
 
 from .base import TransitionEvaluation, TransitionResults
+from .changes import ChangeEvaluation
 from .llm import LLMModel, LLMResults
 from .markov import MarginalModel, MarginalResults, MarkovModel, MarkovResults
 from .mnlogit import MNLogitModel, MNLogitResults
@@ -14,6 +15,7 @@ from .pool import LogLinearPoolModel, LogLinearPoolResults
 from .renamed import RENAMED, renamed_getattr
 
 __all__ = [
+    "ChangeEvaluation",
     "LLMModel",
     "LLMResults",
     "LogLinearPoolModel",

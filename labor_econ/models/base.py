@@ -12,6 +12,8 @@ from scipy import stats
 
 from ..panel import CareerPanel, PanelError
 from ..taxonomy import Taxonomy
+from .changes import ChangeEvaluation, evaluate_predictions
+from .metrics import topk_accuracy, topk_hits
 from .persistence import load_results, register, save_results
 from .render import SummaryStr
 
@@ -28,6 +30,7 @@ __all__ = [
     "observed_positions",
     "marginal_loglike",
     "topk_accuracy",
+    "topk_hits",
     "sandwich_covariance",
 ]
 
@@ -299,23 +302,6 @@ def check_same_transitions(evaluations: dict[str, TransitionEvaluation]) -> None
     )
 
 
-def topk_accuracy(probs: np.ndarray, observed: np.ndarray, k: int = 1) -> float:
-    """Share of rows whose observed column is among the ``k`` most probable (ties count
-    against: the observed outcome must beat all but at most ``k - 1`` others strictly)."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    return float(np.mean(topk_hits(probs, observed, k)))
-
-
-def topk_hits(probs: np.ndarray, observed: np.ndarray, k: int = 1) -> np.ndarray:
-    """Per row, whether the observed column is among the ``k`` most probable, ties counting
-    against (see :func:`topk_accuracy`)."""
-    p_obs = probs[np.arange(len(observed)), observed]
-    # Rows where at most k outcomes (the observed one included) reach its probability:
-    # a tie with the k-th most probable is a miss, so a uniform model scores k / K.
-    return (probs >= p_obs[:, None]).sum(axis=1) <= k
-
-
 def _rows_named(index: pd.Index, rows: np.ndarray, limit: int = 5) -> str:
     """'person 3, year 1981; ...' for the first ``limit`` of ``rows`` (positions in index)."""
     named = []
@@ -552,6 +538,50 @@ class TransitionResults(SummaryStr):
         probs = self.predict(panel)
         observed = panel.transitions()["occupation"]
         return TransitionEvaluation(self.name, probs, observed, int(self.k_params))
+
+    def evaluate_changes(
+        self, panel: CareerPanel | None = None, *, by: str | pd.Series | None = None
+    ) -> ChangeEvaluation:
+        """Stay-vs-move, labor-force entry/exit and movers' accuracy on ``panel``, by group.
+
+        The evaluation of :func:`labor_econ.diagnostics.evaluations.evaluate_changes` for
+        this one model: P(move) AUC and Brier score, accuracy among movers, and where the
+        taxonomy marks special codes the labor-force exit and entry AUCs, with
+        person-clustered standard errors.
+
+        Parameters
+        ----------
+        panel : CareerPanel, optional
+            Default the estimation sample.
+        by : str or pandas.Series, optional
+            Groups shown side by side: a column of ``panel.transitions()`` (a covariate,
+            ``gap``, ``prev_occupation``), ``"cohort"`` (five-year birth cohorts), or a
+            Series indexed by person id or by (id, time).
+
+        Returns
+        -------
+        labor_econ.models.changes.ChangeEvaluation
+            Its one model is named ``self.name``.
+
+        Raises
+        ------
+        ValueError
+            If ``by`` is no grouping of the transitions (the message names the column).
+
+        Examples
+        --------
+        >>> from labor_econ.datasets import wage_panel
+        >>> from labor_econ.models.markov import MarkovModel
+        >>> train, test = wage_panel().split(test_size=0.2, seed=0)
+        >>> changes = MarkovModel(train).fit().evaluate_changes(test, by="black")
+        >>> changes.table.loc[["N", "Move AUC"]].round(3)
+        black           0       1
+        model      Markov  Markov
+        N         665.000  98.000
+        Move AUC    0.569   0.632
+        """
+        panel = self.panel if panel is None else panel
+        return evaluate_predictions({self.name: self.predict(panel)}, panel, by=by)
 
     def simulate(
         self,

@@ -170,3 +170,51 @@ def test_help_and_argparse_errors(capsys):
     assert "examples:" in text and "--results Markov=" in text and "exit codes" in text
     assert main(["compare", "x.dta", "--id", "i", "--time", "t", "--occupation", "o"]) == 2
     assert "--results" in capsys.readouterr().err
+
+
+def test_compare_by_writes_the_by_group_table(fitted, tmp_path, capsys):
+    """--by VAR: the by-group table under the comparison, changes.txt/.csv equal to the
+    library's evaluation of the loaded results; a bad --by exits 2 naming the column."""
+    from labor_econ.diagnostics.evaluations import evaluate_changes
+
+    data, out = fitted
+    cmp = tmp_path / "cmp_by"
+    args = ["compare", str(data), *DECL, *results_args(out, ["marginal", "markov"])]
+    args += ["--test-size", "0.25", "--seed", "2"]
+    assert main([*args, "--by", "female", "--out", str(cmp)]) == 0
+    printed = capsys.readouterr().out
+    text = (cmp / "comparison.txt").read_text()
+    assert printed.strip() == text.strip()
+    assert "Occupation change by female" in text and "female=1 Markov" in text
+    assert "Move AUC" in (cmp / "changes.txt").read_text()
+    frame = pd.read_csv(cmp / "changes.csv", index_col=[0, 1])
+    with pytest.warns(UserWarning, match="missing occupation"):
+        panel = CareerPanel.from_stata(
+            data,
+            id="caseid",
+            time="year",
+            occupation="occ1990",
+            static=["educ", "black", "female"],
+            birth_year="birth_year",
+            missing="drop",
+        )
+    _, test = panel.split(test_size=0.25, seed=2)
+    models = {
+        "Marginal": TransitionResults.load(out / "results_marginal.zip"),
+        "Markov": TransitionResults.load(out / "results_markov.zip"),
+    }
+    expected = evaluate_changes(models, test, by="female").frame
+    assert frame.shape == expected.shape
+    assert np.allclose(frame.to_numpy(), expected.to_numpy(), rtol=1e-12, equal_nan=True)
+    assert sorted(set(frame.index.get_level_values(0))) == [0, 1]
+    manifest = json.loads((cmp / "manifest.json").read_text())
+    assert manifest["by"] == "female" and manifest["files"]["changes_csv"] == "changes.csv"
+    # without --by: no changes files, the change rows still in the table
+    plain = tmp_path / "cmp_plain"
+    assert main([*args, "--out", str(plain)]) == 0
+    assert not (plain / "changes.txt").exists()
+    assert "Move Brier" in (plain / "comparison.txt").read_text()
+    capsys.readouterr()
+    assert main([*args, "--by", "wage", "--out", str(tmp_path / "cmp_bad")]) == 2
+    err = capsys.readouterr().err
+    assert "--by 'wage'" in err and "not a declared covariate" in err

@@ -77,6 +77,7 @@ def test_fit_by_writes_the_change_evaluations(saved):
     assert main([*argv, "--out", str(out)]) == 0
     text = (out / "changes.txt").read_text()
     assert "Move AUC" in text and "by female" in text
+    assert "Occupation change by female" in (out / "comparison.txt").read_text()
     frame = pd.read_csv(out / "changes.csv", index_col=[0, 1])
     assert set(frame.index.get_level_values(1)) == {"Marginal", "Markov"}
     manifest = json.loads((out / "manifest.json").read_text())
