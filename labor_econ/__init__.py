@@ -26,6 +26,7 @@ from .lm.finetune import finetune
 from .lm.formats import CheckpointMismatchWarning, FormatCheck, LowValidMassWarning, check_format
 from .lm.ranking import rank_templates
 from .models import (
+    Counterfactual,
     LLMModel,
     LLMResults,
     LogLinearPoolModel,
@@ -36,10 +37,13 @@ from .models import (
     MarkovResults,
     MNLogitModel,
     MNLogitResults,
+    Simulation,
     TransitionEvaluation,
     TransitionResults,
+    counterfactual,
 )
 from .models.renamed import RENAMED, renamed_getattr
+from .models.simulate import simulate
 from .panel import CareerPanel, PanelError
 from .report import (
     calibration_plot,
@@ -58,6 +62,7 @@ __all__ = [
     "CausalLM",
     "ChangeEvaluation",
     "CheckpointMismatchWarning",
+    "Counterfactual",
     "DefaultTemplateWarning",
     "FormatCheck",
     "ForecastEvaluation",
@@ -78,6 +83,7 @@ __all__ = [
     "Mobility",
     "ModelComparison",
     "PanelError",
+    "Simulation",
     "StataError",
     "ParsedResume",
     "ResumeTemplate",
@@ -94,6 +100,7 @@ __all__ = [
     "check_format",
     "clarke_test",
     "compare",
+    "counterfactual",
     "datasets",
     "evaluate_changes",
     "evaluate_forecasts",
@@ -106,6 +113,7 @@ __all__ = [
     "predictions_frame",
     "rank_templates",
     "score_panel",
+    "simulate",
     "subgroup_plot",
     "taxonomies",
     "to_stata",

@@ -14,8 +14,13 @@ from .mnlogit import MNLogitModel, MNLogitResults
 from .pool import LogLinearPoolModel, LogLinearPoolResults
 from .renamed import RENAMED, renamed_getattr
 
+# ``simulate`` stays the module's name here (tests and docs reach its engine through it):
+# the function is ``results.simulate`` and ``labor_econ.simulate``
+from .simulate import Counterfactual, Simulation, counterfactual
+
 __all__ = [
     "ChangeEvaluation",
+    "Counterfactual",
     "LLMModel",
     "LLMResults",
     "LogLinearPoolModel",
@@ -26,8 +31,10 @@ __all__ = [
     "MarginalResults",
     "MarkovModel",
     "MarkovResults",
+    "Simulation",
     "TransitionEvaluation",
     "TransitionResults",
+    "counterfactual",
 ]
 
 __getattr__ = renamed_getattr(__name__, tuple(RENAMED))

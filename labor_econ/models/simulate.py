@@ -288,6 +288,31 @@ class Simulation:
         row by row would need ``n_draws * n_persons`` each).
     set : dict
         The covariates set for the counterfactual (empty for the factual simulation).
+    lm_scorings : LMScorings or None
+        For a model reading the resume (the LLM): of the prompts behind ``scorings``, how
+        many the LM scored, how many were read from its score store and how many were
+        identical to another one (``labor_econ.models.llm.LMScorings``); None otherwise.
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.models.markov import MarkovModel
+    >>> sim = MarkovModel(wage_panel()).fit().simulate(horizon=2, n_draws=50, seed=0)
+    >>> sim
+    <Simulation 'Markov': 545 persons x 50 draws, years 1988-1989, 18 model evaluations>
+    >>> sim.counts.shape  # (draws, years, occupations)
+    (50, 2, 9)
+    >>> sim.draws.head(3)
+       draw  nr  year  occupation
+    0     0  13  1988           3
+    1     0  17  1988           5
+    2     0  18  1988           1
+    >>> sim.shares().loc[1988].round(3).head(3)
+                share  lower  upper
+    occupation
+    1           0.120  0.099  0.146
+    2           0.121  0.103  0.139
+    3           0.062  0.046  0.081
     """
 
     model: str
@@ -302,6 +327,7 @@ class Simulation:
     kept: np.ndarray  # (keep_draws, horizon, n_persons) taxonomy positions
     target_prob: np.ndarray | None = None  # (n_persons, horizon) sum over draws
     set: dict = field(default_factory=dict)
+    lm_scorings: Any = None
 
     @property
     def n_persons(self) -> int:
@@ -368,7 +394,9 @@ class Simulation:
         return (
             f"<Simulation {self.model!r}: {self.n_persons} persons x {self.n_draws} draws, "
             f"years {self.years[0]}-{self.years[-1]}, {int(self.scorings.sum())} model "
-            "evaluations>"
+            "evaluations"
+            + ("" if self.lm_scorings is None else f"; LM scored {self.lm_scorings.scored}")
+            + ">"
         )
 
 
@@ -567,6 +595,16 @@ def simulate(
     ``targets`` (``(n_persons, horizon)`` taxonomy positions, -1 where unobserved) makes
     the simulation accumulate, per person and year, the sum over draws of the probability
     the model gives the target at that step (the forecast evaluation's numerator).
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.models.markov import MarkovModel
+    >>> sim = simulate(MarkovModel(wage_panel()).fit(), horizon=2, n_draws=50, seed=0)
+    >>> sim.years, sim.counts.shape
+    ([1988, 1989], (50, 2, 9))
+    >>> sim.scorings.tolist()  # one evaluation per occupation and year
+    [9, 9]
     """
     panel = results.panel if panel is None else panel
     if not isinstance(panel, CareerPanel):
@@ -608,6 +646,9 @@ def simulate(
     block = max(1, _BLOCK_ROWS // n_persons)
     blocks = [np.arange(a, min(a + block, n_draws)) for a in range(0, n_draws, block)]
     bar = _progress(progress, len(blocks) * horizon, results.name)
+    # a model reading resumes counts its LM scorings (models.llm.LMScorings): this run's share
+    counter = getattr(getattr(results, "model", None), "lm_scorings", None)
+    before = None if counter is None else counter.copy()
     factor_hook = getattr(results, "_step_factors", None)
     for draws in blocks:
         b = len(draws)
@@ -726,6 +767,7 @@ def simulate(
         kept=kept,
         target_prob=target_prob,
         set=values,
+        lm_scorings=None if before is None else results.model.lm_scorings - before,
     )
 
 
@@ -736,6 +778,19 @@ class Counterfactual:
     Attributes
     ----------
     factual, counterfactual : Simulation
+
+    Examples
+    --------
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.models.mnlogit import MNLogitModel
+    >>> mnl = MNLogitModel(wage_panel(), features=["prev_occupation", "black"]).fit_regularized(
+    ...     alpha=1.0
+    ... )
+    >>> cf = counterfactual(mnl, set={"black": 0}, horizon=2, n_draws=20, seed=0)
+    >>> cf
+    <Counterfactual 'MNLogit': set {'black': 0}, 545 persons x 20 draws>
+    >>> cf.factual.set, cf.counterfactual.set
+    ({}, {'black': 0})
     """
 
     factual: Simulation
@@ -782,6 +837,26 @@ def counterfactual(
     -------
     Counterfactual
         ``.difference()``: factual minus counterfactual shares with intervals.
+
+    Examples
+    --------
+    Black workers' simulated occupations with the coefficients of non-Black workers applied
+    (the MNLogit's ``black`` terms switched off), two years ahead:
+
+    >>> from labor_econ.datasets import wage_panel
+    >>> from labor_econ.models.mnlogit import MNLogitModel
+    >>> panel = wage_panel()
+    >>> mnl = MNLogitModel(panel, features=["prev_occupation", "black"]).fit_regularized(
+    ...     alpha=1.0
+    ... )
+    >>> black = panel.subset(panel.data.loc[panel.data["black"] == 1, "nr"].unique())
+    >>> cf = counterfactual(mnl, black, set={"black": 0}, horizon=2, n_draws=50, seed=0)
+    >>> cf.difference().loc[1989].round(3).head(3)  # factual minus counterfactual
+                difference  lower  upper
+    occupation
+    1               -0.034 -0.092  0.000
+    2               -0.023 -0.095  0.044
+    3               -0.026 -0.095  0.056
     """
     if (set is None) == (modified is None):
         raise ValueError("give exactly one of set= (covariate values) or modified= (a panel)")
