@@ -13,15 +13,17 @@ the peak memory of the process.
 
 Run: ``python benchmarks/bench_forecast.py [--draws 1000] [--persons 2000] [--skip-mnlogit]``.
 
-Measured on 2 CPU cores shared with other jobs (torch 2.13, numpy 2.4, 2026-12-03):
+Measured on 2 CPU cores (AMD EPYC, torch 2.13, numpy 2.4, 2026-12-03), nothing else running:
 
-- Markov: 17.8 s at load average 2.6; 34.6-40.5 s at load 9-14 (target met). 389-3,890
-  distinct states per year (one per occupation and block of draws), peak RSS 470 MB.
-- MNLogit (ridge, "career" features): 293.5 s at load 8-10 (766 s before the additive
-  tables of ``models/mnlogit_steps.py``); target NOT met. 20,000 to 1,386,551 distinct
-  states per simulated year of the 2,000,000 rows: a draw's (occupation, previous one,
-  tenure) soon differs from the other draws', so each year costs about a million K-wide
-  softmaxes and CDFs (several passes over 1.4M x 389 doubles). Peak RSS 776 MB (the fit's).
+- Markov: 4.4 s (target 60 s). 3,190-3,890 distinct states per year (one per occupation and
+  block of draws), peak RSS 472 MB.
+- MNLogit (ridge, "career" features): 29.4 s (target 60 s; 43.8 s with a test run beside it;
+  293.5 s before, at load 8-10, and 766 s before the additive tables). 20,000 to 1,386,551
+  distinct states per simulated year of the 2,000,000 rows (a draw's occupation, the one
+  before and tenure soon differ from the other draws'), each a product of four table rows
+  (``StepFactors``: person part once per step, occupation, the one before, tenure) instead
+  of a design row and an ``exp``. Peak RSS 774 MB (the fit's). Under heavy load torch's two
+  threads can be several times slower: time it on an otherwise idle machine.
 """
 
 import argparse
