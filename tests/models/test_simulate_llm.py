@@ -9,22 +9,16 @@ import pytest
 from scipy import stats
 
 from labor_econ import CareerPanel
-from labor_econ.lm.testing import tiny_lm
 from labor_econ.models.llm import LLMModel
 from labor_econ.models.simulate import draw_uniforms, simulate
-from labor_econ.templates import ResumeTemplate
 
 # a random tiny LM writes no real titles: its low valid mass is expected here
 pytestmark = pytest.mark.filterwarnings("ignore:.*valid mass")
 
 
 @pytest.fixture(scope="module")
-def lm(tmp_path_factory, wage):
-    texts = ResumeTemplate.preset("labor_llm").resumes(wage)
-    return tiny_lm(
-        tmp_path_factory.mktemp("sim_lm"), texts, vocab_size=400, hidden_size=16,
-        initializer_range=0.2, seed=1, device="cpu",
-    )  # fmt: skip
+def lm(random_tiny_lm):
+    return random_tiny_lm
 
 
 @pytest.fixture(scope="module")

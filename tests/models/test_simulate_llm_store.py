@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from labor_econ.lm import CandidateScorer, ScoreStore, StoreCorruptError, StoreMismatchError
-from labor_econ.lm.testing import tiny_lm
 from labor_econ.models.llm import LLMModel, LMScorings
 from labor_econ.models.simulate import counterfactual
 from labor_econ.templates import ResumeTemplate
@@ -20,13 +19,8 @@ START, HORIZON, DRAWS, SEED = 1984, 2, 4, 3
 
 
 @pytest.fixture(scope="module")
-def lm(tmp_path_factory, wage):
-    # the LM of tests/models/test_simulate_llm.py: small enough to score in milliseconds
-    texts = ResumeTemplate.preset("labor_llm").resumes(wage)
-    return tiny_lm(
-        tmp_path_factory.mktemp("sim_store_lm"), texts, vocab_size=400, hidden_size=16,
-        initializer_range=0.2, seed=1, device="cpu",
-    )  # fmt: skip
+def lm(random_tiny_lm):
+    return random_tiny_lm
 
 
 @pytest.fixture(scope="module")
