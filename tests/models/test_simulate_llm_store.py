@@ -65,10 +65,14 @@ def plain(small, lm):
 
 
 def _run(res, small, **kwargs):
-    """The simulation and its LM scorings (the model's counter before and after)."""
+    """The simulation and its LM scorings (the model's counter before and after, which the
+    simulation reports as its own)."""
     before = res.model.lm_scorings.copy()
     sim = _simulate(res, small, **kwargs)
-    return sim, res.model.lm_scorings - before
+    counts = res.model.lm_scorings - before
+    assert sim.lm_scorings == counts
+    assert f"LM scored {counts.scored}" in repr(sim)
+    return sim, counts
 
 
 def test_stored_once_then_read_with_the_same_draws(small, lm, plain, tmp_path):
