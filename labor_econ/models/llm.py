@@ -232,7 +232,7 @@ class LLMModel(LikelihoodModel):
         self._obs = endog.to_numpy()
         self._other_panels: dict[int, LLMModel] = {}
         #: Prompts of simulated careers scored by the LM or read from the store (see
-        #: `LMScorings`), summed over this model's simulations.
+        #: :class:`~labor_econ.models.llm.LMScorings`), summed over this model's simulations.
         self.lm_scorings = LMScorings()
         self._simulated_store: Any = None  # the store's simulated kind, opened on first use
 

@@ -216,7 +216,7 @@ class StepFactors:
         Returns ``(c, total, step)``: the floored cumulative distribution of state ``i`` up
         to code ``j`` is ``(c[i, j] + step[i] * (j + 1)) / (total[i] + step[i] * K)``, with
         ``total[i] = c[i, -1]`` the weights' sum before the floor (``step`` is the floor's
-        mass ``floor / K`` in the scale of the weights; :func:`_search` adds it only where it
+        mass ``floor / K`` in the scale of the weights; the inverse-CDF search adds it only where it
         looks, a pass over ``(n, K)`` fewer). Computed with torch (its gathers and in-place
         products use every core).
         """
