@@ -530,7 +530,8 @@ class LLMModel(LikelihoodModel):
         Identical prompts are scored once. With `groups` (a simulation passes each state's
         person), the prompts to score of one group are scored with their longest common
         text, cut at a wave start, fed to the LM once (``CandidateScorer.score_prefixed``:
-        the same scores, fewer tokens; on CUDA each prompt is fed whole). With a `store`,
+        the same scores, fewer tokens; on CUDA, or where the scorer's ``score`` is replaced
+        by a subclass or wrapper, each prompt is fed whole to ``score``). With a `store`,
         the prompts it holds are read from it (the store's ``simulated`` kind, keyed by the
         prompt's text), only the others are scored, and they are written to the store at
         once, so an interrupted simulation keeps what it scored. `lm_scorings` counts each
@@ -620,7 +621,12 @@ class LLMModel(LikelihoodModel):
                 scorer = self.scorer
                 fed_before = sum(scorer.tokens_fed.values())
                 starts = self.template.wave_starts(missing)
-                if groups is None:
+                # A scorer whose `score` is replaced (a subclass or a wrapper) sees every
+                # prompt whole: the shared-prefix route would bypass it.
+                from ..lm.scoring import CandidateScorer
+
+                own = getattr(scorer.score, "__func__", None) is CandidateScorer.score
+                if groups is None or not own:
                     scored = scorer.score(missing, self.candidates, starts=starts)
                     whole = sum(scorer.tokens_fed.values()) - fed_before
                 else:

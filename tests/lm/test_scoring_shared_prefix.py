@@ -250,3 +250,24 @@ def test_simulated_logq_groups_must_match_the_prompts(wage, sim_lm):
         grouped = model.simulated_logq(prompts, groups=[0, 0])
         plain = LLMModel(wage.subset(wage.persons[:2]), sim_lm).simulated_logq(prompts)
     np.testing.assert_allclose(grouped, plain, rtol=0, atol=TOL)
+
+
+def test_a_scorer_with_its_own_score_gets_whole_prompts(wage, sim_lm):
+    calls = []
+
+    class Logging(CandidateScorer):
+        def score(self, prompts, candidates, **kwargs):
+            calls.append(len(prompts))
+            return super().score(prompts, candidates, **kwargs)
+
+        def score_prefixed(self, *args, **kwargs):  # pragma: no cover - must not be called
+            raise AssertionError("the shared-prefix route bypasses the overridden score")
+
+    small = wage.subset(wage.persons[:2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = LLMModel(small, sim_lm, scorer=Logging(sim_lm, progress=False)).fit()
+        calls.clear()
+        sim = res.simulate(small, start=1982, horizon=2, n_draws=10, seed=0)
+    assert sum(calls) == sim.lm_scorings.scored > 0
+    assert sim.lm_scorings.tokens_fed == sim.lm_scorings.tokens_whole
