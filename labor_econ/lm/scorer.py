@@ -222,10 +222,14 @@ class CandidateScorer:
         self._tries: dict[tuple[Any, ...], tuple[tuple[_Trie, np.ndarray], ...]] = {}
         self._pack_length: int | None = None  # set by _run_batches for packed flex rows
         #: Tokens fed to the model so far (real tokens, no padding), by kind: prompts of
-        #: `score`, trie nodes of `score`, and sequences of `score_observed`.
+        #: `score` (and rests of `score_prefixed`), trie nodes of both, sequences of
+        #: `score_observed`, and (key ``"prefix"``, added on its first use) the shared
+        #: prefixes of `score_prefixed`.
         self.tokens_fed = {"prompt": 0, "trie": 0, "observed": 0}
         #: Rows of ``score_observed(..., persons=...)`` fed on their own (see there).
         self.observed_fallback_rows = 0
+        #: Tokens `score` feeds for the prompts of the last `score_prefixed` (each whole).
+        self.last_whole_tokens = 0
         #: What the last `score` with a tolerance left out (see `Pruning`).
         self.last_pruning: Pruning | None = None
         self._pruned_states: dict[int, _PruneState] | None = None
@@ -985,6 +989,264 @@ class CandidateScorer:
         lp = self._node_log_probs(hidden, slot, token).astype(np.float64)
         sums = iter(float(piece.sum()) for piece in np.split(lp, np.cumsum(counts)[:-1]))
         return [[next(sums) for _ in spans] for _, spans in rows]
+
+    def score_prefixed(
+        self,
+        prefixes: Sequence[str],
+        rests: Sequence[str],
+        candidates: Sequence[str],
+        *,
+        starts: Sequence[int] | None = None,
+    ) -> np.ndarray:
+        """`score` of the prompts ``prefixes[i] + rests[i]``, each distinct prefix fed once.
+
+        Prompts with the same prefix text form a group (e.g. one person's simulated careers:
+        the header and the observed waves, then each draw's simulated waves): the group's
+        prefix is fed once (with the tokenizer's BOS, keys and values kept), each prompt's
+        rest attends to those cached keys, and each of its candidate tries to the prefix's
+        and the rest's keys. Every token gets exactly the hidden state it gets in `score`,
+        which feeds each prompt whole.
+
+        Tokenization is the whole prompt's, as in `score`: a prompt is scored this way only
+        when its prefix's tokens are a prefix of the tokens `score` feeds for the whole
+        prompt; otherwise (a token spanning the cut, a prefix that covers tokens the
+        candidates merge with, or an empty prefix without BOS) it is scored by `score`.
+        Cut prefixes at a line or wave start so that the check passes.
+
+        On CUDA (FlexAttention) and where the prompts' keys and values are not reused
+        (sliding-window attention, see ``max_trie_nodes``), this is `score` of the whole
+        prompts. ``tokens_fed["prefix"]`` counts the prefixes' tokens, rests count as
+        ``"prompt"`` and trie nodes as ``"trie"``; ``last_whole_tokens`` is then what `score`
+        feeds for the same prompts (each prompt whole, and its tries).
+
+        Parameters
+        ----------
+        prefixes, rests : sequence of str
+            Prompt i is ``prefixes[i] + rests[i]`` (not empty); either part may be empty.
+        candidates : sequence of str
+            The K candidate continuations (as in `score`).
+        starts : sequence of int, optional
+            Where each whole prompt's last wave begins (as in `score`).
+
+        Returns
+        -------
+        numpy.ndarray
+            Float64 array of shape (n, K): ``log P(candidates[k] | prefixes[i] + rests[i])``.
+
+        Raises
+        ------
+        ValueError
+            When `prefixes` and `rests` differ in length, for an empty prompt, or for bad
+            candidates (as in `score`).
+        TypeError
+            For a single string where a sequence is expected.
+
+        Examples
+        --------
+        >>> from labor_econ.datasets import wage_panel
+        >>> from labor_econ.demo import demo_lm
+        >>> fit_panel, test = wage_panel().split(test_size=0.2, seed=0)
+        >>> train, val = fit_panel.split(test_size=0.1, seed=0)
+        >>> lm = demo_lm(train, val)  # the demo's tiny Llama (cached)
+        >>> from labor_econ import ResumeTemplate
+        >>> template = ResumeTemplate.preset("labor_llm")
+        >>> prompt = template.prompts(val).iloc[3]
+        >>> cut = prompt.rfind("\\n", 0, len(prompt) - 1) + 1  # a line start
+        >>> candidates = template.continuations(val.taxonomy)
+        >>> scorer = CandidateScorer(lm, progress=False)
+        >>> log_q = scorer.score_prefixed([prompt[:cut]] * 2, [prompt[cut:], ""], candidates)
+        >>> whole = scorer.score([prompt, prompt[:cut]], candidates)
+        >>> bool(np.abs(log_q - whole).max() < 1e-4), scorer.tokens_fed["prefix"] > 0
+        (True, True)
+        """
+        if isinstance(prefixes, str) or isinstance(rests, str):
+            raise TypeError("prefixes and rests must be sequences of strings, not one string")
+        prefixes, rests = list(prefixes), list(rests)
+        if len(prefixes) != len(rests):
+            raise ValueError(
+                f"got {len(prefixes)} prefixes but {len(rests)} rests; pass one rest per prefix"
+            )
+        for name, texts in (("prefixes", prefixes), ("rests", rests)):
+            bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+            if bad:
+                raise TypeError(
+                    f"{name}[{bad[0]}] is a {type(texts[bad[0]]).__name__}, not a string"
+                )
+        candidates = _check_candidates(candidates)
+        prompts = _check_texts([p + r for p, r in zip(prefixes, rests, strict=True)], "prompts")
+        self.last_whole_tokens = 0
+        if not self._share_prompts or not prompts:
+            before = sum(self.tokens_fed.values())
+            out = self.score(prompts, candidates, starts=starts)
+            self.last_whole_tokens = sum(self.tokens_fed.values()) - before
+            return out
+        out = np.empty((len(prompts), len(candidates)), dtype=np.float64)
+        plans = self._plan(prompts, candidates, starts)
+        self._check_context(
+            [len(ids) + max(int(trie.depth.max()) for trie, _ in parts) for ids, parts in plans]
+        )
+        distinct = list(dict.fromkeys(prefixes))
+        head_ids = dict(zip(distinct, self._tok.encode(distinct), strict=True))
+        bos = self._tok.prefix
+        members: dict[str, list[int]] = {}
+        alone = []
+        for i, (text, (ids, _)) in enumerate(zip(prefixes, plans, strict=True)):
+            head = bos + head_ids[text]
+            if head and len(head) <= len(ids) and ids[: len(head)] == head:
+                members.setdefault(text, []).append(i)
+            else:
+                alone.append(i)
+        self.last_whole_tokens = sum(
+            len(ids) + sum(len(t.inner) for t, _ in parts) for ids, parts in plans
+        )
+        if alone:
+            out[alone] = self.score(
+                [prompts[i] for i in alone],
+                candidates,
+                starts=None if starts is None else [starts[i] for i in alone],
+            )
+        # A unit: one prefix and the prompts (at most the token budget's worth) that share it.
+        budget = self._token_budget()
+        units: list[tuple[list[int], list[int]]] = []
+        lengths = []
+        for text, rows in members.items():
+            head = bos + head_ids[text]
+            chunk, size = [], len(head)
+            for i in rows:
+                ids, parts = plans[i]
+                cost = len(ids) - len(head) + sum(len(t.inner) for t, _ in parts)
+                if chunk and size + cost > budget:
+                    units.append((head, chunk))
+                    lengths.append(size)
+                    chunk, size = [], len(head)
+                chunk.append(i)
+                size += cost
+            units.append((head, chunk))
+            lengths.append(size)
+
+        def run(batch: list[int]) -> None:
+            chosen = [units[u] for u in batch]
+            rows = [
+                (g, plans[i][0][len(head) :], [t for t, _ in plans[i][1]])
+                for g, (head, chunk) in enumerate(chosen)
+                for i in chunk
+            ]
+            values = self._forward_prefixed([head for head, _ in chosen], rows)
+            order = [i for _, chunk in chosen for i in chunk]
+            for i, per_trie in zip(order, values, strict=True):
+                for (_, cols), value in zip(plans[i][1], per_trie, strict=True):
+                    out[i, cols] = value
+            # Counted once the batch ran (not again when an out-of-memory batch is retried).
+            self.tokens_fed["prefix"] = self.tokens_fed.get("prefix", 0) + sum(
+                len(head) for head, _ in chosen
+            )
+            self.tokens_fed["prompt"] += sum(len(rest) for _, rest, _ in rows)
+            self.tokens_fed["trie"] += sum(len(t.inner) for *_, ts in rows for t in ts)
+
+        if units:
+            self._run_batches(lengths, run)
+        return out
+
+    def _forward_prefixed(
+        self, heads: list[list[int]], rows: list[tuple[int, list[int], list[_Trie]]]
+    ) -> list[list[np.ndarray]]:
+        """log q of each trie of each (head index, rest ids, tries) row, in three passes.
+
+        The heads (shared prefixes) are fed once, right-padded and causal; their keys and
+        values are copied to every row, whose rest tokens (right-padded) see their head's
+        real keys and the rest's earlier tokens; the keys and values are then copied to
+        every trie, whose inner nodes (in preorder) see the head, the rest and the trie keys
+        ``k <= q < end[k]``, at position head + rest length + depth - 1 (as in
+        `_forward_shared`, one level deeper). The root's children get their logits from the
+        row's last token: the rest's, or the head's when the rest is empty.
+        """
+        device = self.lm.device
+        head_ids, head_len = _padded(heads, fill=self._pad_id)
+        first = self._base(input_ids=torch.from_numpy(head_ids).to(device), use_cache=True)
+        cache = getattr(first, "cache", None)  # transformers 5.24+; before: past_key_values
+        if cache is None:
+            cache = first.past_key_values
+        group = np.array([g for g, _, _ in rows], dtype=np.int64)
+        cache.batch_select_indices(torch.from_numpy(group).to(device))
+        n = len(rows)
+        own = head_len[group]  # each row's real head keys
+        rest_len = np.array([len(rest) for _, rest, _ in rows], dtype=np.int64)
+        kept_head = head_ids.shape[1]
+        last = first.last_hidden_state[
+            torch.from_numpy(group).to(device), torch.from_numpy(own - 1).to(device)
+        ]
+        width = int(rest_len.max())
+        if width:
+            rest_ids = np.full((n, width), self._pad_id, dtype=np.int64)
+            for r, (_, rest, _) in enumerate(rows):
+                rest_ids[r, : len(rest)] = rest
+            position_ids = own[:, None] + np.arange(width)[None, :]
+            q = torch.arange(width, device=device)
+            k = torch.arange(kept_head, device=device)
+            sees_head = k[None, :] < torch.from_numpy(own).to(device)[:, None]
+            # Causal among the rest; a padding query sees its head and what precedes it.
+            sees_rest = (q[None, :] <= q[:, None])[None].expand(n, -1, -1)
+            allowed = torch.cat([sees_head[:, None, :].expand(-1, width, -1), sees_rest], dim=2)
+            second = self._base(
+                input_ids=torch.from_numpy(rest_ids).to(device),
+                attention_mask=self._mask_format(allowed[:, None]),
+                position_ids=torch.from_numpy(position_ids).to(device),
+                use_cache=True,
+                **{self._cache_argument: cache},
+            )
+            has_rest = torch.from_numpy(rest_len > 0).to(device)
+            at = torch.from_numpy(np.maximum(rest_len - 1, 0)).to(device)
+            from_rest = second.last_hidden_state[torch.arange(n, device=device), at]
+            last = torch.where(has_rest[:, None], from_rest, last)
+        tries = [(r, trie) for r, (_, _, ts) in enumerate(rows) for trie in ts]
+        owner = np.array([r for r, _ in tries], dtype=np.int64)
+        cache.batch_select_indices(torch.from_numpy(owner).to(device))
+        t_width = max(len(trie.inner) for _, trie in tries)
+        m_rows = len(tries)
+        input_ids = np.full((m_rows, t_width), self._pad_id, dtype=np.int64)
+        position_ids = np.zeros((m_rows, t_width), dtype=np.int64)
+        end = np.arange(1, t_width + 1, dtype=np.int64)[None, :].repeat(m_rows, axis=0)
+        head_rows, node_slot, node_token, counts = [], [], [], []
+        n_rows = 0
+        for j, (r, trie) in enumerate(tries):
+            fed = trie.inner
+            m = len(fed)
+            input_ids[j, :m] = trie.tokens[fed]
+            position_ids[j, :m] = own[r] + rest_len[r] + trie.depth[fed] - 1
+            end[j, :m] = np.searchsorted(fed, trie.end[fed])
+            head_rows.append(np.concatenate([[r], n + j * t_width + np.arange(m)]))
+            node_slot.append(n_rows + trie.head_slot)
+            node_token.append(trie.tokens)
+            counts.append(len(trie.tokens))
+            n_rows += m + 1
+        q = torch.arange(t_width, device=device)
+        k = torch.arange(kept_head, device=device)
+        sees = [(k[None, :] < torch.from_numpy(own[owner]).to(device)[:, None])]
+        if width:
+            k = torch.arange(width, device=device)
+            sees.append(k[None, :] < torch.from_numpy(rest_len[owner]).to(device)[:, None])
+        end_t = torch.from_numpy(end).to(device)
+        sees_trie = (q[None, None, :] <= q[None, :, None]) & (q[None, :, None] < end_t[:, None, :])
+        allowed = torch.cat([s[:, None, :].expand(-1, t_width, -1) for s in sees] + [sees_trie], 2)
+        third = self._base(
+            input_ids=torch.from_numpy(input_ids).to(device),
+            attention_mask=self._mask_format(allowed[:, None]),
+            position_ids=torch.from_numpy(position_ids).to(device),
+            use_cache=True,
+            **{self._cache_argument: cache},
+        )
+        hidden = torch.cat([last, third.last_hidden_state.flatten(0, 1)])
+        hidden = hidden[torch.from_numpy(np.concatenate(head_rows)).to(device)]
+        lp = self._node_log_probs(
+            hidden,
+            torch.from_numpy(np.concatenate(node_slot)).to(device),
+            torch.from_numpy(np.concatenate(node_token)).to(device),
+        )
+        pieces = np.split(lp, np.cumsum(counts)[:-1])
+        out: list[list[np.ndarray]] = [[] for _ in rows]
+        for (r, trie), piece in zip(tries, pieces, strict=True):
+            out[r].append(trie.log_q(piece))
+        return out
 
 
 def _static_compile() -> Any:

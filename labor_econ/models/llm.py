@@ -80,19 +80,29 @@ class LMScorings:
         Prompts the LM scored (each a K-way distribution).
     from_store : int
         Prompts whose scores were read from the score store.
+    tokens_fed : int
+        Tokens the LM was fed for the scored prompts (prompts and candidate tries); a
+        simulation feeds the text its prompts of one person share once per step (see
+        `LLMModel.simulated_logq`).
+    tokens_whole : int
+        Tokens scoring each of those prompts whole would have fed (``CandidateScorer.score``).
+        The two token counts depend on the tokenizer and the scorer's route; ``==`` compares
+        the prompt counts only.
 
     Examples
     --------
     >>> from labor_econ.models.llm import LMScorings
     >>> before, after = LMScorings(), LMScorings(prompts=12, shared=1, scored=4, from_store=7)
     >>> after - before
-    LMScorings(prompts=12, shared=1, scored=4, from_store=7)
+    LMScorings(prompts=12, shared=1, scored=4, from_store=7, tokens_fed=0, tokens_whole=0)
     """
 
     prompts: int = 0
     shared: int = 0
     scored: int = 0
     from_store: int = 0
+    tokens_fed: int = dataclasses.field(default=0, compare=False)
+    tokens_whole: int = dataclasses.field(default=0, compare=False)
 
     def __sub__(self, other: LMScorings) -> LMScorings:
         return LMScorings(
@@ -512,14 +522,21 @@ class LLMModel(LikelihoodModel):
         return cached
 
     # -- simulated careers: prompts scored once, kept in the store ----------------------------
-    def simulated_logq(self, prompts: Sequence[str], *, year: Any = None) -> np.ndarray:
+    def simulated_logq(
+        self, prompts: Sequence[str], *, year: Any = None, groups: Sequence[Any] | None = None
+    ) -> np.ndarray:
         """log q of every code after each prompt (resumes of simulated careers).
 
-        Identical prompts are scored once. With a `store`, the prompts it holds are read
-        from it (the store's ``simulated`` kind, keyed by the prompt's text), only the
-        others are scored, and they are written to the store at once, so an interrupted
-        simulation keeps what it scored. `lm_scorings` counts each kind. The scores are
-        exact whatever the model's `tolerance` (the candidate trie is not pruned).
+        Identical prompts are scored once. With `groups` (a simulation passes each state's
+        person), the prompts to score of one group are scored with their longest common
+        text, cut at a wave start, fed to the LM once (``CandidateScorer.score_prefixed``:
+        the same scores, fewer tokens; on CUDA, or where the scorer's ``score`` is replaced
+        by a subclass or wrapper, each prompt is fed whole to ``score``). With a `store`,
+        the prompts it holds are read from it (the store's ``simulated`` kind, keyed by the
+        prompt's text), only the others are scored, and they are written to the store at
+        once, so an interrupted simulation keeps what it scored. `lm_scorings` counts each
+        kind. The scores are exact whatever the model's `tolerance` (the candidate trie is
+        not pruned).
 
         Parameters
         ----------
@@ -527,6 +544,9 @@ class LLMModel(LikelihoodModel):
             Resumes up to the wave to predict, as ``template.prompts`` writes them.
         year : optional
             The wave's year, named in errors.
+        groups : sequence, optional
+            One key per prompt (e.g. its person): prompts of a key share their common
+            prefix's forward pass. Default: every prompt fed whole.
 
         Returns
         -------
@@ -551,8 +571,11 @@ class LLMModel(LikelihoodModel):
         >>> model = LLMModel(val, lm, store=tempfile.mkdtemp())
         >>> prompts = list(model.prompts.iloc[:2])
         >>> logq = model.simulated_logq(prompts + prompts[:1])  # each text scored once, stored
-        >>> model.lm_scorings
-        LMScorings(prompts=3, shared=1, scored=2, from_store=0)
+        >>> counts = model.lm_scorings
+        >>> counts.prompts, counts.shared, counts.scored, counts.from_store
+        (3, 1, 2, 0)
+        >>> counts.tokens_fed == counts.tokens_whole > 0  # no groups: each prompt fed whole
+        True
         >>> again = model.simulated_logq(prompts)  # read from the store
         >>> model.lm_scorings.from_store, bool((again == logq[:2]).all())
         (2, True)
@@ -562,6 +585,13 @@ class LLMModel(LikelihoodModel):
         from ..lm.store import store_lock
 
         prompts = list(prompts)
+        if groups is not None:
+            groups = list(groups)
+            if len(groups) != len(prompts):
+                raise ValueError(
+                    f"got {len(groups)} groups for {len(prompts)} prompts; pass one per prompt"
+                )
+            key_of = dict(zip(prompts, groups, strict=True))  # identical texts: any key
         unique = list(dict.fromkeys(prompts))
         where = {p: i for i, p in enumerate(unique)}
         inverse = np.fromiter((where[p] for p in prompts), dtype=np.int64, count=len(prompts))
@@ -588,12 +618,29 @@ class LLMModel(LikelihoodModel):
                         "holds and scores only the rest"
                     )
                 self._require_lm()
-                scored = np.asarray(
-                    self.scorer.score(
-                        missing, self.candidates, starts=self.template.wave_starts(missing)
-                    ),
-                    dtype=np.float64,
-                )
+                scorer = self.scorer
+                fed_before = sum(scorer.tokens_fed.values())
+                starts = self.template.wave_starts(missing)
+                # A scorer whose `score` is replaced (a subclass or a wrapper) sees every
+                # prompt whole: the shared-prefix route would bypass it.
+                from ..lm.scoring import CandidateScorer
+
+                own = getattr(scorer.score, "__func__", None) is CandidateScorer.score
+                if groups is None or not own:
+                    scored = scorer.score(missing, self.candidates, starts=starts)
+                    whole = sum(scorer.tokens_fed.values()) - fed_before
+                else:
+                    cuts = _shared_cuts(missing, [key_of[p] for p in missing], self.template)
+                    scored = scorer.score_prefixed(
+                        [p[:c] for p, c in zip(missing, cuts, strict=True)],
+                        [p[c:] for p, c in zip(missing, cuts, strict=True)],
+                        self.candidates,
+                        starts=starts,
+                    )
+                    whole = scorer.last_whole_tokens
+                scored = np.asarray(scored, dtype=np.float64)
+                self.lm_scorings.tokens_fed += sum(scorer.tokens_fed.values()) - fed_before
+                self.lm_scorings.tokens_whole += whole
                 if db is not None:
                     db.write_prompts(missing, scored, codes)
                 logq[todo] = scored
@@ -957,7 +1004,8 @@ class LLMResults(TransitionResults, WaldInference, LikelihoodModelResults):
         if model.written_taxonomy != model.taxonomy:  # the titles the LM was scored on
             careers = careers.with_taxonomy(model.written_taxonomy)
         prompts = model.template.prompts(careers).loc[rows].tolist()
-        logq = model.simulated_logq(prompts, year=states.time)
+        # A person's states share the header and observed waves: fed once per step.
+        logq = model.simulated_logq(prompts, year=states.time, groups=states.person)
         u = utilities(_features(logq, states.occupation), self.params, ~np.isneginf(logq))
         return np.exp(log_softmax(u, axis=1))
 
@@ -1157,6 +1205,27 @@ class LLMResults(TransitionResults, WaldInference, LikelihoodModelResults):
             f"<LLMResults {self.name!r}: N={self.nobs}, llf={self.llf:.3f}, "
             f"perplexity={self.perplexity:.4f}, calibrated={self.calibrated}>"
         )
+
+
+def _shared_cuts(prompts: list[str], keys: list[Any], template: ResumeTemplate) -> list[int]:
+    """Where each prompt's shared prefix ends: the longest text common to the prompts of its
+    key, cut back to a wave start (after a line break or the template's wave boundary) so
+    that no token spans the cut; a prompt alone in its key is cut at its last wave."""
+    members: dict[Any, list[int]] = {}
+    for i, key in enumerate(keys):
+        members.setdefault(key, []).append(i)
+    cuts = [0] * len(prompts)
+    for rows in members.values():
+        texts = [prompts[i] for i in rows]
+        common = os.path.commonprefix(texts)
+        # A prefix must leave every prompt a last wave of its own (the candidates' context).
+        stop = min(len(common), *(len(t) - 1 for t in texts))
+        line = common.rfind("\n", 0, stop) + 1
+        at = common.rfind(template.boundary, 0, stop) if template.boundary.strip() else -1
+        cut = max(line, at + len(template.terminator) if at >= 0 else 0)
+        for i in rows:
+            cuts[i] = cut
+    return cuts
 
 
 def _features(logq: np.ndarray, prev: np.ndarray) -> np.ndarray:
