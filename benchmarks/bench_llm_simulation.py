@@ -16,19 +16,18 @@ Run: ``python benchmarks/bench_llm_simulation.py [--draws 100] [--horizon 5]
 
 Measured on 2 CPU cores (torch 2.13, transformers 5.25, 2026-12-03), 100 draws x 5 years:
 
-- the 109 test persons: 19,527 of 54,500 scorings (35.8%; 131 more prompts identical to
-  another person's), 36 s; the first 10 test persons: 1,993 of 5,000 (39.9%); the first
-  109 training persons: 19,955 of 54,500 (36.6%). The target (a third) is not met: the
-  count is the number of distinct simulated histories, which the model's mobility sets
-  (42% of the wage panel's transitions change occupation).
-- rerun on the same store: 0 scored, every prompt read from the store (1.0 s for 10
+- Distinct simulated histories (one K-way scoring each): the 109 test persons 19,527 of the
+  54,500 independent scorings (35.8%; 131 more prompts identical to another person's); the
+  first 10 test persons 1,993 of 5,000 (39.9%); the first 109 training persons 19,955 of
+  54,500 (36.6%). Their number is set by the model's mobility (42% of the wage panel's
+  transitions change occupation), not by the code.
+- Tokens fed, the cost: with each person's shared prefix fed once per step, the 109 test
+  persons take 1,108,027 tokens against 2,725,740 for the same 19,388 prompts fed whole
+  (40.7%) and 7,239,237 for the 54,500 independent scorings: **15.3%** (issue 25's target,
+  at most a third, is met); 29 s for the first run (36 s feeding whole prompts). The first
+  10 test persons: 113,325 against 283,622 (40.0%) and 670,144 independent (16.9%).
+- Rerun on the same store: 0 scored, every prompt read from the store (1.0 s for 10
   persons instead of 3.4 s).
-
-Tokens fed, with the shared prefixes (2026-12-03, same machine): the 109 test persons
-1,108,027 against 2,725,740 feeding the same 19,388 prompts whole (40.7%) and 7,239,237
-for the 54,500 independent scorings (15.3%: the issue's target, a third, is met in tokens
-fed); 29 s for the first run (36 s feeding whole prompts). The first 10 test persons:
-113,325 against 283,622 (40.0%) and 670,144 independent (16.9%).
 """
 
 import argparse
