@@ -800,44 +800,64 @@ class CandidateScorer:
         tries = [(b, trie) for b, (_, ts) in enumerate(plans) for trie in ts]
         owner = np.array([b for b, _ in tries])
         cache.batch_select_indices(torch.from_numpy(owner).to(device))
+        k = torch.arange(prompt_ids.shape[1], device=device)
+        sees_prompt = k[None, :] < torch.from_numpy(lengths[owner]).to(device)[:, None]
+        last = first.last_hidden_state[
+            torch.arange(n, device=device), torch.from_numpy(lengths - 1).to(device)
+        ]
+        return self._forward_trie_rows(tries, lengths, [sees_prompt], last, cache)
+
+    def _forward_trie_rows(
+        self,
+        tries: list[tuple[int, _Trie]],
+        offset: np.ndarray,
+        sees_cached: list[torch.Tensor],
+        last: torch.Tensor,
+        cache: Any,
+    ) -> list[list[np.ndarray]]:
+        """log q of each (owner, trie): the trie's inner nodes (in preorder) fed as one row
+        each, after the owners' cached keys and values (already copied to the trie rows).
+
+        Owner ``o``'s text is ``offset[o]`` tokens long and ``last[o]`` is its last token's
+        hidden state (the root's children's logits, slot 0). A row's query ``q`` sees the
+        cached keys its ``sees_cached`` masks allow ((rows, keys) each, in cache order) and
+        the trie keys ``k <= q < end[k]``, at position ``offset + depth - 1``.
+        """
+        device = self.lm.device
+        n = len(last)
         width = max(len(trie.inner) for _, trie in tries)
         rows = len(tries)
         input_ids = np.full((rows, width), self._pad_id, dtype=np.int64)
         position_ids = np.zeros((rows, width), dtype=np.int64)
         end = np.arange(1, width + 1, dtype=np.int64)[None, :].repeat(rows, axis=0)
-        # Head rows: the n last prompt tokens, then the rows x width trie positions.
+        # Head rows: the n owners' last tokens, then the rows x width trie positions.
         head_rows, node_slot, node_token, counts = [], [], [], []
         n_rows = 0
-        for r, (b, trie) in enumerate(tries):
-            fed, p = trie.inner, lengths[b]
+        for r, (o, trie) in enumerate(tries):
+            fed = trie.inner
             m = len(fed)
             input_ids[r, :m] = trie.tokens[fed]
-            position_ids[r, :m] = p + trie.depth[fed] - 1
+            position_ids[r, :m] = offset[o] + trie.depth[fed] - 1
             end[r, :m] = np.searchsorted(fed, trie.end[fed])
-            head_rows.append(np.concatenate([[b], n + r * width + np.arange(m)]))
+            head_rows.append(np.concatenate([[o], n + r * width + np.arange(m)]))
             node_slot.append(n_rows + trie.head_slot)
             node_token.append(trie.tokens)
             counts.append(len(trie.tokens))
             n_rows += m + 1
         q = torch.arange(width, device=device)
-        k = torch.arange(prompt_ids.shape[1], device=device)
-        sees_prompt = k[None, :] < torch.from_numpy(lengths[owner]).to(device)[:, None]
         end_t = torch.from_numpy(end).to(device)
         sees_trie = (q[None, None, :] <= q[None, :, None]) & (q[None, :, None] < end_t[:, None, :])
-        allowed = torch.cat([sees_prompt[:, None, :].expand(-1, width, -1), sees_trie], dim=2)[
-            :, None
-        ]
-        second = self._base(
+        allowed = torch.cat(
+            [s[:, None, :].expand(-1, width, -1) for s in sees_cached] + [sees_trie], dim=2
+        )[:, None]
+        out_pass = self._base(
             input_ids=torch.from_numpy(input_ids).to(device),
             attention_mask=self._mask_format(allowed),
             position_ids=torch.from_numpy(position_ids).to(device),
             use_cache=True,
             **{self._cache_argument: cache},
         )
-        last = first.last_hidden_state[
-            torch.arange(n, device=device), torch.from_numpy(lengths - 1).to(device)
-        ]
-        hidden = torch.cat([last, second.last_hidden_state.flatten(0, 1)])
+        hidden = torch.cat([last, out_pass.last_hidden_state.flatten(0, 1)])
         hidden = hidden[torch.from_numpy(np.concatenate(head_rows)).to(device)]
         lp = self._node_log_probs(
             hidden,
@@ -845,9 +865,9 @@ class CandidateScorer:
             torch.from_numpy(np.concatenate(node_token)).to(device),
         )
         pieces = np.split(lp, np.cumsum(counts)[:-1])
-        out: list[list[np.ndarray]] = [[] for _ in plans]
-        for (b, trie), piece in zip(tries, pieces, strict=True):
-            out[b].append(trie.log_q(piece))
+        out: list[list[np.ndarray]] = [[] for _ in range(n)]
+        for (o, trie), piece in zip(tries, pieces, strict=True):
+            out[o].append(trie.log_q(piece))
         return out
 
     def _forward_tries(self, plans: list[tuple[list[int], _Trie]]) -> list[np.ndarray]:
@@ -1201,52 +1221,12 @@ class CandidateScorer:
         tries = [(r, trie) for r, (_, _, ts) in enumerate(rows) for trie in ts]
         owner = np.array([r for r, _ in tries], dtype=np.int64)
         cache.batch_select_indices(torch.from_numpy(owner).to(device))
-        t_width = max(len(trie.inner) for _, trie in tries)
-        m_rows = len(tries)
-        input_ids = np.full((m_rows, t_width), self._pad_id, dtype=np.int64)
-        position_ids = np.zeros((m_rows, t_width), dtype=np.int64)
-        end = np.arange(1, t_width + 1, dtype=np.int64)[None, :].repeat(m_rows, axis=0)
-        head_rows, node_slot, node_token, counts = [], [], [], []
-        n_rows = 0
-        for j, (r, trie) in enumerate(tries):
-            fed = trie.inner
-            m = len(fed)
-            input_ids[j, :m] = trie.tokens[fed]
-            position_ids[j, :m] = own[r] + rest_len[r] + trie.depth[fed] - 1
-            end[j, :m] = np.searchsorted(fed, trie.end[fed])
-            head_rows.append(np.concatenate([[r], n + j * t_width + np.arange(m)]))
-            node_slot.append(n_rows + trie.head_slot)
-            node_token.append(trie.tokens)
-            counts.append(len(trie.tokens))
-            n_rows += m + 1
-        q = torch.arange(t_width, device=device)
         k = torch.arange(kept_head, device=device)
-        sees = [(k[None, :] < torch.from_numpy(own[owner]).to(device)[:, None])]
+        sees = [k[None, :] < torch.from_numpy(own[owner]).to(device)[:, None]]
         if width:
             k = torch.arange(width, device=device)
             sees.append(k[None, :] < torch.from_numpy(rest_len[owner]).to(device)[:, None])
-        end_t = torch.from_numpy(end).to(device)
-        sees_trie = (q[None, None, :] <= q[None, :, None]) & (q[None, :, None] < end_t[:, None, :])
-        allowed = torch.cat([s[:, None, :].expand(-1, t_width, -1) for s in sees] + [sees_trie], 2)
-        third = self._base(
-            input_ids=torch.from_numpy(input_ids).to(device),
-            attention_mask=self._mask_format(allowed[:, None]),
-            position_ids=torch.from_numpy(position_ids).to(device),
-            use_cache=True,
-            **{self._cache_argument: cache},
-        )
-        hidden = torch.cat([last, third.last_hidden_state.flatten(0, 1)])
-        hidden = hidden[torch.from_numpy(np.concatenate(head_rows)).to(device)]
-        lp = self._node_log_probs(
-            hidden,
-            torch.from_numpy(np.concatenate(node_slot)).to(device),
-            torch.from_numpy(np.concatenate(node_token)).to(device),
-        )
-        pieces = np.split(lp, np.cumsum(counts)[:-1])
-        out: list[list[np.ndarray]] = [[] for _ in rows]
-        for (r, trie), piece in zip(tries, pieces, strict=True):
-            out[r].append(trie.log_q(piece))
-        return out
+        return self._forward_trie_rows(tries, own + rest_len, sees, last, cache)
 
 
 def _static_compile() -> Any:
