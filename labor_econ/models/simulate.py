@@ -531,11 +531,6 @@ def _chunks(inverse: np.ndarray, n_states: int, size: int) -> list:
     ]
 
 
-def _sample(probs: np.ndarray, local: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Inverse-CDF draws: row ``i`` draws from ``probs[local[i]]`` with uniform ``u[i]``."""
-    return _search(np.cumsum(probs, axis=1), local, u)
-
-
 def _search(
     cdf: np.ndarray, local: np.ndarray, u: np.ndarray, step: np.ndarray | None = None
 ) -> np.ndarray:
